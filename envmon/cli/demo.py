@@ -1,0 +1,21 @@
+"""`envmon demo`: the whole pipeline end to end on embedded defaults."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from envmon.demo import run_demo
+
+
+def demo(
+    home: Annotated[str | None, typer.Option(help="state folder for the demo (default: ENVMON_HOME or ./var)")] = None,
+    days: Annotated[int, typer.Option(min=1, max=31, help="days of data to generate")] = 1,
+) -> None:
+    """Run the demo pipeline: warehouse, registry, simulated data, load, summary."""
+    run_demo(home=home, days=days)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

@@ -1,0 +1,143 @@
+"""Settings: one YAML file plus ENVMON_* environment variables.
+
+ENVMON_HOME (default ./var) is the root of every piece of state (warehouse file, landing zone,
+published site, logs) unless a piece is set on its own, so two installations or two tests never
+share state by accident. Precedence: environment variable > settings file > default.
+
+The settings file is ENVMON_SETTINGS if set, else $ENVMON_HOME/settings.yaml if it exists.
+An unknown key or a bad value fails at load time naming the file, the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from envmon.errors import ConfigError, format_validation_error
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseModel):
+    """Resolved settings. Paths may be local paths or URLs (s3://, file://) where noted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path = Field(description="root of all state unless set piecewise")
+    warehouse_path: Path = Field(description="the DuckDB file")
+    landing_root: str = Field(description="landing zone root: a path or an s3://-style URL")
+    site_dir: Path = Field(description="published website root")
+    config_dir: Path = Field(description="the site's configuration (registry, rules, formats)")
+    timezone: str = "Asia/Shanghai"
+    lock_timeout_s: float = Field(default=600.0, ge=0)
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    hj212_host: str = "127.0.0.1"
+    hj212_port: int = Field(default=9212, ge=0, le=65535)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where the warehouse loader moves landing batches it cannot read (always local)."""
+        return self.home / "quarantine"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+
+# Keys a settings file may hold, with the ENVMON_* variable that overrides each.
+_ENV = {
+    "warehouse_path": "ENVMON_WAREHOUSE",
+    "landing_root": "ENVMON_LANDING",
+    "site_dir": "ENVMON_SITE_DIR",
+    "config_dir": "ENVMON_CONFIG_DIR",
+    "timezone": "ENVMON_TZ",
+    "lock_timeout_s": "ENVMON_LOCK_TIMEOUT_S",
+    "mqtt_host": "ENVMON_MQTT_HOST",
+    "mqtt_port": "ENVMON_MQTT_PORT",
+    "hj212_host": "ENVMON_HJ212_HOST",
+    "hj212_port": "ENVMON_HJ212_PORT",
+}
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    valid = sorted([*_ENV, "home"])
+    for key in data:
+        if key not in valid:
+            raise ConfigError(f"{path}: unknown key {key!r}; valid keys: {', '.join(valid)}")
+    return data
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Resolve settings from the environment (default os.environ) and the settings file."""
+    env = dict(os.environ if env is None else env)
+    home_env = env.get("ENVMON_HOME")
+    settings_file = env.get("ENVMON_SETTINGS")
+    home = Path(home_env or "var").expanduser()
+    candidate = Path(settings_file) if settings_file else home / "settings.yaml"
+    if settings_file and not candidate.is_file():
+        raise ConfigError(f"ENVMON_SETTINGS={settings_file}: no such file")
+    raw: dict[str, Any] = _read_file(candidate) if candidate.is_file() else {}
+    source = str(candidate) if candidate.is_file() else "environment"
+    if "home" in raw and not home_env:
+        home = Path(raw["home"]).expanduser()
+    home = home.absolute()
+    values: dict[str, Any] = {
+        "home": home,
+        "warehouse_path": home / "warehouse.duckdb",
+        "landing_root": str(home / "landing"),
+        "site_dir": home / "site",
+        "config_dir": REPO_ROOT / "config",
+    }
+    values.update({k: v for k, v in raw.items() if k != "home"})
+    values.update({key: env[var] for key, var in _ENV.items() if env.get(var)})
+    for key in ("warehouse_path", "site_dir", "config_dir"):
+        values[key] = Path(values[key]).expanduser().absolute()
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from exc
+
+
+@lru_cache(maxsize=1)
+def _cached() -> Settings:
+    return load_settings()
+
+
+def get_settings() -> Settings:
+    """Settings of this process (environment read once)."""
+    return _cached()
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings (tests and the CLI's --home change the environment)."""
+    _cached.cache_clear()

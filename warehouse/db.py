@@ -1,0 +1,42 @@
+"""Connections to the DuckDB warehouse, always under the writer/reader lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from envmon.settings import Settings, get_settings
+from warehouse.lock import warehouse_lock
+
+
+@contextmanager
+def connect(
+    settings: Settings | None = None,
+    *,
+    write: bool = True,
+    purpose: str = "",
+    timeout_s: float | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse: one writer at a time (waits for the lock), readers read-only.
+
+    Sessions run in UTC so that no query's result depends on the machine's zone; local days
+    are computed with each site's own zone explicitly.
+    """
+    settings = settings or get_settings()
+    path = Path(settings.warehouse_path)
+    timeout = settings.lock_timeout_s if timeout_s is None else timeout_s
+    if not write and not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run `envmon init` first")
+    with warehouse_lock(path, exclusive=write, timeout_s=timeout, purpose=purpose):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=not write)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+            if write:
+                con.execute("CHECKPOINT")
+        finally:
+            con.close()

@@ -1,0 +1,1 @@
+"""The registry: configuration models, validation and storage in the warehouse."""

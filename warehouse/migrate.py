@@ -74,7 +74,7 @@ def migrate(
     done = []
     for mig in discover(migrations_dir):
         if mig.version in applied:
-            name, checksum = applied[mig.version]
+            _, checksum = applied[mig.version]
             if checksum != mig.checksum:
                 raise MigrationError(
                     f"migration {mig.version:04d}_{mig.name}.sql was edited after it was applied "

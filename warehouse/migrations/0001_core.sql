@@ -14,7 +14,7 @@ CREATE TABLE parameters (
     name_en         VARCHAR NOT NULL,
     name_zh         VARCHAR NOT NULL,
     domain          VARCHAR NOT NULL,     -- air | water | noise | flue_gas | waste_water | meteo
-    unit            VARCHAR NOT NULL REFERENCES units (unit),
+    unit            VARCHAR NOT NULL,
     hj212_2017_code VARCHAR,
     hj212_2005_code VARCHAR,
     min_possible    DOUBLE,               -- physically possible range (QC gross-range check)

@@ -37,7 +37,7 @@ from warehouse.registry.models import (
 )
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-_MAX_CHOICES_SHOWN = 15
+_MAX_CHOICES_SHOWN = 40
 
 
 def _choices(values: Iterable[str]) -> str:

@@ -22,7 +22,7 @@ from envmon.schema import DEAD_LETTER_SCHEMA, NATURAL_KEY, READINGS_SCHEMA
 from ingest.landing import DEAD_LETTERS, READINGS, LandingZone, batch_id_from_path, conform
 
 # Rows held in memory per transaction; bounds peak memory on large backfills.
-CHUNK_ROWS = 4_000_000
+CHUNK_ROWS = 1_500_000
 
 _KEY = ", ".join(NATURAL_KEY)
 _VALUES = ("value", "value_min", "value_max", "value_zs", "value_cou", "unit", "flag")
@@ -144,51 +144,25 @@ def _load_chunk(
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE inc AS
-                SELECT *, row_number() OVER (PARTITION BY {_KEY} ORDER BY batch_id, received_at) AS rn
-                FROM incoming_arrow"""
+            f"""CREATE OR REPLACE TEMP TABLE keys AS
+                SELECT {_KEY}, count(*) AS n FROM incoming_arrow GROUP BY ALL"""
         )
-        # Existing rows for the incoming keys; the period range lets DuckDB skip row groups.
+        repeated = _scalar(con, "SELECT count(*) FROM keys WHERE n > 1")
+        # Rows already held for the incoming keys; the period range lets DuckDB skip row groups.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE ex AS
-                SELECT r.* FROM readings r
-                SEMI JOIN (SELECT DISTINCT {_KEY} FROM inc) k USING ({_KEY})
-                WHERE r.period_start BETWEEN (SELECT min(period_start) FROM inc)
-                                         AND (SELECT max(period_start) FROM inc)"""
+                SELECT r.* FROM readings r SEMI JOIN keys k USING ({_KEY})
+                WHERE r.period_start BETWEEN (SELECT min(period_start) FROM keys)
+                                         AND (SELECT max(period_start) FROM keys)"""
         )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ins AS
-                SELECT inc.* EXCLUDE (rn) FROM inc ANTI JOIN ex USING ({_KEY}) WHERE inc.rn = 1"""
-        )
+        held = _scalar(con, "SELECT count(*) FROM ex")
         cols = ", ".join(READINGS_SCHEMA.names) + ", batch_id"
-        con.execute(f"INSERT INTO readings ({cols}) SELECT {cols} FROM ins ORDER BY period_start")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE kept AS
-                SELECT {_KEY}, {", ".join(_VALUES)}, batch_id FROM ex
-                UNION ALL SELECT {_KEY}, {", ".join(_VALUES)}, batch_id FROM ins"""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE conf AS
-                SELECT i.*, k.value AS kept_value, k.flag AS kept_flag, k.batch_id AS kept_batch_id
-                FROM inc i JOIN kept k ON {_KEY_JOIN}
-                WHERE NOT (i.batch_id = k.batch_id AND i.rn = 1) AND NOT ({_SAME_VALUES})"""
-        )
-        con.execute(
-            """INSERT INTO reading_conflicts
-               SELECT site_id, parameter, period_start, interval_s, source_kind, kept_value, kept_flag,
-                      kept_batch_id, value, flag, batch_id, origin, received_at, ?
-               FROM conf""",
-            [now],
-        )
-        counts = {
-            bid: (rows_in, ins, conflict)
-            for bid, rows_in, ins, conflict in con.execute(
-                """SELECT b.batch_id, b.n,
-                          coalesce((SELECT count(*) FROM ins WHERE ins.batch_id = b.batch_id), 0),
-                          coalesce((SELECT count(*) FROM conf WHERE conf.batch_id = b.batch_id), 0)
-                   FROM (SELECT batch_id, count(*) AS n FROM inc GROUP BY batch_id) b"""
-            ).fetchall()
-        }
+        if repeated == 0 and held == 0:
+            # The common case (fresh data, backfills): every row is new, insert straight through.
+            con.execute(f"INSERT INTO readings ({cols}) SELECT {cols} FROM incoming_arrow")
+            counts = {bid: (t.num_rows, t.num_rows, 0) for bid, (_, t) in zip(ids, chunk, strict=True)}
+        else:
+            counts = _insert_resolving_duplicates(con, cols, now)
         for bid, (relpath, _) in zip(ids, chunk, strict=True):
             rows_in, inserted, conflict = counts.get(bid, (0, 0, 0))
             load = BatchLoad(relpath, rows_in, inserted, rows_in - inserted - conflict, conflict)
@@ -204,8 +178,59 @@ def _load_chunk(
         raise
     finally:
         con.unregister("incoming_arrow")
-        for temp in ("inc", "ex", "ins", "kept", "conf"):
+        for temp in ("keys", "inc", "ex", "ins", "kept", "conf"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _insert_resolving_duplicates(
+    con: duckdb.DuckDBPyConnection, cols: str, now: datetime
+) -> dict[str, tuple[int, int, int]]:
+    """First row of a key wins; identical repeats collapse; differing ones become conflicts.
+
+    Returns per batch: (rows in, rows inserted, rows in conflict).
+    """
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE inc AS
+            SELECT *, row_number() OVER (PARTITION BY {_KEY} ORDER BY batch_id, received_at) AS rn
+            FROM incoming_arrow"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE ins AS
+            SELECT inc.* EXCLUDE (rn) FROM inc ANTI JOIN ex USING ({_KEY}) WHERE inc.rn = 1"""
+    )
+    con.execute(f"INSERT INTO readings ({cols}) SELECT {cols} FROM ins")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE kept AS
+            SELECT {_KEY}, {", ".join(_VALUES)}, batch_id FROM ex
+            UNION ALL SELECT {_KEY}, {", ".join(_VALUES)}, batch_id FROM ins"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE conf AS
+            SELECT i.*, k.value AS kept_value, k.flag AS kept_flag, k.batch_id AS kept_batch_id
+            FROM inc i JOIN kept k ON {_KEY_JOIN}
+            WHERE NOT (i.batch_id = k.batch_id AND i.rn = 1) AND NOT ({_SAME_VALUES})"""
+    )
+    con.execute(
+        """INSERT INTO reading_conflicts
+           SELECT site_id, parameter, period_start, interval_s, source_kind, kept_value, kept_flag,
+                  kept_batch_id, value, flag, batch_id, origin, received_at, ?
+           FROM conf""",
+        [now],
+    )
+    return {
+        bid: (rows_in, ins, conflict)
+        for bid, rows_in, ins, conflict in con.execute(
+            """SELECT b.batch_id, b.n,
+                      coalesce((SELECT count(*) FROM ins WHERE ins.batch_id = b.batch_id), 0),
+                      coalesce((SELECT count(*) FROM conf WHERE conf.batch_id = b.batch_id), 0)
+               FROM (SELECT batch_id, count(*) AS n FROM inc GROUP BY batch_id) b"""
+        ).fetchall()
+    }
 
 
 def _load_dead_letters(

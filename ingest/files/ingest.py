@@ -1,0 +1,194 @@
+"""Ingest files into the landing zone: detect, read, normalise, write; quarantine what is bad.
+
+Per file: skip it if its content hash is in the ledger; choose its profile; read and normalise
+it; then either reject it whole (it cannot be read, or it has bad rows and its profile says
+`reject_file`) or write its good readings as landing batches, its bad rows as dead letters and
+into quarantine, and finally record it in the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter
+from typing import Literal
+
+from envmon.settings import Settings, get_settings
+from ingest.files.detect import detect_profile
+from ingest.files.ledger import FileLedger
+from ingest.files.normalize import normalize
+from ingest.files.profiles import Profile, load_profiles
+from ingest.files.quarantine import quarantine_file, quarantine_rows
+from ingest.files.readers import FileRejected, SourceFile
+from ingest.landing import LandingZone
+from warehouse.registry.config import Registry, load_registry
+
+BATCH_ROWS = 1_000_000  # readings per landing batch: bounds a batch's size and the loader's chunks
+_SHOWN_BAD_ROWS = 50  # in a rejected file's reason file
+
+
+@dataclass(frozen=True)
+class BadRow:
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass
+class FileReport:
+    path: str
+    status: Literal["ingested", "duplicate", "rejected"]
+    profile: str | None = None
+    sha256: str | None = None
+    rows: int = 0  # data rows read
+    readings: int = 0  # readings written
+    duplicates_collapsed: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+    batches: list[str] = field(default_factory=list)
+    reason: str | None = None  # why rejected / why a no-op
+    quarantined: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    files: list[FileReport] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def readings(self) -> int:
+        return sum(f.readings for f in self.files)
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def bad_rows(self) -> list[BadRow]:
+        return [b for f in self.files for b in f.bad_rows]
+
+
+class FileIngestor:
+    """Holds what every file needs (settings, registry, profiles, landing zone, ledger)."""
+
+    def __init__(self, settings: Settings | None = None, *, registry: Registry | None = None,
+                 profiles: dict[str, Profile] | None = None):
+        self.settings = settings or get_settings()
+        self.registry = registry or load_registry(self.settings.config_dir)
+        self.profiles = profiles or load_profiles(self.settings.config_dir, self.registry)
+        self.landing = LandingZone(self.settings.landing_root)
+        self.ledger = FileLedger(self.landing)
+
+    def profile(self, name: str) -> Profile:
+        if name not in self.profiles:
+            raise FileRejected(f"unknown profile {name!r}; valid choices: {', '.join(sorted(self.profiles))}")
+        return self.profiles[name]
+
+    def ingest(self, path: Path | str, *, profile: str | None = None, move_rejected: bool = False) -> FileReport:
+        started = perf_counter()
+        path = Path(path)
+        report = FileReport(str(path), "ingested")
+        src = SourceFile(path)
+        if not path.is_file():
+            report.status, report.reason = "rejected", "no such file"
+            return report
+        try:
+            report.sha256 = src.sha256
+            seen = self.ledger.get(src.sha256)
+            if seen is not None:
+                report.status, report.profile = "duplicate", seen.get("profile")
+                report.reason = f"already ingested (same content as {seen.get('path')} at {seen.get('ingested_at')}); nothing to do"
+                return report
+            chosen = self.profile(profile) if profile else detect_profile(src, self.profiles)
+            report.profile = chosen.name
+            self._ingest(src, chosen, report, move_rejected)
+        except FileRejected as exc:
+            self._reject(src, report, str(exc), move_rejected)
+        finally:
+            report.seconds = perf_counter() - started
+        return report
+
+    def _ingest(self, src: SourceFile, profile: Profile, report: FileReport, move_rejected: bool) -> None:
+        received_at = datetime.now(UTC)
+        raw = src.read(profile)
+        report.rows = raw.df.height + len(raw.invalid)
+        norm = normalize(raw, profile, self.registry, origin=str(src.path), received_at=received_at)
+        bad = sorted([*raw.invalid, *norm.bad])
+        report.bad_rows = [BadRow(str(src.path), line, reason) for line, reason in bad]
+        report.duplicates_collapsed = norm.duplicates_collapsed
+        if bad and profile.on_bad_row == "reject_file":
+            self._dead_letters(src, profile, bad, received_at, raw.raw_rows)
+            shown = "\n".join(f"line {line}: {reason}" for line, reason in bad[:_SHOWN_BAD_ROWS])
+            more = f"\n... and {len(bad) - _SHOWN_BAD_ROWS} more" if len(bad) > _SHOWN_BAD_ROWS else ""
+            raise FileRejected(f"{len(bad)} bad row(s) and profile {profile.name!r} rejects the whole file "
+                               f"on a bad row:\n{shown}{more}")
+        table = norm.readings
+        for start in range(0, table.num_rows, BATCH_ROWS):
+            ref = self.landing.write_readings(table.slice(start, BATCH_ROWS), profile.source_kind)
+            report.batches.append(ref.relpath)
+        report.readings = table.num_rows
+        if bad:
+            self._dead_letters(src, profile, bad, received_at, raw.raw_rows)
+            rows = [(line, reason, self._raw(src, profile, raw.raw_rows, line)) for line, reason in bad]
+            summary = (f"{len(bad)} bad row(s) of {src.path} (profile {profile.name}) were left out; "
+                       f"the file's other {report.readings} readings were ingested")
+            report.quarantined = str(quarantine_rows(src.path.name, src.sha256, rows, self.settings.quarantine_dir, summary))
+        self.ledger.record(src.sha256, {
+            "path": str(src.path), "profile": profile.name, "ingested_at": received_at.isoformat(),
+            "encoding": getattr(src, "encoding", None), "rows": report.rows, "readings": report.readings,
+            "bad_rows": len(bad), "batches": report.batches,
+        })
+
+    @staticmethod
+    def _raw(src: SourceFile, profile: Profile, raw_rows: dict[int, bytes], line: int) -> bytes:
+        return raw_rows.get(line) or src.raw_line(line, profile)
+
+    def _dead_letters(self, src: SourceFile, profile: Profile, bad: Sequence[tuple[int, str]],
+                      received_at: datetime, raw_rows: dict[int, bytes]) -> None:
+        self.landing.write_dead_letters(
+            [{"origin": f"{src.path}:{line}", "reason": reason, "raw": self._raw(src, profile, raw_rows, line),
+              "received_at": received_at} for line, reason in bad],
+            "file",
+        )
+
+    def _reject(self, src: SourceFile, report: FileReport, reason: str, move: bool) -> None:
+        report.status, report.reason, report.readings = "rejected", reason, 0
+        report.batches = []
+        sha = report.sha256 or "0" * 12
+        target = quarantine_file(src.path, sha, reason, self.settings.quarantine_dir, move=move)
+        report.quarantined = str(target)
+        if not report.bad_rows:  # a file-level rejection is a dead letter too, so staff see it waiting
+            self.landing.write_dead_letters(
+                [{"origin": str(src.path), "reason": f"{reason} (file in {target})", "raw": None}], "file")
+
+
+def ingest_paths(
+    paths: Sequence[Path | str],
+    settings: Settings | None = None,
+    *,
+    profile: str | None = None,
+    on_file: Callable[[FileReport], None] | None = None,
+) -> IngestReport:
+    """Ingest files (an explicit list, e.g. a backfill); a directory means the files in it."""
+    ingestor = FileIngestor(settings)
+    report = IngestReport()
+    for path in expand(paths):
+        file_report = ingestor.ingest(path, profile=profile)
+        report.files.append(file_report)
+        if on_file is not None:
+            on_file(file_report)
+    return report
+
+
+def expand(paths: Sequence[Path | str]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix != ".part")
+        else:
+            out.append(p)
+    return out

@@ -1,0 +1,53 @@
+"""The Great Expectations suite, really run, on a clean and a dirty loaded batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from qcdata import AIR, OUTLET, reading
+
+from envmon.settings import Settings
+from transforms.qc.gx_suite import validate_batches
+from warehouse.db import connect
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+NOW = datetime(2024, 3, 2, tzinfo=UTC)
+
+
+def test_clean_and_dirty_batches(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    clean = [reading(AIR, "pm25", T0 + timedelta(hours=i), 30.0) for i in range(6)]
+    clean += [reading(OUTLET, "so2", T0 + timedelta(hours=i), 30.0, flag="N") for i in range(6)]  # 30 mg/m3 = 30000 ug/m3
+    dirty = [
+        reading(AIR, "pm25", T0, 6000.0),  # above the physically possible 5000 ug/m3
+        reading(AIR, "pm25", T0 + timedelta(hours=1), 30.0, flag="X"),  # not an HJ 212 flag
+        reading(AIR, "pm25", T0 + timedelta(hours=2), 30.0, unit="ppb"),  # unknown unit
+        reading("ghost_site", "pm25", T0, 30.0),  # unknown site
+        reading(AIR, "pm25", datetime(2031, 1, 1, tzinfo=UTC), 30.0),  # in the future
+        reading(AIR, "pm10", T0, 40.0),
+    ]
+    with connect(warehouse) as con:
+        clean_id = add_readings(con, clean, "batch_clean")
+        dirty_id = add_readings(con, dirty, "batch_dirty")
+    results = {r.batch_id: r for r in validate_batches(warehouse, now=NOW)}
+    assert results[clean_id].success and results[clean_id].failed == []
+    bad = results[dirty_id]
+    assert not bad.success and bad.rows_flagged == 5
+    assert set(bad.failed) == {"expect_column_values_to_be_between", "expect_column_values_to_be_in_set"}
+    with connect(warehouse, write=False) as con:
+        runs = con.execute("""SELECT batch_id, expectation, column_name, success, unexpected_count FROM validation_runs
+                              WHERE NOT success ORDER BY ALL""").fetchall()
+        flagged = con.execute("SELECT site_id, parameter, check_name, flag FROM qc_flags ORDER BY ALL").fetchall()
+        count = con.execute("SELECT count(DISTINCT batch_id), count(*) FROM validation_runs").fetchall()
+    assert ("batch_dirty", "expect_column_values_to_be_in_set", "flag", False, 1) in runs
+    assert ("batch_dirty", "expect_column_values_to_be_in_set", "unit", False, 1) in runs
+    assert ("batch_dirty", "expect_column_values_to_be_in_set", "site_id", False, 1) in runs
+    assert ("batch_dirty", "expect_column_values_to_be_between", "period_start", False, 1) in runs
+    assert ("batch_dirty", "expect_column_values_to_be_between", "value_std", False, 1) in runs
+    assert all(r[0] == "batch_dirty" for r in runs)
+    assert ("air_a", "pm25", "gx:expect_column_values_to_be_between", 2) in flagged
+    assert all(f[0] != OUTLET for f in flagged)  # the clean batch's rows are not flagged
+    # Rows of a failing batch are kept (flagged, not dropped); a second call validates nothing new.
+    assert validate_batches(warehouse, now=NOW) == []
+    with connect(warehouse, write=False) as con:
+        assert con.execute("SELECT count(DISTINCT batch_id), count(*) FROM validation_runs").fetchall() == count
+        assert con.execute("SELECT count(*) FROM readings WHERE batch_id = 'batch_dirty'").fetchall() == [(6,)]

@@ -1,0 +1,162 @@
+"""Completeness and data availability, and the enterprise data transmission efficiency.
+
+`data_availability`: per site, parameter and reporting interval, for each local hour and
+local day, the values expected (by the interval in `site_parameters`, within the site's
+service period), received (distinct periods, any source) and valid (effective verdict pass or
+suspect, after staff reviews, in `v_readings_qc`). Rebuilt for a date range on each call.
+
+Data transmission efficiency (数据传输有效率) of an outlet for a month:
+    transmission rate = received / expected, validity rate = valid / received,
+    efficiency = transmission rate × validity rate (= valid / expected), required >= 90 %,
+counted on the configured data level (hourly values by default), over all the outlet's
+parameters reported at that level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+
+from envmon.settings import Settings, get_settings
+from transforms.qc.run import qc_config_for
+from warehouse.db import connect
+
+_REBUILD = """
+WITH sp AS (
+    SELECT sp.site_id, sp.parameter, sp.interval_s, s.timezone AS tz, s.commissioned_on, s.decommissioned_on
+    FROM site_parameters sp JOIN sites s USING (site_id)
+    WHERE sp.interval_s > 0 AND sp.interval_s <= 86400 AND ($site IS NULL OR sp.site_id = $site)
+),
+hours AS (  -- local hours of the range in service (commissioning date to decommissioning date)
+    SELECT sp.*, h.local_hour
+    FROM sp, LATERAL (SELECT unnest(generate_series(CAST($d0 AS TIMESTAMP), CAST($d1 AS TIMESTAMP) + INTERVAL 1 DAY - INTERVAL 1 HOUR,
+                                                    INTERVAL 1 HOUR)) AS local_hour) h
+    WHERE (sp.commissioned_on IS NULL OR CAST(h.local_hour AS DATE) >= sp.commissioned_on)
+      AND (sp.decommissioned_on IS NULL OR CAST(h.local_hour AS DATE) < sp.decommissioned_on)
+),
+obs AS (  -- one row per received period (several sources of one period count once)
+    SELECT v.site_id, v.parameter, v.interval_s,
+           date_trunc('hour', timezone(sp.tz, v.period_start)) AS local_hour,
+           bool_or(v.valid) AS valid
+    FROM v_readings_qc v JOIN sp USING (site_id, parameter, interval_s)
+    WHERE v.period_start >= $utc0 AND v.period_start < $utc1
+    GROUP BY v.site_id, v.parameter, v.interval_s, v.period_start, local_hour
+),
+per_hour AS (
+    SELECT h.site_id, h.parameter, h.interval_s, h.tz, h.local_hour,
+           CAST(greatest(3600 // h.interval_s, 1) AS INTEGER) AS expected_h,
+           count(o.local_hour) AS received, count(o.local_hour) FILTER (WHERE o.valid) AS valid
+    FROM hours h LEFT JOIN obs o USING (site_id, parameter, interval_s, local_hour)
+    GROUP BY ALL
+)
+SELECT site_id, parameter, interval_s, 'hour' AS period_kind, timezone(tz, local_hour) AS period_start,
+       CAST(local_hour AS DATE) AS local_date, expected_h AS expected, received, valid
+FROM per_hour WHERE interval_s <= 3600
+UNION ALL
+SELECT site_id, parameter, interval_s, 'day', timezone(tz, CAST(CAST(local_hour AS DATE) AS TIMESTAMP)),
+       CAST(local_hour AS DATE),
+       CAST(CASE WHEN interval_s <= 3600 THEN sum(expected_h) ELSE count(*) // 24 * (86400 // interval_s) END AS INTEGER),
+       CAST(sum(received) AS INTEGER), CAST(sum(valid) AS INTEGER)
+FROM per_hour GROUP BY site_id, parameter, interval_s, tz, CAST(local_hour AS DATE)
+"""
+
+
+def _utc_bounds(d0: date, d1: date) -> tuple[datetime, datetime]:
+    # Wide enough for any site zone (UTC-12..+14); rows are then cut by local hour.
+    return (datetime(d0.year, d0.month, d0.day, tzinfo=UTC) - timedelta(hours=15),
+            datetime(d1.year, d1.month, d1.day, tzinfo=UTC) + timedelta(days=1, hours=15))
+
+
+def rebuild_availability(con: duckdb.DuckDBPyConnection, d0: date, d1: date, site_id: str | None = None) -> int:
+    """Replace the rows of local dates d0..d1 (inclusive); returns the rows written."""
+    utc0, utc1 = _utc_bounds(d0, d1)
+    params = {"d0": d0, "d1": d1, "utc0": utc0, "utc1": utc1, "site": site_id, "now": datetime.now(UTC)}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "DELETE FROM data_availability WHERE local_date BETWEEN $d0 AND $d1 AND ($site IS NULL OR site_id = $site)",
+            {"d0": d0, "d1": d1, "site": site_id},
+        )
+        con.execute(
+            f"""INSERT INTO data_availability
+                SELECT site_id, parameter, interval_s, period_kind, period_start, local_date, expected, received, valid, $now
+                FROM ({_REBUILD}) WHERE local_date BETWEEN $d0 AND $d1""",
+            params,
+        )
+        row = con.execute(
+            "SELECT count(*) FROM data_availability WHERE local_date BETWEEN $d0 AND $d1 AND ($site IS NULL OR site_id = $site)",
+            {"d0": d0, "d1": d1, "site": site_id},
+        ).fetchall()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(row[0][0]) if row else 0
+
+
+def compute_availability(settings: Settings | None, start: date, end: date) -> int:
+    """Rebuild data_availability for local dates start..end (inclusive)."""
+    settings = settings or get_settings()
+    with connect(settings, purpose="envmon qc availability") as con:
+        return rebuild_availability(con, start, end)
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    site_id: str
+    month: date
+    expected: int
+    received: int
+    valid: int
+    transmission_rate: float | None
+    validity_rate: float | None
+    efficiency: float | None
+    meets_requirement: bool | None
+
+
+def transmission_efficiency(
+    con: duckdb.DuckDBPyConnection, month: date, interval_s: int, required: float
+) -> list[Efficiency]:
+    """Per outlet for the local month containing `month`; rebuilds that month's availability."""
+    first = month.replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    rebuild_availability(con, first, last)
+    rows = con.execute(
+        """SELECT a.site_id, sum(a.expected), sum(a.received), sum(a.valid)
+           FROM data_availability a JOIN outlets o USING (site_id)
+           WHERE a.period_kind = 'day' AND a.interval_s = $iv AND a.local_date BETWEEN $first AND $last
+           GROUP BY a.site_id ORDER BY a.site_id""",
+        {"iv": interval_s, "first": first, "last": last},
+    ).fetchall()
+    out = []
+    for site_id, expected, received, valid in rows:
+        t_rate = received / expected if expected else None
+        v_rate = valid / received if received else (0.0 if expected else None)
+        eff = t_rate * v_rate if t_rate is not None and v_rate is not None else None
+        out.append(Efficiency(site_id, first, int(expected), int(received), int(valid), t_rate, v_rate, eff,
+                              None if eff is None else eff >= required - 1e-12))
+    return out
+
+
+def compute_transmission_efficiency(settings: Settings | None, month: date) -> list[Efficiency]:
+    """Compute and store the month's data transmission efficiency of every outlet."""
+    settings = settings or get_settings()
+    with connect(settings, purpose="envmon qc efficiency") as con:
+        te = qc_config_for(con, settings).file.transmission_efficiency
+        results = transmission_efficiency(con, month, te.interval_s, te.required)
+        now = datetime.now(UTC)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM transmission_efficiency WHERE month = $m", {"m": month.replace(day=1)})
+            con.executemany(
+                "INSERT INTO transmission_efficiency VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.site_id, e.month, te.interval_s, e.expected, e.received, e.valid, e.transmission_rate,
+                  e.validity_rate, e.efficiency, te.required, e.meets_requirement, now) for e in results],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return results

@@ -1,0 +1,131 @@
+"""Staff review events: flag, unflag and revert, each kept with who, when and why.
+
+Events are only ever inserted (review_events); the effective verdict of a reading is in the
+view `v_readings_qc`: the latest event in force over it wins (flag -> fail, unflag -> pass),
+and a revert cancels the event it names. Ranges are half-open: [period_from, period_to).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from envmon.errors import EnvmonError
+
+ACTIONS = ("flag", "unflag")
+
+
+class ReviewError(EnvmonError):
+    """A review that cannot be recorded (unknown site or review, bad range...)."""
+
+
+@dataclass(frozen=True)
+class ReviewEvent:
+    review_id: str
+    action: str
+    site_id: str
+    parameter: str | None
+    period_from: datetime
+    period_to: datetime
+    reason: str
+    reviewed_by: str
+    reviewed_at: datetime
+    reverts_review_id: str | None
+
+
+def _new_id(at: datetime) -> str:
+    # Time-ordered, so ids sort like the events (ties in reviewed_at are broken by id).
+    return f"rv-{at:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
+
+
+def _require(text: str, what: str) -> str:
+    if not text or not text.strip():
+        raise ReviewError(f"a review needs {what}")
+    return text.strip()
+
+
+def record_review(
+    con: duckdb.DuckDBPyConnection,
+    action: str,
+    site_id: str,
+    parameter: str | None,
+    period_from: datetime,
+    period_to: datetime,
+    reason: str,
+    reviewed_by: str,
+    *,
+    at: datetime | None = None,
+) -> ReviewEvent:
+    """Flag (force fail) or unflag (force pass) a site's parameter (None: all) over a range."""
+    if action not in ACTIONS:
+        raise ReviewError(f"unknown review action {action!r}; valid actions: {', '.join(ACTIONS)}, revert")
+    if period_from.tzinfo is None or period_to.tzinfo is None:
+        raise ReviewError("review ranges need a time zone (e.g. 2024-05-01T08:00+08:00)")
+    if period_to <= period_from:
+        raise ReviewError(f"empty review range: --to {period_to.isoformat()} is not after --from {period_from.isoformat()}")
+    if not con.execute("SELECT 1 FROM sites WHERE site_id = ?", [site_id]).fetchall():
+        raise ReviewError(f"unknown site {site_id!r}")
+    if parameter is not None and not con.execute(
+        "SELECT 1 FROM site_parameters WHERE site_id = ? AND parameter = ?", [site_id, parameter]
+    ).fetchall():
+        raise ReviewError(f"site {site_id!r} does not report parameter {parameter!r}")
+    at = (at or datetime.now(UTC)).astimezone(UTC)
+    event = ReviewEvent(_new_id(at), action, site_id, parameter, period_from.astimezone(UTC), period_to.astimezone(UTC),
+                        _require(reason, "a reason"), _require(reviewed_by, "a reviewer (--by)"), at, None)
+    _insert(con, event)
+    return event
+
+
+def revert_review(con: duckdb.DuckDBPyConnection, review_id: str, reason: str, reviewed_by: str,
+                  *, at: datetime | None = None) -> ReviewEvent:
+    """Cancel a flag/unflag event; the revert is itself an event, so the history stays whole."""
+    row = con.execute(
+        "SELECT action, site_id, parameter, period_from, period_to FROM review_events WHERE review_id = ?", [review_id]
+    ).fetchall()
+    if not row:
+        raise ReviewError(f"no review {review_id!r}")
+    row = row[0]
+    if row[0] not in ACTIONS:
+        raise ReviewError(f"review {review_id} is a {row[0]}; only flag and unflag events can be reverted")
+    if con.execute("SELECT review_id FROM review_events WHERE reverts_review_id = ?", [review_id]).fetchall():
+        raise ReviewError(f"review {review_id} is already reverted")
+    at = (at or datetime.now(UTC)).astimezone(UTC)
+    event = ReviewEvent(_new_id(at), "revert", row[1], row[2], row[3], row[4], _require(reason, "a reason"),
+                        _require(reviewed_by, "a reviewer (--by)"), at, review_id)
+    _insert(con, event)
+    return event
+
+
+def _insert(con: duckdb.DuckDBPyConnection, e: ReviewEvent) -> None:
+    con.execute(
+        "INSERT INTO review_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [e.review_id, e.action, e.site_id, e.parameter, e.period_from, e.period_to, e.reason, e.reviewed_by,
+         e.reviewed_at, e.reverts_review_id],
+    )
+
+
+def list_reviews(con: duckdb.DuckDBPyConnection, site_id: str | None = None) -> list[tuple[ReviewEvent, bool]]:
+    """Every event (oldest first) with whether it is still in force."""
+    rows = con.execute(
+        """SELECT e.*, e.action <> 'revert' AND NOT EXISTS (
+                  SELECT 1 FROM review_events r WHERE r.reverts_review_id = e.review_id) AS in_force
+           FROM review_events e WHERE ($site IS NULL OR e.site_id = $site)
+           ORDER BY e.reviewed_at, e.review_id""",
+        {"site": site_id},
+    ).fetchall()
+    return [(ReviewEvent(*r[:10]), bool(r[10])) for r in rows]
+
+
+def effective_verdicts(
+    con: duckdb.DuckDBPyConnection, site_id: str, parameter: str, start: datetime, end: datetime
+) -> list[tuple[datetime, str, str]]:
+    """(period_start, QC verdict, effective verdict after reviews) of one series, in order."""
+    return [(r[0], r[1], r[2]) for r in con.execute(
+        """SELECT period_start, qc_verdict, effective_verdict FROM v_readings_qc
+           WHERE site_id = ? AND parameter = ? AND period_start >= ? AND period_start < ?
+           ORDER BY period_start, interval_s, source_kind""",
+        [site_id, parameter, start, end],
+    ).fetchall()]

@@ -1,0 +1,145 @@
+"""`run_qc`: evaluate every reading of a date range and store the flags, idempotently.
+
+Flags of the range are reconciled with what the checks produce now, inside one transaction:
+rows no longer produced are deleted, new rows are inserted, identical rows are left as they
+are. A re-run on the same readings and configuration therefore changes nothing and adds no
+rows. Readings just outside the range are read as context (a flat line or spike crossing the
+boundary) but only flags inside the range are written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import duckdb
+import polars as pl
+
+from envmon.settings import Settings, get_settings
+from transforms.qc.config import QcConfig, default_qc_path, load_qc_config
+from transforms.qc.engine import context_from_db, evaluate
+from warehouse.db import connect
+
+GX_PREFIX = "gx:"  # flags set by validate_batches; run_qc leaves them alone
+_READ_COLUMNS = "site_id, parameter, period_start, interval_s, source_kind, value, value_zs, unit, flag"
+
+
+@dataclass(frozen=True)
+class QcRunReport:
+    range_start: datetime
+    range_end: datetime
+    config_hash: str
+    readings: int
+    flags: int
+    inserted: int
+    deleted: int
+
+
+def local_range(settings: Settings, start: date, end: date) -> tuple[datetime, datetime]:
+    """Local days start..end (both included) as a half-open UTC range."""
+    tz = settings.tz
+    lo = datetime.combine(start, time(0), tzinfo=tz).astimezone(UTC)
+    hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return lo, hi
+
+
+def qc_config_for(con: duckdb.DuckDBPyConnection, settings: Settings) -> QcConfig:
+    known = [r[0] for r in con.execute("SELECT parameter FROM parameters").fetchall()]
+    return load_qc_config(default_qc_path(settings.config_dir), known)
+
+
+def run_qc(settings: Settings | None, start: date, end: date, *, now: datetime | None = None) -> QcRunReport:
+    """QC every reading whose period starts in local days start..end (inclusive)."""
+    settings = settings or get_settings()
+    with connect(settings, purpose="envmon qc run") as con:
+        return run_qc_on(con, settings, *local_range(settings, start, end), now=now)
+
+
+def run_qc_on(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    range_start: datetime,
+    range_end: datetime,
+    *,
+    now: datetime | None = None,
+) -> QcRunReport:
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    cfg = qc_config_for(con, settings)
+    ctx = context_from_db(con)
+    frame = _read(con, cfg, range_start, range_end)
+    flags = evaluate(frame, cfg, ctx, now).filter(
+        (pl.col("period_start") >= range_start) & (pl.col("period_start") < range_end)
+    )
+    in_range = frame.filter((pl.col("period_start") >= range_start) & (pl.col("period_start") < range_end)).height
+    # Stored times are wall-clock (coverage is compared with load times); `now` only judges the future.
+    return _store(con, flags, cfg.config_hash, range_start, range_end, in_range, datetime.now(UTC))
+
+
+def _context_periods(cfg: QcConfig) -> int:
+    """How many periods either side a check can look at (longest flat line, spike neighbours)."""
+    longest = max((cs.flat_line.periods for kinds in cfg.file.parameters.values()
+                   for cs in kinds.values() if cs.flat_line), default=1)
+    return longest + 1
+
+
+def _read(con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime) -> pl.DataFrame:
+    m = _context_periods(cfg)
+    max_iv = con.execute("SELECT coalesce(max(interval_s), 0) FROM readings").fetchall()
+    outer = timedelta(seconds=m * int(max_iv[0][0] if max_iv else 0))
+    table = con.sql(
+        f"""SELECT {_READ_COLUMNS} FROM readings
+            WHERE period_start >= $outer_lo AND period_start < $outer_hi
+              AND period_start >= $lo - to_seconds(interval_s * $m)
+              AND period_start <  $hi + to_seconds(interval_s * $m)""",
+        params={"outer_lo": lo - outer, "outer_hi": hi + outer, "lo": lo, "hi": hi, "m": m},
+    ).to_arrow_table()
+    return pl.from_arrow(table)  # type: ignore[return-value]
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    flags: pl.DataFrame,
+    config_hash: str,
+    lo: datetime,
+    hi: datetime,
+    readings: int,
+    now: datetime,
+) -> QcRunReport:
+    new = flags.with_columns(config_hash=pl.lit(config_hash)).to_arrow()
+    con.register("qc_new_arrow", new)
+    same = """o.site_id = n.site_id AND o.parameter = n.parameter AND o.period_start = n.period_start
+              AND o.interval_s = n.interval_s AND o.source_kind = n.source_kind AND o.check_name = n.check_name
+              AND o.flag = n.flag AND o.detail IS NOT DISTINCT FROM n.detail AND o.config_hash = n.config_hash"""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE qc_new AS SELECT * FROM qc_new_arrow")
+        deleted = con.execute(
+            f"""DELETE FROM qc_flags o
+                WHERE o.period_start >= $lo AND o.period_start < $hi AND NOT starts_with(o.check_name, $gx)
+                  AND NOT EXISTS (SELECT 1 FROM qc_new n WHERE {same})""",
+            {"lo": lo, "hi": hi, "gx": GX_PREFIX},
+        ).fetchall()
+        inserted = con.execute(
+            f"""INSERT INTO qc_flags
+                SELECT n.site_id, n.parameter, n.period_start, n.interval_s, n.source_kind, n.check_name,
+                       n.flag, n.detail, n.config_hash, $now
+                FROM qc_new n
+                WHERE NOT EXISTS (SELECT 1 FROM qc_flags o
+                                  WHERE o.period_start >= $lo AND o.period_start < $hi AND {same})""",
+            {"lo": lo, "hi": hi, "now": now},
+        ).fetchall()
+        con.execute(
+            """INSERT INTO qc_coverage VALUES ($lo, $hi, $hash, $readings, $flags, $now)
+               ON CONFLICT (range_start, range_end) DO UPDATE SET config_hash = excluded.config_hash,
+                   readings = excluded.readings, flags = excluded.flags, evaluated_at = excluded.evaluated_at""",
+            {"lo": lo, "hi": hi, "hash": config_hash, "readings": readings, "flags": flags.height, "now": now},
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("qc_new_arrow")
+        con.execute("DROP TABLE IF EXISTS qc_new")
+    return QcRunReport(lo, hi, config_hash, readings, flags.height,
+                       int(inserted[0][0]) if inserted else 0, int(deleted[0][0]) if deleted else 0)

@@ -15,6 +15,8 @@ from rich.console import Console
 from envmon.settings import get_settings, reset_settings_cache
 from ingest.generator import generate_day
 from ingest.landing import LandingZone
+from transforms.qc.gx_suite import validate_batches
+from transforms.qc.run import run_qc
 from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job, status_job
 
 console = Console()
@@ -58,6 +60,14 @@ def run_demo(home: str | None = None, days: int = 1) -> None:
         f"[4] loaded {len(report.loaded)} batch(es): {report.rows_inserted} inserted, "
         f"{report.rows_duplicate} duplicates, {report.rows_conflict} conflicts, "
         f"{len(report.quarantined)} quarantined"
+    )
+
+    validations = validate_batches(settings)
+    day_list = demo_days(days)
+    qc = run_qc(settings, day_list[0], day_list[-1])
+    console.print(
+        f"[5] QC: {len(validations)} batch(es) validated with Great Expectations; "
+        f"{qc.readings} readings checked, {qc.flags} flags raised (config {qc.config_hash[:12]})"
     )
 
     status = status_job(settings, at=datetime.now(UTC))

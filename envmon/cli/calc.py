@@ -1,0 +1,71 @@
+"""`envmon calc …`: staff calculators for the environmental standards (CSV in, CSV out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from transforms.standards import calculators
+
+calc = typer.Typer(
+    help="Standards calculators: AQI, water class, noise levels (CSV in, CSV out, UTF-8).",
+    no_args_is_help=True,
+)
+
+EDITION_HELP = "HJ633-2012 or HJ633-2026; default: the edition in force on each day."
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@calc.command("aqi-daily")
+def aqi_daily_cmd(
+    infile: Path = typer.Argument(
+        ...,
+        help="hourly values: site,period_start,so2_ugm3,no2_ugm3,pm10_ugm3,pm25_ugm3,co_mgm3,o3_ugm3",
+    ),
+    out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
+    edition: str | None = typer.Option(None, "--edition", help=EDITION_HELP),
+) -> None:
+    """Daily AQI report (HJ 633) per site and local day."""
+    _emit(calculators.aqi_daily_csv(infile, edition), out)
+
+
+@calc.command("aqi-hourly")
+def aqi_hourly_cmd(
+    infile: Path = typer.Argument(..., help="hourly values, same columns as aqi-daily"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
+    edition: str | None = typer.Option(None, "--edition", help=EDITION_HELP),
+) -> None:
+    """Real-time (hourly) AQI report (HJ 633) per site and hour."""
+    _emit(calculators.aqi_hourly_csv(infile, edition), out)
+
+
+@calc.command("water-class")
+def water_class_cmd(
+    infile: Path = typer.Argument(
+        ...,
+        help="section,date,waterbody (river|lake) and <parameter>_mgl columns (ph without unit)",
+    ),
+    out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
+) -> None:
+    """Surface-water class (GB 3838-2002, single factor) per row."""
+    _emit(calculators.water_class_csv(infile), out)
+
+
+@calc.command("noise")
+def noise_cmd(
+    infile: Path = typer.Argument(..., help="site,zone,period_start,leq_dba"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
+) -> None:
+    """Day/night equivalent levels and zone compliance (GB 3096-2008) per site and date."""
+    _emit(calculators.noise_csv(infile), out)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(calc, name="calc")

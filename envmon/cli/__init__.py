@@ -25,6 +25,12 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "envmon.cli.core",
     "envmon.cli.demo",
+    "envmon.cli.files",
+    "envmon.cli.calc",
+    "envmon.cli.hj212",
+    "envmon.cli.mqtt",
+    "envmon.cli.simulate",
+    "envmon.cli.qc",
 )
 
 for _name in COMMAND_MODULES:

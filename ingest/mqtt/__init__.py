@@ -1,0 +1,1 @@
+"""MQTT ingestion of station readings (topic and payload contract in docs/mqtt.md)."""

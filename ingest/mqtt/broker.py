@@ -1,0 +1,176 @@
+"""Start and stop a private Mosquitto broker (tests, benchmark, demo).
+
+The broker gets its own config file and persistence folder under `workdir`, listens on one
+loopback port, and keeps that port across `restart()` so clients reconnect on their own.
+`stop()` ends it with SIGTERM, which makes Mosquitto save its persistence file: sessions and
+queued QoS 1 messages survive a restart.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from envmon.errors import EnvmonError
+
+FALLBACK_BINARY = "/usr/sbin/mosquitto"
+
+
+class BrokerError(EnvmonError):
+    """The broker binary is missing or the broker did not come up."""
+
+
+def find_mosquitto() -> str:
+    """Path of the mosquitto binary, or a BrokerError saying how to install it."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    if os.access(FALLBACK_BINARY, os.X_OK):
+        return FALLBACK_BINARY
+    raise BrokerError(
+        "mosquitto is not installed (looked on PATH and at /usr/sbin/mosquitto); "
+        "run `bash run.sh test`, which installs it"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _config_text(host: str, port: int, persistence_dir: Path, log_file: Path, password_file: Path | None) -> str:
+    lines = [
+        f"listener {port} {host}",
+        # Run as the caller: started as root, Mosquitto would switch to user `mosquitto`, which
+        # cannot write our persistence folder or log, and would silently lose sessions.
+        f"user {getpass.getuser()}",
+        "persistence true",
+        f"persistence_location {persistence_dir}/",
+        "persistence_file mosquitto.db",
+        "autosave_interval 60",
+        # An offline persistent session must keep everything queued for it: the defaults
+        # (1000 messages) would silently drop readings while an ingestor is down.
+        "max_queued_messages 0",
+        "max_queued_bytes 0",
+        # v5 clients announce their own Receive Maximum; this caps v3 clients only.
+        "max_inflight_messages 0",
+        "set_tcp_nodelay true",
+        f"log_dest file {log_file}",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "connection_messages false",
+    ]
+    if password_file is None:
+        lines.append("allow_anonymous true")
+    else:
+        lines += ["allow_anonymous false", f"password_file {password_file}"]
+    return "\n".join(lines) + "\n"
+
+
+class Broker:
+    """One Mosquitto process with persistence on; usable as a context manager."""
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        users: dict[str, str] | None = None,
+    ):
+        self.binary = find_mosquitto()
+        self.workdir = Path(workdir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.users = users
+        self.persistence_dir = self.workdir / "persistence"
+        self.config_file = self.workdir / "mosquitto.conf"
+        self.log_file = self.workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _write_config(self) -> None:
+        self.persistence_dir.mkdir(parents=True, exist_ok=True)
+        password_file = None
+        if self.users:
+            password_file = self.workdir / "passwords"
+            password_file.write_text("")
+            passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for user, password in self.users.items():
+                subprocess.run([passwd, "-b", str(password_file), user, password], check=True)
+            password_file.chmod(0o600)
+        self.config_file.write_text(
+            _config_text(self.host, self.port, self.persistence_dir, self.log_file, password_file)
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout_s: float = 15.0) -> Broker:
+        if self.running:
+            return self
+        self._write_config()
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.config_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C in the terminal is for the caller, not the broker
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise BrokerError(f"mosquitto exited with code {self.proc.returncode}: {err.strip()} "
+                                  f"(config {self.config_file}, log {self.log_file})")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.kill()
+        raise BrokerError(f"mosquitto did not accept connections on {self.host}:{self.port} "
+                          f"within {timeout_s:.0f} s (log {self.log_file})")
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM: Mosquitto saves sessions and queued messages to its persistence file."""
+        if not self.running:
+            return
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def restart(self) -> None:
+        """Stop (saving persistence) and start again on the same port."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Broker:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,269 @@
+"""The MQTT ingestor: station readings from the broker into the landing zone, none lost, none twice.
+
+Ack after durable: messages arrive with QoS 1 on a persistent MQTT v5 session and manual
+acknowledgement. The network thread decodes each message into the current batch and records
+its packet id; the writer thread swaps the batch out when it is full (by messages) or old (by
+time), writes its readings and dead letters to the landing zone (fsynced, atomic), and only
+then sends the PUBACKs. A crash before the PUBACKs leaves the messages unacknowledged at the
+broker, which redelivers them on reconnect; the copies then written collapse in the warehouse
+loader onto the same natural key. So a reading is never lost and never counted twice.
+
+Backpressure: at most one batch is being written while the next one fills; when that one is
+full too, the network thread waits, stops reading the socket, and the broker holds the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest.landing import LandingZone
+from ingest.mqtt.batch import Batch
+from ingest.mqtt.hj212_adapter import hj212_payload_to_readings
+from ingest.mqtt.payload import DEFAULT_MAX_FUTURE_S, StationDecoder, _dead
+from ingest.mqtt.topics import ALL_TOPICS, HJ212, TopicError, parse_topic, shared
+from warehouse.registry.config import Registry
+
+log = logging.getLogger("envmon.mqtt")
+
+DEAD_LETTER_SOURCE = "mqtt"  # every rejection of this ingestor is counted under source mqtt
+
+
+@dataclass(frozen=True)
+class IngestorConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = field(default_factory=lambda: f"envmon-ingest-{socket.gethostname()}")
+    group: str | None = "envmon-ingest"  # shared-subscription group; None subscribes plainly
+    topic_filter: str = ALL_TOPICS
+    username: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None  # CA bundle: turns TLS on
+    tls_cert: str | None = None  # client certificate (mutual TLS)
+    tls_key: str | None = None
+    tls_insecure: bool = False  # skip host-name verification (test brokers only)
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 86400  # how long the broker keeps our queue while we are down
+    batch_messages: int = 2000  # flush when a batch holds this many messages...
+    batch_wait_s: float = 0.5  # ...or when its first message is this old
+    receive_maximum: int | None = None  # unacked messages the broker may send; default 2 batches
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    max_future_s: float = DEFAULT_MAX_FUTURE_S
+
+    @property
+    def inflight(self) -> int:
+        return min(65535, self.receive_maximum or 2 * self.batch_messages + 100)
+
+
+@dataclass
+class IngestStats:
+    messages: int = 0
+    readings: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    acked: int = 0
+    connects: int = 0
+    write_errors: int = 0
+    last_write_s: float = 0.0
+
+
+class MqttIngestor:
+    """One ingestor process's client, batcher and landing writer."""
+
+    def __init__(self, config: IngestorConfig, registry: Registry, landing: LandingZone):
+        self.config = config
+        self.landing = landing
+        self.registry = registry
+        self.decoder = StationDecoder(registry, max_future_s=config.max_future_s)
+        self.stats = IngestStats()
+        self._cond = threading.Condition()
+        self._current = Batch()
+        self._closing = False  # no new messages are taken; the writer flushes and ends
+        self._abort = False  # stop retrying a failing write (shutdown deadline passed)
+        self._writer: threading.Thread | None = None
+        self.connected = threading.Event()
+        self.client = self._make_client()
+
+    # -- the client --------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.config
+        client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if cfg.username is not None:
+            client.username_pw_set(cfg.username, cfg.password)
+        if cfg.tls_ca or cfg.tls_cert:
+            client.tls_set(ca_certs=cfg.tls_ca, certfile=cfg.tls_cert, keyfile=cfg.tls_key)
+            client.tls_insecure_set(cfg.tls_insecure)
+        client.reconnect_delay_set(min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=round(cfg.reconnect_max_s))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _connect_properties(self) -> Properties:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.config.session_expiry_s
+        props.ReceiveMaximum = self.config.inflight
+        return props
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
+                    reason_code: mqtt.ReasonCode, properties: Properties | None) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s:%s refused the connection: %s", self.config.host, self.config.port, reason_code)
+            return
+        self.stats.connects += 1
+        sub = shared(self.config.topic_filter, self.config.group)
+        client.subscribe(sub, options=SubscribeOptions(qos=1))
+        log.info("connected to %s:%s as %s (session present: %s); subscribed to %s",
+                 self.config.host, self.config.port, self.config.client_id, flags.session_present, sub)
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
+                       reason_code: mqtt.ReasonCode, properties: Properties | None) -> None:
+        self.connected.clear()
+        if not self._closing:
+            log.warning("disconnected from the broker (%s); reconnecting with backoff", reason_code)
+
+    # -- intake (network thread) -------------------------------------------------------
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        now_us = time.time_ns() // 1000
+        with self._cond:
+            while self._current.messages >= self.config.batch_messages and not self._closing:
+                self._cond.wait()  # backpressure: the writer is behind
+            if self._closing:
+                return  # not acknowledged: the broker redelivers it to the next session
+            batch = self._current
+            if batch.messages == 0:
+                batch.first_at = time.monotonic()
+                self._cond.notify_all()  # starts the writer's age timer
+            self._decode(batch, msg.topic, msg.payload, now_us)
+            if msg.qos > 0:
+                batch.acks.append((msg.mid, msg.qos))
+            batch.messages += 1
+            if batch.messages >= self.config.batch_messages:
+                self._cond.notify_all()
+
+    def _decode(self, batch: Batch, topic_str: str, payload: bytes, now_us: int) -> None:
+        try:
+            topic = parse_topic(topic_str)
+            if topic.kind == HJ212:
+                received = datetime.fromtimestamp(now_us / 1e6, UTC)
+                rows, reasons = hj212_payload_to_readings(payload, self.registry, mn=topic.key, received_at=received)
+                batch.add_rows("hj212", rows)
+                for reason in reasons:
+                    _dead(batch.dead_letters, topic_str, reason, payload, now_us)
+            else:
+                self.decoder.decode(topic_str, topic, payload, batch, now_us)
+        except TopicError as exc:
+            _dead(batch.dead_letters, topic_str, str(exc), payload, now_us)
+        except Exception as exc:  # the daemon never crashes on input
+            log.exception("unexpected error decoding a message on %s", topic_str)
+            _dead(batch.dead_letters, topic_str, f"internal error while decoding: {exc!r}", payload, now_us)
+
+    # -- writer thread -----------------------------------------------------------------
+    def _next_batch(self) -> Batch | None:
+        """Wait until the current batch is due, swap it out; None when closing and empty."""
+        wait_s = self.config.batch_wait_s
+        with self._cond:
+            while True:
+                b = self._current
+                if b.messages:
+                    age = time.monotonic() - b.first_at
+                    if b.messages >= self.config.batch_messages or self._closing or age >= wait_s:
+                        self._current = Batch()
+                        self._cond.notify_all()
+                        return b
+                    self._cond.wait(wait_s - age)
+                elif self._closing:
+                    return None
+                else:
+                    self._cond.wait()
+
+    def _writer_loop(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            if self._commit(batch):
+                self._ack(batch)
+
+    def _commit(self, batch: Batch) -> bool:
+        """Write the batch durably, retrying on failure; False only if aborted unwritten."""
+        t0 = time.monotonic()
+        pending: list[Callable[[], object]] = [
+            (lambda k=kind, t=table: self.landing.write_readings(t, k)) for kind, table in batch.tables()
+        ]
+        if batch.dead_letters:
+            pending.append(lambda: self.landing.write_dead_letters(batch.dead_letters, DEAD_LETTER_SOURCE))
+        delay = 0.5
+        while pending:
+            try:
+                pending[0]()
+                pending.pop(0)  # done steps are not repeated on retry
+            except Exception:
+                self.stats.write_errors += 1
+                log.exception("landing write failed; %d messages stay unacknowledged, retrying in %.1f s",
+                              batch.messages, delay)
+                if self._abort:
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self.stats.last_write_s = time.monotonic() - t0
+        self.stats.batches += 1
+        self.stats.messages += batch.messages
+        self.stats.readings += batch.readings
+        self.stats.dead_letters += len(batch.dead_letters)
+        return True
+
+    def _ack(self, batch: Batch) -> None:
+        # In the order received (MQTT asks acks in order). If the connection dropped since,
+        # paho discards these and the broker redelivers: duplicates then collapse on load.
+        for mid, qos in batch.acks:
+            self.client.ack(mid, qos)
+        self.stats.acked += len(batch.acks)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._writer = threading.Thread(target=self._writer_loop, name="landing-writer", daemon=True)
+        self._writer.start()
+        self.client.connect_async(
+            self.config.host, self.config.port, keepalive=self.config.keepalive_s,
+            clean_start=False, properties=self._connect_properties(),
+        )
+        self.client.loop_start()
+
+    def reload_registry(self, registry: Registry) -> None:
+        """Swap in a new registry (SIGHUP); messages decode against one or the other, whole."""
+        decoder = StationDecoder(registry, max_future_s=self.config.max_future_s)
+        with self._cond:
+            self.registry, self.decoder = registry, decoder
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Take no more messages, write and acknowledge what was taken, disconnect."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._writer is not None:
+            self._writer.join(timeout_s)
+            if self._writer.is_alive():
+                self._abort = True
+                log.error("landing writes still failing at shutdown; unwritten messages stay "
+                          "unacknowledged and will be redelivered")
+                self._writer.join(5)
+        self.client.disconnect()  # queued after the PUBACKs, so those go out first
+        self.client.loop_stop()
+        log.info("stopped: %d messages, %d readings, %d dead letters in %d batches; %d acked",
+                 self.stats.messages, self.stats.readings, self.stats.dead_letters,
+                 self.stats.batches, self.stats.acked)

@@ -1,0 +1,219 @@
+"""Decode and validate one station message (JSON) against the registry.
+
+A message-level problem (bad JSON, unknown site, bad time...) rejects the whole message; a
+value-level problem (unknown parameter, wrong type, unconvertible unit...) rejects only that
+value and the others land. Every rejection becomes a dead letter naming the topic, the field
+and the reason, with the payload exactly as received.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest.mqtt.batch import Batch, ReadingColumns, dead_letter_id
+from ingest.mqtt.topics import Topic
+from warehouse.registry.config import Registry
+
+# The data flags a value may carry: HJ 212-2017 table 7 (N normal, F stopped, M maintenance,
+# S manual input, D fault, C calibration, T over range, B communication fault).
+FLAGS = frozenset("NFMSDCTB")
+MESSAGE_FIELDS = ("site", "period_start", "interval_s", "values")
+VALUE_FIELDS = ("value", "unit", "flag", "min", "max")
+EARLIEST_US = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+DEFAULT_MAX_FUTURE_S = 600.0  # clock skew tolerated on a period start
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Reject(Exception):  # a control-flow signal carrying the reason
+    """The whole message is rejected with this reason."""
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    site_id: str
+    kind: str
+    units: dict[str, str]  # parameter -> the unit the site reports it in
+
+
+def _type_name(v: Any) -> str:
+    return "null" if v is None else {bool: "boolean", str: "string", list: "array", dict: "object"}.get(
+        type(v), type(v).__name__)
+
+
+def _number(v: Any) -> bool:
+    return type(v) is int or type(v) is float
+
+
+def _round(x: float) -> float:
+    """Drop binary noise from a unit conversion (0.3 not 0.30000000000000004)."""
+    return float(f"{x:.12g}")
+
+
+class StationDecoder:
+    """Turns station messages into readings and dead letters. Built once per registry."""
+
+    def __init__(self, registry: Registry, *, max_future_s: float = DEFAULT_MAX_FUTURE_S):
+        self.registry = registry
+        self.max_future_us = int(max_future_s * 1_000_000)
+        self.sites = {
+            site_id: SiteSpec(site_id, st.kind, {m.parameter: registry.site_unit(site_id, m.parameter)
+                                                 for m in st.parameters})
+            for site_id, st in registry.stations.items()
+        }
+        self._factors: dict[tuple[str, str], float | None] = {}
+
+    def _factor(self, unit_from: str, unit_to: str) -> float | None:
+        key = (unit_from, unit_to)
+        if key not in self._factors:
+            conv = self.registry.convertible(unit_from, unit_to)
+            self._factors[key] = self.registry.conversion_factor(unit_from, unit_to) if conv else None
+        return self._factors[key]
+
+    def decode(self, topic_str: str, topic: Topic, payload: bytes, batch: Batch, now_us: int | None = None) -> int:
+        """Append the message's good readings to batch.mqtt and its rejections to
+        batch.dead_letters; returns the number of readings appended."""
+        now_us = now_us if now_us is not None else time.time_ns() // 1000
+        try:
+            return self._decode(topic_str, topic, payload, batch.mqtt, batch.dead_letters, now_us)
+        except Reject as exc:
+            _dead(batch.dead_letters, topic_str, str(exc), payload, now_us)
+            return 0
+
+    def _decode(self, topic_str: str, topic: Topic, payload: bytes, out: ReadingColumns,
+                dead: list[dict[str, Any]], now_us: int) -> int:
+        try:
+            msg = json.loads(payload)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Reject(f"invalid JSON: {exc}") from None
+        if not isinstance(msg, dict):
+            raise Reject(f"payload is a JSON {_type_name(msg)}, expected an object with fields "
+                         f"{', '.join(MESSAGE_FIELDS)}")
+        unknown = [k for k in msg if k not in MESSAGE_FIELDS]
+        if unknown:
+            raise Reject(f"unknown field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(MESSAGE_FIELDS)}")
+        spec = self._site(topic, msg)
+        start_us = self._period_start(msg, now_us)
+        interval = self._interval(msg)
+        values = msg.get("values")
+        if not isinstance(values, dict) or not values:
+            raise Reject(f"field 'values': expected a non-empty object of parameter -> value, got {_type_name(values)}")
+
+        n = 0
+        for param, item in values.items():
+            problem = self._append(spec, param, item, start_us, interval, topic_str, now_us, out)
+            if problem:
+                _dead(dead, f"{topic_str}#{param}", f"parameter {param!r}: {problem}", payload, now_us)
+            else:
+                n += 1
+        return n
+
+    def _site(self, topic: Topic, msg: dict[str, Any]) -> SiteSpec:
+        site = msg.get("site", topic.key)
+        if not isinstance(site, str):
+            raise Reject(f"field 'site': expected a string, got {_type_name(site)}")
+        if site != topic.key:
+            raise Reject(f"field 'site': {site!r} does not match the topic's site {topic.key!r}")
+        spec = self.sites.get(site)
+        if spec is None:
+            kind = "an outlet, whose data comes as HJ 212" if site in self.registry.outlets else "not in the registry"
+            raise Reject(f"unknown site {site!r}: {kind}")
+        if spec.kind != topic.kind:
+            raise Reject(f"site {site!r} is a {spec.kind} site but was published under the {topic.kind!r} topic")
+        return spec
+
+    def _period_start(self, msg: dict[str, Any], now_us: int) -> int:
+        raw = msg.get("period_start")
+        if not isinstance(raw, str):
+            raise Reject(f"field 'period_start': expected an ISO 8601 string with offset, got {_type_name(raw)}")
+        try:
+            dt = datetime.fromisoformat(raw)
+        except ValueError:
+            raise Reject(f"field 'period_start': {raw!r} is not an ISO 8601 time") from None
+        if dt.tzinfo is None or dt.utcoffset() is None:
+            raise Reject(f"field 'period_start': {raw!r} has no UTC offset (write e.g. +08:00)")
+        us = (dt - _EPOCH) // _ONE_US
+        if us > now_us + self.max_future_us:
+            raise Reject(f"field 'period_start': {raw!r} is in the future")
+        if us < EARLIEST_US:
+            raise Reject(f"field 'period_start': {raw!r} is before 2000, not a plausible reading time")
+        return us
+
+    @staticmethod
+    def _interval(msg: dict[str, Any]) -> int:
+        iv = msg.get("interval_s")
+        if type(iv) is not int:
+            raise Reject(f"field 'interval_s': expected an integer number of seconds, got {_type_name(iv)}")
+        if not (iv == 0 or (0 < iv <= 86400 and 86400 % iv == 0)):
+            raise Reject(f"field 'interval_s': {iv} is not 0 (real-time) or a divisor of a day in seconds")
+        return iv
+
+    def _append(self, spec: SiteSpec, param: str, item: Any, start_us: int, interval: int,
+                origin: str, now_us: int, out: ReadingColumns) -> str | None:
+        """Append one value; returns the reason instead when it cannot be taken."""
+        site_unit = spec.units.get(param)
+        if site_unit is None:
+            if param not in self.registry.parameters:
+                return "unknown parameter"
+            return f"not measured at site {spec.site_id!r} (measured: {', '.join(sorted(spec.units))})"
+        vmin = vmax = None
+        flag = None
+        unit = site_unit
+        if isinstance(item, dict):
+            unknown = [k for k in item if k not in VALUE_FIELDS]
+            if unknown:
+                return f"unknown field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(VALUE_FIELDS)}"
+            value = item.get("value")
+            unit = item.get("unit", site_unit)
+            flag = item.get("flag")
+            vmin, vmax = item.get("min"), item.get("max")
+            if not isinstance(unit, str):
+                return f"field 'unit': expected a string, got {_type_name(unit)}"
+            if flag is not None and (not isinstance(flag, str) or flag not in FLAGS):
+                return f"field 'flag': {flag!r} is not a data flag; valid: {', '.join(sorted(FLAGS))}"
+        else:
+            value = item
+        for name, v in (("value", value), ("min", vmin), ("max", vmax)):
+            if v is not None and (not _number(v) or not math.isfinite(v)):
+                return f"field {name!r}: expected a finite number or null, got {_type_name(v)} {v!r}"
+        extra = None
+        if unit != site_unit:
+            if unit not in self.registry.units:
+                return f"unknown unit {unit!r}"
+            factor = self._factor(unit, site_unit)
+            if factor is None:
+                return f"unit {unit!r} cannot be converted to the site unit {site_unit!r}"
+            extra = json.dumps({"original_unit": unit, "original_value": value}, separators=(",", ":"))
+            value = None if value is None else _round(value * factor)
+            vmin = None if vmin is None else _round(vmin * factor)
+            vmax = None if vmax is None else _round(vmax * factor)
+        out.site_id.append(spec.site_id)
+        out.parameter.append(param)
+        out.period_start.append(start_us)
+        out.interval_s.append(interval)
+        out.value.append(value)
+        out.value_min.append(vmin)
+        out.value_max.append(vmax)
+        out.unit.append(site_unit)
+        out.flag.append(flag)
+        out.received_at.append(now_us)
+        out.origin.append(origin)
+        out.extra.append(extra)
+        return None
+
+
+_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def _dead(dead: list[dict[str, Any]], origin: str, reason: str, payload: bytes, now_us: int) -> None:
+    dead.append({
+        "dead_letter_id": dead_letter_id(origin, reason, payload),
+        "origin": origin,
+        "reason": reason,
+        "raw": payload,
+        "received_at": datetime.fromtimestamp(now_us / 1e6, UTC),
+    })

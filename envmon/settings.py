@@ -14,12 +14,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envmon.errors import ConfigError, format_validation_error
+from envmon.strict import TimeZoneName
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,21 +35,12 @@ class Settings(BaseModel):
     landing_root: str = Field(description="landing zone root: a path or an s3://-style URL")
     site_dir: Path = Field(description="published website root")
     config_dir: Path = Field(description="the site's configuration (registry, rules, formats)")
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     lock_timeout_s: float = Field(default=600.0, ge=0)
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     hj212_host: str = "127.0.0.1"
     hj212_port: int = Field(default=9212, ge=0, le=65535)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
-        return value
 
     @property
     def tz(self) -> ZoneInfo:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 
 class StrictModel(BaseModel):
@@ -22,3 +23,15 @@ class StrictModel(BaseModel):
                     f"unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(sorted(valid))}"
                 )
         return data
+
+
+def _known_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+    return value
+
+
+# An IANA time zone name, checked when the configuration is loaded.
+TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import ValidationError
@@ -231,11 +230,6 @@ def _cross_check(
         stations[s.site_id] = s
         check_grid(f_stations, path, s.grid_id, s.special_grid_id)
         check_measured(f_stations, path, s.parameters)
-        if s.timezone is not None:
-            try:
-                ZoneInfo(s.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                problems.add(f_stations, f"{path}.timezone", f"unknown time zone {s.timezone!r} (an IANA name such as Asia/Shanghai)")
         if s.kind == "noise" and s.noise_zone is None:
             problems.add(f_stations, f"{path}.noise_zone", "a noise site needs its functional zone; valid choices: 0, 1, 2, 3, 4a, 4b")
         if s.kind == "water" and (s.water_target_class is None or s.waterbody is None):

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from envmon.strict import StrictModel
+from envmon.strict import StrictModel, TimeZoneName
 
 SiteKind = Literal["air", "water", "noise"]
 GridLevel = Literal[
@@ -91,7 +91,7 @@ class Station(StrictModel):
     name_en: str
     grid_id: str
     special_grid_id: str | None = None
-    timezone: str | None = None
+    timezone: TimeZoneName | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     commissioned_on: date | None = None

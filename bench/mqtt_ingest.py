@@ -66,6 +66,7 @@ def publish_file(path: str, host: str, port: int) -> None:
     lines = Path(path).read_bytes().splitlines()
     pub = Publisher(host, port, inflight=2000)
     pub.wait_connected()
+    print("start", flush=True)  # the parent times from here: not our start-up
     t0 = time.monotonic()
     for line in lines:
         topic, payload = line.split(b"\t", 1)
@@ -75,9 +76,14 @@ def publish_file(path: str, host: str, port: int) -> None:
     pub.close()
 
 
-def start_publisher(stream: Path, broker: Broker) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, __file__, "--publish-file", str(stream), "--port", str(broker.port)],
+def start_publisher(stream: Path, broker: Broker) -> tuple[subprocess.Popen[str], float]:
+    """The publisher process and the monotonic time it started publishing."""
+    proc = subprocess.Popen([sys.executable, __file__, "--publish-file", str(stream), "--port", str(broker.port)],
                             stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "start":
+        raise SystemExit("publisher failed to start")
+    return proc, time.monotonic()
 
 
 def mosquitto_sub(broker: Broker, n: int, *extra: str) -> subprocess.Popen[bytes]:
@@ -91,8 +97,7 @@ def mosquitto_sub(broker: Broker, n: int, *extra: str) -> subprocess.Popen[bytes
 def sub_live(broker: Broker, stream: Path, n: int) -> float:
     sub = mosquitto_sub(broker, n)
     time.sleep(1.0)  # let it subscribe
-    t0 = time.monotonic()
-    pub = start_publisher(stream, broker)
+    pub, t0 = start_publisher(stream, broker)
     sub.wait()
     dt = time.monotonic() - t0
     pub.wait()
@@ -103,7 +108,7 @@ def sub_drain(broker: Broker, stream: Path, n: int) -> float:
     session = ("-c", "-i", "bench-sub", "-V", "mqttv5", "-x", "3600")
     subprocess.run([shutil.which("mosquitto_sub") or "mosquitto_sub", "-h", broker.host, "-p", str(broker.port),
                     "-q", "1", "-t", TOPICS, "-E", *session], check=True)
-    start_publisher(stream, broker).wait()
+    start_publisher(stream, broker)[0].wait()
     t0 = time.monotonic()
     mosquitto_sub(broker, n, *session).wait()
     return time.monotonic() - t0
@@ -158,8 +163,7 @@ def main() -> None:
         print("live (publisher running concurrently):")
         sub_live_mps, _ = fig("mosquitto_sub -q 1", sub_live(broker, stream, n_msgs))
         run = IngestorRun(broker, tmp / "landing-live", "bench-live", args.batch_messages)
-        t0 = time.monotonic()
-        pub = start_publisher(stream, broker)
+        pub, t0 = start_publisher(stream, broker)
         run.wait_readings(n_readings)
         ing_live_mps, _ = fig("ingestor (durable + acked)", time.monotonic() - t0)
         pub.wait()
@@ -169,7 +173,7 @@ def main() -> None:
         sub_drain_mps, _ = fig("mosquitto_sub -q 1", sub_drain(broker, stream, n_msgs))
         first = IngestorRun(broker, tmp / "landing-drain", "bench-drain", args.batch_messages)
         first.stop()  # the session stays; the stream queues for it
-        start_publisher(stream, broker).wait()
+        start_publisher(stream, broker)[0].wait()
         t0 = time.monotonic()
         run = IngestorRun(broker, tmp / "landing-drain", "bench-drain", args.batch_messages)
         run.wait_readings(n_readings)
@@ -184,7 +188,7 @@ def main() -> None:
         samples: list[tuple[float, float]] = [(0.0, rss_mb())]
         t0 = time.monotonic()
         for r in range(args.rounds):
-            pub = start_publisher(stream, broker)
+            pub, _ = start_publisher(stream, broker)
             run.wait_readings(n_readings * (r + 1), samples, t0)
             pub.wait()
         dt = time.monotonic() - t0

@@ -14,6 +14,7 @@ python="${PYTHON:-python3}"
 
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 if [ "$job" = test ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi

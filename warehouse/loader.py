@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from envmon.schema import DEAD_LETTER_SCHEMA, NATURAL_KEY, READINGS_SCHEMA
 from ingest.landing import DEAD_LETTERS, READINGS, LandingZone, batch_id_from_path, conform
+from warehouse.db import transaction
 
 # Rows held in memory per transaction; bounds peak memory on large backfills.
 CHUNK_ROWS = 1_500_000
@@ -141,41 +142,37 @@ def _load_chunk(
     )
     now = datetime.now(UTC)
     con.register("incoming_arrow", incoming)
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE keys AS
-                SELECT {_KEY}, count(*) AS n FROM incoming_arrow GROUP BY ALL"""
-        )
-        repeated = _scalar(con, "SELECT count(*) FROM keys WHERE n > 1")
-        # Rows already held for the incoming keys; the period range lets DuckDB skip row groups.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ex AS
-                SELECT r.* FROM readings r SEMI JOIN keys k USING ({_KEY})
-                WHERE r.period_start BETWEEN (SELECT min(period_start) FROM keys)
-                                         AND (SELECT max(period_start) FROM keys)"""
-        )
-        held = _scalar(con, "SELECT count(*) FROM ex")
-        cols = ", ".join(READINGS_SCHEMA.names) + ", batch_id"
-        if repeated == 0 and held == 0:
-            # The common case (fresh data, backfills): every row is new, insert straight through.
-            con.execute(f"INSERT INTO readings ({cols}) SELECT {cols} FROM incoming_arrow")
-            counts = {bid: (t.num_rows, t.num_rows, 0) for bid, (_, t) in zip(ids, chunk, strict=True)}
-        else:
-            counts = _insert_resolving_duplicates(con, cols, now)
-        for bid, (relpath, _) in zip(ids, chunk, strict=True):
-            rows_in, inserted, conflict = counts.get(bid, (0, 0, 0))
-            load = BatchLoad(relpath, rows_in, inserted, rows_in - inserted - conflict, conflict)
+        with transaction(con):
             con.execute(
-                "INSERT INTO load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [bid, READINGS, landing.source_kind_of(relpath), relpath, load.rows_in, load.rows_inserted,
-                 load.rows_duplicate, load.rows_conflict, now],
+                f"""CREATE OR REPLACE TEMP TABLE keys AS
+                    SELECT {_KEY}, count(*) AS n FROM incoming_arrow GROUP BY ALL"""
             )
-            report.loaded.append(load)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            repeated = _scalar(con, "SELECT count(*) FROM keys WHERE n > 1")
+            # Rows already held for the incoming keys; the period range lets DuckDB skip row groups.
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE ex AS
+                    SELECT r.* FROM readings r SEMI JOIN keys k USING ({_KEY})
+                    WHERE r.period_start BETWEEN (SELECT min(period_start) FROM keys)
+                                             AND (SELECT max(period_start) FROM keys)"""
+            )
+            held = _scalar(con, "SELECT count(*) FROM ex")
+            cols = ", ".join(READINGS_SCHEMA.names) + ", batch_id"
+            if repeated == 0 and held == 0:
+                # The common case (fresh data, backfills): every row is new, insert straight through.
+                con.execute(f"INSERT INTO readings ({cols}) SELECT {cols} FROM incoming_arrow")
+                counts = {bid: (t.num_rows, t.num_rows, 0) for bid, (_, t) in zip(ids, chunk, strict=True)}
+            else:
+                counts = _insert_resolving_duplicates(con, cols, now)
+            for bid, (relpath, _) in zip(ids, chunk, strict=True):
+                rows_in, inserted, conflict = counts.get(bid, (0, 0, 0))
+                load = BatchLoad(relpath, rows_in, inserted, rows_in - inserted - conflict, conflict)
+                con.execute(
+                    "INSERT INTO load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [bid, READINGS, landing.source_kind_of(relpath), relpath, load.rows_in, load.rows_inserted,
+                     load.rows_duplicate, load.rows_conflict, now],
+                )
+                report.loaded.append(load)
     finally:
         con.unregister("incoming_arrow")
         for temp in ("keys", "inc", "ex", "ins", "kept", "conf"):
@@ -249,22 +246,18 @@ def _load_dead_letters(
             continue
         bid = batch_id_from_path(relpath)
         con.register("dl_arrow", table)
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(
-                """INSERT INTO dead_letters (dead_letter_id, source_kind, origin, reason, raw, received_at, batch_id)
-                   SELECT dead_letter_id, source_kind, origin, reason, raw, received_at, ? FROM dl_arrow
-                   ON CONFLICT DO NOTHING""",
-                [bid],
-            )
-            con.execute(
-                "INSERT INTO load_ledger VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
-                [bid, DEAD_LETTERS, landing.source_kind_of(relpath), relpath, table.num_rows, now],
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                con.execute(
+                    """INSERT INTO dead_letters (dead_letter_id, source_kind, origin, reason, raw, received_at, batch_id)
+                       SELECT dead_letter_id, source_kind, origin, reason, raw, received_at, ? FROM dl_arrow
+                       ON CONFLICT DO NOTHING""",
+                    [bid],
+                )
+                con.execute(
+                    "INSERT INTO load_ledger VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
+                    [bid, DEAD_LETTERS, landing.source_kind_of(relpath), relpath, table.num_rows, now],
+                )
         finally:
             con.unregister("dl_arrow")
         report.dead_letter_batches += 1

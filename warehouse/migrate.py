@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from envmon.errors import MigrationError
+from warehouse.db import transaction
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -82,16 +83,14 @@ def migrate(
                     "Landed migrations are never edited: restore it and add a new migration."
                 )
             continue
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(mig.sql)
-            con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
-                [mig.version, mig.name, mig.checksum, datetime.now(UTC)],
-            )
-            con.execute("COMMIT")
+            with transaction(con):
+                con.execute(mig.sql)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                    [mig.version, mig.name, mig.checksum, datetime.now(UTC)],
+                )
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
             raise MigrationError(f"migration {mig.version:04d}_{mig.name}.sql failed: {exc}") from exc
         done.append(f"{mig.version:04d}_{mig.name}")
     apply_views(con, views_dir)

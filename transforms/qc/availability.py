@@ -21,7 +21,7 @@ import duckdb
 
 from envmon.settings import Settings, get_settings
 from transforms.qc.run import qc_config_for
-from warehouse.db import connect
+from warehouse.db import connect, transaction
 
 _REBUILD = """
 WITH sp AS (
@@ -73,8 +73,7 @@ def rebuild_availability(con: duckdb.DuckDBPyConnection, d0: date, d1: date, sit
     """Replace the rows of local dates d0..d1 (inclusive); returns the rows written."""
     utc0, utc1 = _utc_bounds(d0, d1)
     params = {"d0": d0, "d1": d1, "utc0": utc0, "utc1": utc1, "site": site_id, "now": datetime.now(UTC)}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "DELETE FROM data_availability WHERE local_date BETWEEN $d0 AND $d1 AND ($site IS NULL OR site_id = $site)",
             {"d0": d0, "d1": d1, "site": site_id},
@@ -89,10 +88,6 @@ def rebuild_availability(con: duckdb.DuckDBPyConnection, d0: date, d1: date, sit
             "SELECT count(*) FROM data_availability WHERE local_date BETWEEN $d0 AND $d1 AND ($site IS NULL OR site_id = $site)",
             {"d0": d0, "d1": d1, "site": site_id},
         ).fetchall()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return int(row[0][0]) if row else 0
 
 
@@ -147,16 +142,11 @@ def compute_transmission_efficiency(settings: Settings | None, month: date) -> l
         te = qc_config_for(con, settings).file.transmission_efficiency
         results = transmission_efficiency(con, month, te.interval_s, te.required)
         now = datetime.now(UTC)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute("DELETE FROM transmission_efficiency WHERE month = $m", {"m": month.replace(day=1)})
             con.executemany(
                 "INSERT INTO transmission_efficiency VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(e.site_id, e.month, te.interval_s, e.expected, e.received, e.valid, e.transmission_rate,
                   e.validity_rate, e.efficiency, te.required, e.meets_requirement, now) for e in results],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return results

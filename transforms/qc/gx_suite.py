@@ -27,7 +27,7 @@ from envmon.settings import Settings, get_settings
 from transforms.qc.config import QcConfig
 from transforms.qc.flags import Flag
 from transforms.qc.run import GX_PREFIX, qc_config_for
-from warehouse.db import connect
+from warehouse.db import connect, transaction
 
 SUITE_NAME = "readings_batch"
 _TYPES = {  # numpy dtypes of the batch frame (text columns are handed to GX as object: GX 1.24
@@ -142,18 +142,13 @@ def _validate_one(con: duckdb.DuckDBPyConnection, batch_def: Any, suite: gx.Expe
                 idx = i if isinstance(i, int) else i.get("index", i) if isinstance(i, dict) else i
                 if isinstance(idx, int) and 0 <= idx < len(frame):
                     flagged.append((idx, f"{GX_PREFIX}{cfg.type}", _detail(cfg.type, kwargs)))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.executemany("INSERT INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         keyed = [(frame.at[i, "site_id"], frame.at[i, "parameter"], frame.at[i, "period_start"], int(frame.at[i, "interval_s"]),
                   frame.at[i, "source_kind"], check, int(Flag.FAIL), detail, digest, evaluated_at)
                  for i, check, detail in flagged if _has_key(frame, i)]
         if keyed:
             con.executemany("INSERT INTO qc_flags VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", keyed)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return BatchValidation(batch_id, bool(result.success), failed, len({f[0] for f in flagged}))
 
 

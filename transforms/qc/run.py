@@ -18,7 +18,7 @@ import polars as pl
 from envmon.settings import Settings, get_settings
 from transforms.qc.config import QcConfig, default_qc_path, load_qc_config
 from transforms.qc.engine import context_from_db, evaluate
-from warehouse.db import connect
+from warehouse.db import connect, transaction
 
 GX_PREFIX = "gx:"  # flags set by validate_batches; run_qc leaves them alone
 _READ_COLUMNS = "site_id, parameter, period_start, interval_s, source_kind, value, value_zs, unit, flag"
@@ -110,34 +110,30 @@ def _store(
     same = """o.site_id = n.site_id AND o.parameter = n.parameter AND o.period_start = n.period_start
               AND o.interval_s = n.interval_s AND o.source_kind = n.source_kind AND o.check_name = n.check_name
               AND o.flag = n.flag AND o.detail IS NOT DISTINCT FROM n.detail AND o.config_hash = n.config_hash"""
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE qc_new AS SELECT * FROM qc_new_arrow")
-        deleted = con.execute(
-            f"""DELETE FROM qc_flags o
-                WHERE o.period_start >= $lo AND o.period_start < $hi AND NOT starts_with(o.check_name, $gx)
-                  AND NOT EXISTS (SELECT 1 FROM qc_new n WHERE {same})""",
-            {"lo": lo, "hi": hi, "gx": GX_PREFIX},
-        ).fetchall()
-        inserted = con.execute(
-            f"""INSERT INTO qc_flags
-                SELECT n.site_id, n.parameter, n.period_start, n.interval_s, n.source_kind, n.check_name,
-                       n.flag, n.detail, n.config_hash, $now
-                FROM qc_new n
-                WHERE NOT EXISTS (SELECT 1 FROM qc_flags o
-                                  WHERE o.period_start >= $lo AND o.period_start < $hi AND {same})""",
-            {"lo": lo, "hi": hi, "now": now},
-        ).fetchall()
-        con.execute(
-            """INSERT INTO qc_coverage VALUES ($lo, $hi, $hash, $readings, $flags, $now)
-               ON CONFLICT (range_start, range_end) DO UPDATE SET config_hash = excluded.config_hash,
-                   readings = excluded.readings, flags = excluded.flags, evaluated_at = excluded.evaluated_at""",
-            {"lo": lo, "hi": hi, "hash": config_hash, "readings": readings, "flags": flags.height, "now": now},
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute("CREATE OR REPLACE TEMP TABLE qc_new AS SELECT * FROM qc_new_arrow")
+            deleted = con.execute(
+                f"""DELETE FROM qc_flags o
+                    WHERE o.period_start >= $lo AND o.period_start < $hi AND NOT starts_with(o.check_name, $gx)
+                      AND NOT EXISTS (SELECT 1 FROM qc_new n WHERE {same})""",
+                {"lo": lo, "hi": hi, "gx": GX_PREFIX},
+            ).fetchall()
+            inserted = con.execute(
+                f"""INSERT INTO qc_flags
+                    SELECT n.site_id, n.parameter, n.period_start, n.interval_s, n.source_kind, n.check_name,
+                           n.flag, n.detail, n.config_hash, $now
+                    FROM qc_new n
+                    WHERE NOT EXISTS (SELECT 1 FROM qc_flags o
+                                      WHERE o.period_start >= $lo AND o.period_start < $hi AND {same})""",
+                {"lo": lo, "hi": hi, "now": now},
+            ).fetchall()
+            con.execute(
+                """INSERT INTO qc_coverage VALUES ($lo, $hi, $hash, $readings, $flags, $now)
+                   ON CONFLICT (range_start, range_end) DO UPDATE SET config_hash = excluded.config_hash,
+                       readings = excluded.readings, flags = excluded.flags, evaluated_at = excluded.evaluated_at""",
+                {"lo": lo, "hi": hi, "hash": config_hash, "readings": readings, "flags": flags.height, "now": now},
+            )
     finally:
         con.unregister("qc_new_arrow")
         con.execute("DROP TABLE IF EXISTS qc_new")

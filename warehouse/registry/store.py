@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.db import transaction
 from warehouse.registry.config import DEFAULT_TIMEZONE, Registry
 from warehouse.registry.models import SPECIAL_GRID_LEVELS
 
@@ -81,8 +82,7 @@ def store_registry(con: duckdb.DuckDBPyConnection, reg: Registry) -> RegistryLoa
         return RegistryLoadResult(False, reg.config_hash, [])
     new_rows = registry_rows(reg)
     changes = []
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for table, rows in new_rows.items():
             old = {tuple(r) for r in con.execute(f"SELECT * FROM {table}").fetchall()}
             new = set(rows)
@@ -96,8 +96,4 @@ def store_registry(con: duckdb.DuckDBPyConnection, reg: Registry) -> RegistryLoa
             "INSERT INTO registry_loads VALUES (?, ?, ?, ?)",
             [datetime.now(UTC), reg.config_hash, str(reg.config_dir / "registry"), changed],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return RegistryLoadResult(changed, reg.config_hash, changes)

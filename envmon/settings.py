@@ -41,6 +41,10 @@ class Settings(BaseModel):
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     hj212_host: str = "127.0.0.1"
     hj212_port: int = Field(default=9212, ge=0, le=65535)
+    compact_after_days: int = Field(default=2, ge=1, description="merge loaded landing batches older than this")
+    landing_retention_days: int | None = Field(
+        default=90, ge=1, description="remove loaded landing partitions older than this (null: keep)"
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -72,6 +76,8 @@ _ENV = {
     "mqtt_port": "ENVMON_MQTT_PORT",
     "hj212_host": "ENVMON_HJ212_HOST",
     "hj212_port": "ENVMON_HJ212_PORT",
+    "compact_after_days": "ENVMON_COMPACT_AFTER_DAYS",
+    "landing_retention_days": "ENVMON_LANDING_RETENTION_DAYS",
 }
 
 

@@ -109,6 +109,16 @@ class LandingZone:
                 pq.write_table(table, out, compression="zstd")
         return BatchRef(batch_id, kind, source_kind, relpath, table.num_rows)
 
+    def write_named(self, table: pa.Table, relpath: str) -> None:
+        """Write a table at a chosen path (compaction); as atomic and durable as any batch."""
+        reldir, name = relpath.rsplit("/", 1)
+        if self.local:
+            self._write_local(table, reldir, name.removesuffix(".parquet"))
+        else:
+            self.fs.create_dir(f"{self.base}/{reldir}", recursive=True)
+            with self.fs.open_output_stream(f"{self.base}/{relpath}") as out:
+                pq.write_table(table, out, compression="zstd")
+
     def _write_local(self, table: pa.Table, reldir: str, batch_id: str) -> None:
         directory = Path(self.base) / reldir
         directory.mkdir(parents=True, exist_ok=True)

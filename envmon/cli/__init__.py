@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "envmon.cli.mqtt",
     "envmon.cli.simulate",
     "envmon.cli.qc",
+    "envmon.cli.pipeline",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,32 @@
+"""load_landing: load new landing batches into the warehouse whenever files land.
+
+Loading is ledger-driven (a batch is never loaded twice), so it needs no data interval; the
+hourly DAG loads as well, for the streams (MQTT, HJ 212) that land continuously.
+"""
+
+from airflow.sdk import Asset, dag, task
+
+from envmon import dag_defaults as d
+
+
+@dag(
+    dag_id="load_landing",
+    schedule=[Asset(d.LANDING_URI)],
+    start_date=d.START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=d.default_args(),
+    tags=["envmon", "load"],
+    doc_md=__doc__,
+)
+def load_landing():
+    @task(pool=d.WAREHOUSE_POOL)
+    def load():
+        from envmon.pipeline import load_and_validate
+
+        return load_and_validate()
+
+    load()
+
+
+load_landing()

@@ -1,0 +1,28 @@
+"""maintenance: nightly landing-zone compaction, retention, and a warehouse checkpoint."""
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from envmon import dag_defaults as d
+
+
+@dag(
+    dag_id="maintenance",
+    schedule=CronDataIntervalTimetable("30 4 * * *", timezone=d.TIMEZONE),
+    start_date=d.START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=d.default_args(retries=2, timeout_min=60),
+    tags=["envmon", "maintenance"],
+    doc_md=__doc__,
+)
+def maintenance():
+    @task(pool=d.WAREHOUSE_POOL)
+    def compact_and_checkpoint(data_interval_end=None):
+        from envmon.pipeline import maintain
+
+        return maintain(data_interval_end)
+
+    compact_and_checkpoint()
+
+
+maintenance()

@@ -1,0 +1,75 @@
+"""What every envmon DAG shares: owner, retries, timeouts, the warehouse pool, schedules in
+local time, the Assets that chain DAGs, and the failure callback.
+
+Kept in the package (not in dags/) so that the DAG files stay thin and this is testable.
+Importing it must stay cheap: Airflow parses DAG files often.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+
+OWNER = "envmon"
+# The single-slot pool every task that writes the warehouse runs in (DuckDB: one writer).
+WAREHOUSE_POOL = "warehouse"
+WAREHOUSE_POOL_SLOTS = 1
+# Time zone of the schedules: local days and hours as the standards define them.
+TIMEZONE = os.environ.get("ENVMON_TZ", "Asia/Shanghai")
+# First data interval the DAGs know; backfills go back from here when asked.
+START_DATE = pendulum.datetime(2016, 1, 1, tz=TIMEZONE)
+
+# Assets (data-aware scheduling): the file DAG's landing batches start the load DAG.
+LANDING_URI = "envmon://landing/readings"
+AQI_DAILY_URI = "envmon://warehouse/aqi_daily"
+
+log = logging.getLogger("envmon.dags")
+
+
+def default_args(*, retries: int = 3, timeout_min: int = 30) -> dict[str, Any]:
+    """Retries with exponential backoff, a timeout and the failure callback, for every task."""
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": timedelta(minutes=timeout_min),
+        "on_failure_callback": on_task_failure,
+    }
+
+
+def on_task_failure(context: dict[str, Any]) -> None:
+    """A task failed for good (retries exhausted): tell the operators on the alert channels.
+
+    Writes the failure to the pipeline log first (never lost), then asks the notification
+    module to deliver it; a delivery problem is logged, never raised (the task already failed).
+    """
+    ti = context.get("ti") or context.get("task_instance")
+    record = {
+        "dag_id": getattr(ti, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "run_id": getattr(ti, "run_id", None),
+        "try_number": getattr(ti, "try_number", None),
+        "error": str(context.get("exception") or ""),
+        "failed_at": datetime.now(UTC).isoformat(),
+    }
+    log.error("envmon task failed: %s", record)
+    try:
+        from envmon.settings import get_settings
+
+        log_dir = Path(get_settings().log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "pipeline_failures.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        from alerts.notify import notify_pipeline_failure
+
+        notify_pipeline_failure(get_settings(), record)
+    except Exception:  # the callback must not mask the task's own failure
+        log.exception("could not record or notify the failure of %s", record)

@@ -1,0 +1,42 @@
+"""Run in an Airflow child process: load dags/ and print what the integrity tests check."""
+
+import json
+import sys
+import time
+import warnings
+
+started = time.perf_counter()
+from airflow.dag_processing.dagbag import DagBag  # noqa: E402
+
+airflow_import_s = time.perf_counter() - started
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    bag = DagBag(sys.argv[1])
+
+out = {
+    "airflow_import_s": airflow_import_s,
+    "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+    "captured_warnings": {str(k): [str(w) for w in v] for k, v in bag.captured_warnings.items()},
+    "python_warnings": [f"{w.filename}:{w.lineno}: {w.message}" for w in caught if "/dags/" in w.filename],
+    "files": {s.file: s.duration.total_seconds() for s in bag.dagbag_stats},
+    "dags": {},
+}
+for dag_id, dag in bag.dags.items():
+    out["dags"][dag_id] = {
+        "owner": dag.owner,
+        "tags": sorted(dag.tags),
+        "max_active_runs": dag.max_active_runs,
+        "timetable": type(dag.timetable).__name__,
+        "tasks": {
+            t.task_id: {
+                "pool": t.pool,
+                "retries": t.retries,
+                "timeout_s": t.execution_timeout.total_seconds() if t.execution_timeout else None,
+                "on_failure": [f.__module__ + "." + f.__name__ for f in (t.on_failure_callback or [])],
+                "upstream": sorted(t.upstream_task_ids),
+            }
+            for t in dag.tasks
+        },
+    }
+print(json.dumps(out))

@@ -1,0 +1,83 @@
+"""Every DAG imports without errors or warnings, quickly, and follows the house rules:
+owner, tags, retries, a timeout, the failure callback, and warehouse writers in the
+single-slot `warehouse` pool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envmon.airflow_runner import DAGS_FOLDER, airflow_env
+from envmon.settings import get_settings
+
+EXPECTED_DAGS = {"ingest_files", "load_landing", "hourly", "daily", "monthly", "maintenance"}
+# Tasks that only read the warehouse or never open it; every other task writes it.
+NOT_WRITERS = {("ingest_files", "scan_inbox"), ("hourly", "publish"), ("daily", "publish"), ("monthly", "publish")}
+PROBE = Path(__file__).with_name("_dag_probe.py")
+
+
+@pytest.fixture(scope="module")
+def probe() -> dict:
+    env = airflow_env(get_settings())
+    done = subprocess.run([sys.executable, str(PROBE), str(DAGS_FOLDER)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_dag_imports_without_errors_or_warnings(probe: dict) -> None:
+    assert probe["import_errors"] == {}
+    assert probe["captured_warnings"] == {}
+    assert probe["python_warnings"] == []
+    assert set(probe["dags"]) == EXPECTED_DAGS
+
+
+def test_each_dag_file_parses_well_under_a_second(probe: dict) -> None:
+    assert set(probe["files"]) == {p.name for p in DAGS_FOLDER.glob("*.py")}
+    slow = {f: s for f, s in probe["files"].items() if s >= 0.5}
+    assert slow == {}, f"DAG files taking half a second or more to parse: {slow}"
+
+
+def test_owner_tags_retries_timeouts_and_failure_callback(probe: dict) -> None:
+    for dag_id, dag in probe["dags"].items():
+        assert dag["owner"] == "envmon", dag_id
+        assert "envmon" in dag["tags"] and len(dag["tags"]) >= 2, dag_id
+        assert dag["max_active_runs"] == 1, dag_id
+        for task_id, task in dag["tasks"].items():
+            assert task["retries"] >= 2, (dag_id, task_id)
+            assert task["timeout_s"] and task["timeout_s"] <= 7200, (dag_id, task_id)
+            assert task["on_failure"] == ["envmon.dag_defaults.on_task_failure"], (dag_id, task_id)
+
+
+def test_warehouse_writers_run_in_the_single_slot_pool(probe: dict) -> None:
+    for dag_id, dag in probe["dags"].items():
+        for task_id, task in dag["tasks"].items():
+            expected = "default_pool" if (dag_id, task_id) in NOT_WRITERS else "warehouse"
+            assert task["pool"] == expected, (dag_id, task_id, task["pool"])
+
+
+def test_interval_dags_use_data_interval_timetables(probe: dict) -> None:
+    # hourly/daily/monthly/maintenance work on their run's data interval, never on "now"
+    for dag_id in ("hourly", "daily", "monthly", "maintenance"):
+        assert probe["dags"][dag_id]["timetable"] == "CronDataIntervalTimetable"
+    assert probe["dags"]["load_landing"]["timetable"] == "AssetTriggeredTimetable"
+
+
+def test_hourly_order(probe: dict) -> None:
+    tasks = probe["dags"]["hourly"]["tasks"]
+    assert tasks["qc"]["upstream"] == ["load"]
+    assert tasks["aggregate"]["upstream"] == ["qc"]
+    assert tasks["alerts"]["upstream"] == ["aggregate"]
+    assert tasks["publish"]["upstream"] == ["alerts"]
+
+
+def test_dag_files_are_thin() -> None:
+    # no business logic in DAG files: each task body is an import and one call
+    for path in DAGS_FOLDER.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "import duckdb" not in text and "import polars" not in text and "SELECT" not in text, path
+        assert len(text.splitlines()) < 100, path

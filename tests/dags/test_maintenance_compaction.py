@@ -1,0 +1,119 @@
+"""Landing-zone compaction and retention: merged batches are never loaded twice, a crash at any
+step loses nothing and duplicates nothing, and only loaded batches are ever removed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from envmon.settings import get_settings
+from ingest.landing import LandingZone, readings_table
+from warehouse import maintenance
+from warehouse.db import connect
+from warehouse.jobs import init_warehouse, load_landing_job
+from warehouse.maintenance import COMPACT_PREFIX, run_maintenance
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+AS_OF = datetime(2026, 5, 10, 1, tzinfo=UTC)  # partitions before 2026-05-08 get compacted
+
+
+def rows(n: int, offset: int) -> list[dict]:
+    return [{"site_id": "dongsi", "parameter": "pm25", "period_start": T0 + timedelta(hours=offset + h),
+             "interval_s": 3600, "source_kind": "mqtt", "value": float(offset + h), "unit": "ug/m3",
+             "received_at": T0, "origin": "test"} for h in range(n)]
+
+
+def write_old_batch(zone: LandingZone, n: int, offset: int, day: str = "2026-05-01") -> str:
+    """A batch as if written on `day` (the partition is the UTC write date)."""
+    ref = zone.write_readings(readings_table(rows(n, offset)), "mqtt")
+    src = Path(zone.base) / ref.relpath
+    dest_dir = Path(zone.base) / f"readings/source=mqtt/date={day}"
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    shutil.move(src, dest_dir / src.name)
+    return f"readings/source=mqtt/date={day}/{src.name}"
+
+
+def scalar(sql: str) -> int:
+    with connect(write=False) as con:
+        return int(con.execute(sql).fetchall()[0][0])
+
+
+@pytest.fixture
+def zone() -> LandingZone:
+    init_warehouse()
+    return LandingZone(get_settings().landing_root)
+
+
+def test_loaded_batches_are_merged_and_not_loaded_again(zone: LandingZone) -> None:
+    for k in range(5):
+        write_old_batch(zone, 10, 10 * k)
+    assert load_landing_job().rows_inserted == 50
+    report = run_maintenance(as_of=AS_OF)
+    assert (report.partitions_compacted, report.batches_merged) == (1, 5)
+    batches = zone.list_batches()
+    assert len(batches) == 1 and batches[0].rsplit("/", 1)[1].startswith(COMPACT_PREFIX)
+    assert zone.read(batches[0]).num_rows == 50
+    again = load_landing_job()
+    assert (len(again.loaded), again.rows_inserted) == (0, 0)
+    assert scalar("SELECT count(*) FROM readings") == 50
+    # a second night merges nothing more
+    assert run_maintenance(as_of=AS_OF).partitions_compacted == 0
+
+
+def test_recent_and_unloaded_batches_are_left_alone(zone: LandingZone) -> None:
+    write_old_batch(zone, 3, 0)
+    write_old_batch(zone, 3, 3)
+    recent = [write_old_batch(zone, 3, 9 + 3 * k, day="2026-05-09") for k in range(2)]
+    load_landing_job()
+    unloaded = write_old_batch(zone, 3, 6)  # landed after the load: not in the ledger
+    report = run_maintenance(as_of=AS_OF)
+    assert report.batches_merged == 2
+    listed = zone.list_batches()
+    assert unloaded in listed and all(r in listed for r in recent)
+    assert load_landing_job().rows_inserted == 3  # the unloaded batch still loads
+    assert scalar("SELECT count(*) FROM readings") == 15
+
+
+def test_crash_after_the_ledger_entry_leaves_originals_that_are_then_removed(
+    zone: LandingZone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    originals = [write_old_batch(zone, 4, 4 * k) for k in range(3)]
+    load_landing_job()
+
+    def crash(self: LandingZone, relpath: str) -> None:
+        raise OSError("power cut")
+
+    monkeypatch.setattr(LandingZone, "remove", crash)
+    with pytest.raises(OSError, match="power cut"):
+        run_maintenance(as_of=AS_OF)
+    monkeypatch.undo()
+    assert all(r in zone.list_batches() for r in originals)  # nothing removed yet
+    report = run_maintenance(as_of=AS_OF)
+    assert report.batches_removed_after_crash == 3
+    batches = zone.list_batches()
+    assert len(batches) == 1 and zone.read(batches[0]).num_rows == 12
+    meta = pq.read_schema(zone.full_path(batches[0])).metadata
+    assert len(json.loads(meta[maintenance.MERGED_KEY])) == 3
+    assert load_landing_job().rows_inserted == 0
+    assert scalar("SELECT count(*) FROM readings") == 12
+
+
+def test_retention_removes_only_loaded_partitions_older_than_the_limit(
+    zone: LandingZone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENVMON_LANDING_RETENTION_DAYS", "5")
+    from envmon.settings import reset_settings_cache
+
+    reset_settings_cache()
+    write_old_batch(zone, 2, 0, day="2026-04-01")
+    load_landing_job()
+    kept = write_old_batch(zone, 2, 2, day="2026-04-02")  # old but never loaded
+    report = run_maintenance(as_of=AS_OF)
+    assert report.partitions_expired == ["readings/source=mqtt/date=2026-04-01"]
+    assert zone.list_batches() == [kept]
+    assert scalar("SELECT count(*) FROM readings") == 2  # the warehouse keeps the readings

@@ -38,6 +38,7 @@ class DagRunResult:
     interval_end: str
     state: str
     task_states: dict[str, str]
+    task_tries: dict[str, int]
     seconds: float
 
 
@@ -119,7 +120,7 @@ def _main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     import pendulum
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(DAGS_FOLDER))
     if bag.import_errors:
@@ -134,13 +135,15 @@ def _main(argv: list[str]) -> int:
             return 2
         started = time.monotonic()
         run = dag.test(logical_date=pendulum.parse(end_text))
-        tis = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+        instances = run.get_task_instances()
+        tis = {ti.task_id: str(ti.state) for ti in instances}
         result = DagRunResult(
             dag_id=dag_id,
             interval_start=run.data_interval_start.isoformat(),
             interval_end=run.data_interval_end.isoformat(),
             state=str(run.state),
             task_states=tis,
+            task_tries={ti.task_id: int(ti.try_number) for ti in instances},
             seconds=round(time.monotonic() - started, 2),
         )
         print(RESULT_PREFIX + json.dumps(result.__dict__), flush=True)

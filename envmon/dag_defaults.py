@@ -25,6 +25,9 @@ TIMEZONE = os.environ.get("ENVMON_TZ", "Asia/Shanghai")
 # First data interval the DAGs know; backfills go back from here when asked.
 START_DATE = pendulum.datetime(2016, 1, 1, tz=TIMEZONE)
 
+# First retry after this long, doubling up to max_retry_delay (tests shorten it).
+RETRY_DELAY_S = float(os.environ.get("ENVMON_RETRY_DELAY_S", "30"))
+
 # Assets (data-aware scheduling): the file DAG's landing batches start the load DAG.
 LANDING_URI = "envmon://landing/readings"
 AQI_DAILY_URI = "envmon://warehouse/aqi_daily"
@@ -37,7 +40,7 @@ def default_args(*, retries: int = 3, timeout_min: int = 30) -> dict[str, Any]:
     return {
         "owner": OWNER,
         "retries": retries,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": timedelta(seconds=RETRY_DELAY_S),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=timeout_min),

@@ -1,0 +1,1 @@
+"""Page templates and the inline stylesheet (package data)."""

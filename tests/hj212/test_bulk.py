@@ -17,7 +17,9 @@ NOW = datetime(2026, 1, 1, tzinfo=DEFAULT_TZ)
 
 
 def assert_same_as_loop(records, chunk=None, **kw):
-    bulk = parse_records(records, **kw) if chunk is None else parse_records(records, chunk=chunk, **kw)
+    bulk = (
+        parse_records(records, **kw) if chunk is None else parse_records(records, chunk=chunk, **kw)
+    )
     ok, rejected = [], []
     for i, raw in enumerate(records):
         r = try_parse(raw, **kw)
@@ -91,7 +93,12 @@ def test_capture_counts():
             assert r.reason
     assert total == 190_451
     assert ok == 190_365
-    assert kinds == {("length", False): 70, ("frame", None): 14, ("crc", False): 1, ("length", True): 1}
+    assert kinds == {
+        ("length", False): 70,
+        ("frame", None): 14,
+        ("crc", False): 1,
+        ("length", True): 1,
+    }
 
 
 @pytest.mark.slow

@@ -31,6 +31,9 @@ COMMAND_MODULES = (
     "envmon.cli.mqtt",
     "envmon.cli.simulate",
     "envmon.cli.qc",
+    "envmon.cli.aggregate",
+    "envmon.cli.alerts",
+    "envmon.cli.publish",
     "envmon.cli.pipeline",
 )
 

@@ -1,0 +1,427 @@
+"""Alert lifecycle: durations, firing → resolved with hysteresis, silences, cases, notifications.
+
+Per rule, site and parameter at most one alert is firing. A period is evaluated once: the
+cursor (`alert_cursors`) remembers the end of the last period evaluated, so evaluating the
+same hours again changes nothing. Every automatic timestamp is the end of the period that
+caused it, never the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from alerts import cases as case_flow
+from alerts.notify import NotificationConfig, queue
+from alerts.observe import Observation, Observer, Window
+from alerts.routing import leader_of, route_site
+from alerts.rules import RuleSet, ThresholdRule
+
+ALERT_COLUMNS = (
+    "alert_id",
+    "rule_id",
+    "site_id",
+    "parameter",
+    "severity",
+    "state",
+    "first_period",
+    "last_period",
+    "resolved_period",
+    "max_value",
+    "limit_value",
+    "unit",
+    "message",
+    "acknowledged_by",
+    "acknowledged_at",
+    "case_id",
+    "created_at",
+    "rule_family",
+    "rule_kind",
+    "statistic",
+    "grid_id",
+    "officer_id",
+    "periods_exceeded",
+    "hours_exceeded",
+    "max_multiple",
+    "normal_streak",
+    "silenced_by",
+    "last_notified_period",
+)
+
+
+@dataclass
+class EvaluationReport:
+    range_start: datetime
+    range_end: datetime
+    rules_hash: str
+    rules_evaluated: int = 0
+    periods_evaluated: int = 0
+    alerts_opened: list[str] = field(default_factory=list)
+    alerts_resolved: list[str] = field(default_factory=list)
+    cases_opened: list[str] = field(default_factory=list)
+    notifications_queued: int = 0
+
+
+class Evaluation:
+    """One evaluation run over [start, end): the shared state of every rule's lifecycle."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ruleset: RuleSet,
+        notifications: NotificationConfig,
+        report: EvaluationReport,
+    ) -> None:
+        self.con = con
+        self.ruleset = ruleset
+        self.notifications = notifications
+        self.report = report
+        self.observer = Observer(con, ruleset)
+        self.silences = con.execute(
+            "SELECT silence_id, site_id, rule_id, parameter, starts_at, ends_at, revoked_at FROM silences "
+            "WHERE kind = 'silence' ORDER BY silence_id"
+        ).fetchall()
+
+    # ---------------------------------------------------------------------------- driver
+    def run_rule(self, rule: Any) -> None:
+        window = Window(rule, self.report.range_start, self.report.range_end)
+        observations = self.observer.observe(rule, window)
+        series: dict[tuple[str, str], list[Observation]] = {}
+        for o in observations:
+            series.setdefault((o.site_id, o.parameter or ""), []).append(o)
+        cursors = {
+            (s, p): t
+            for s, p, t in self.con.execute(
+                "SELECT site_id, parameter, evaluated_through FROM alert_cursors WHERE rule_id = ?",
+                [rule.rule_id],
+            ).fetchall()
+        }
+        firing = {
+            (row["site_id"], row["parameter"] or ""): row
+            for row in self._alerts("WHERE rule_id = ? AND state = 'firing'", [rule.rule_id])
+        }
+        for key, obs in sorted(series.items()):
+            through = cursors.get(key)
+            todo = [
+                o
+                for o in obs
+                if o.period_end > window.start and (through is None or o.period_end > through)
+            ]
+            if not todo:
+                continue
+            by_end = {o.period_end: o for o in obs}
+            alert = firing.get(key)
+            for o in todo:
+                alert = self.step(rule, o, by_end, alert)
+            self.report.periods_evaluated += len(todo)
+            self.con.execute(
+                "INSERT OR REPLACE INTO alert_cursors VALUES (?, ?, ?, ?)",
+                [rule.rule_id, key[0], key[1], todo[-1].period_end],
+            )
+        self.report.rules_evaluated += 1
+
+    def _alerts(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
+        rows = self.con.execute(
+            f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts {where}", params
+        ).fetchall()
+        return [dict(zip(ALERT_COLUMNS, r, strict=True)) for r in rows]
+
+    # ---------------------------------------------------------------------------- one period
+    def step(
+        self,
+        rule: Any,
+        o: Observation,
+        by_end: dict[datetime, Observation],
+        alert: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        if alert is None:
+            chain = self._chain(rule, o, by_end)
+            if self._duration_met(rule, o, chain):
+                return self._open(rule, o, chain, by_end)
+            return None
+        self._record_period(alert["alert_id"], o)
+        if o.exceeded:
+            alert["last_period"] = o.period_start
+            alert["normal_streak"] = 0
+            self._count_exceeded(rule, alert, o)
+        elif o.exceeded is False:
+            alert["normal_streak"] += 1
+            if alert["normal_streak"] >= rule.clear_after:
+                self._resolve(rule, alert, o)
+                return None
+        self._follow_up(rule, alert, o)
+        self._save(alert)
+        return alert
+
+    def _chain(
+        self, rule: Any, o: Observation, by_end: dict[datetime, Observation]
+    ) -> list[Observation]:
+        """o and the periods just before it (contiguous), newest first, as many as the duration looks at."""
+        chain = [o]
+        while len(chain) < rule.duration.window:
+            prev = by_end.get(chain[-1].period_start)
+            if prev is None:
+                break
+            chain.append(prev)
+        return chain
+
+    @staticmethod
+    def _duration_met(rule: Any, o: Observation, chain: list[Observation]) -> bool:
+        if not o.exceeded:
+            return False
+        if rule.duration.consecutive is not None:
+            return len(chain) == rule.duration.consecutive and all(c.exceeded for c in chain)
+        return sum(1 for c in chain if c.exceeded) >= rule.duration.at_least
+
+    @staticmethod
+    def _ratio_applies(rule: Any) -> bool:
+        return (
+            isinstance(rule, ThresholdRule)
+            and rule.comparison == "above"
+            and rule.statistic != "water_class_day"
+        )
+
+    def _count_exceeded(self, rule: Any, alert: dict[str, Any], o: Observation) -> None:
+        alert["periods_exceeded"] += 1
+        alert["hours_exceeded"] += o.interval_s / 3600
+        if o.value is not None:
+            worse = (
+                (lambda a, b: a < b)
+                if getattr(rule, "comparison", "above") == "below"
+                else (lambda a, b: a > b)
+            )
+            if alert["max_value"] is None or worse(o.value, alert["max_value"]):
+                alert["max_value"], alert["limit_value"] = o.value, o.limit
+        if self._ratio_applies(rule) and o.multiple is not None:
+            alert["max_multiple"] = max(alert["max_multiple"] or 0.0, o.multiple)
+
+    def _record_period(self, alert_id: str, o: Observation) -> None:
+        self.con.execute(
+            "INSERT OR IGNORE INTO alert_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                alert_id,
+                o.period_start,
+                o.interval_s,
+                o.value,
+                o.limit,
+                o.unit,
+                o.multiple,
+                bool(o.exceeded),
+                o.detail,
+            ],
+        )
+
+    # ---------------------------------------------------------------------------- transitions
+    def _open(
+        self,
+        rule: Any,
+        o: Observation,
+        chain: list[Observation],
+        by_end: dict[datetime, Observation],
+    ) -> dict[str, Any]:
+        exceeded = [c for c in reversed(chain) if c.exceeded]
+        first = exceeded[0]
+        key = f"{rule.rule_id}|{o.site_id}|{o.parameter or ''}|{first.period_start.isoformat()}"
+        alert_id = "A" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        known = self._alerts("WHERE alert_id = ?", [alert_id])
+        if known:  # opened before (the cursor was reset): carry on with it if it still fires
+            return known[0] if known[0]["state"] == "firing" else None
+        route = route_site(self.con, o.site_id)
+        site = self.observer.sites[o.site_id]
+        alert: dict[str, Any] = dict.fromkeys(ALERT_COLUMNS)
+        alert.update(
+            alert_id=alert_id,
+            rule_id=rule.rule_id,
+            site_id=o.site_id,
+            parameter=o.parameter,
+            severity=rule.severity,
+            state="firing",
+            first_period=first.period_start,
+            last_period=o.period_start,
+            created_at=o.period_end,
+            unit=o.unit,
+            rule_family=rule.family,
+            rule_kind=rule.kind,
+            statistic=getattr(rule, "statistic", None),
+            grid_id=route.grid_id,
+            officer_id=route.officer_id,
+            periods_exceeded=0,
+            hours_exceeded=0.0,
+            normal_streak=0,
+        )
+        for c in exceeded:
+            self._count_exceeded(rule, alert, c)
+        alert["message"] = self._message(rule, site, alert, o)
+        self.con.execute(
+            f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({', '.join('?' * len(ALERT_COLUMNS))})",
+            [alert[c] for c in ALERT_COLUMNS],
+        )
+        # Evidence: the triggering periods and the context before the first exceedance.
+        context = list(reversed(chain))
+        before = by_end.get(context[0].period_start)
+        for _ in range(rule.context_periods):
+            if before is None:
+                break
+            context.insert(0, before)
+            before = by_end.get(before.period_start)
+        for c in context:
+            self._record_period(alert_id, c)
+        self.report.alerts_opened.append(alert_id)
+        self._follow_up(rule, alert, o)
+        self._save(alert)
+        return alert
+
+    def _follow_up(self, rule: Any, alert: dict[str, Any], o: Observation) -> None:
+        """Silences, the case, first and repeated notifications — as of the period's end."""
+        at = o.period_end
+        alert["silenced_by"] = self._silence(rule.rule_id, alert["site_id"], alert["parameter"], at)
+        if alert["silenced_by"]:
+            return
+        if rule.opens_case and alert["case_id"] is None:
+            site = self.observer.sites[alert["site_id"]]
+            title = f"{site.name_zh} {rule.name_zh} / {site.name_en}: {rule.name_en}"
+            case_id, opened = case_flow.open_or_attach(
+                self.con,
+                alert_id=alert["alert_id"],
+                site_id=alert["site_id"],
+                family=rule.family,
+                parameter=alert["parameter"],
+                severity=rule.severity,
+                title=title,
+                message=alert["message"],
+                at=at,
+            )
+            alert["case_id"] = case_id
+            if opened:
+                self.report.cases_opened.append(case_id)
+                self._notify("case_opened", rule, alert, at)
+        if alert["last_notified_period"] is None:
+            self._notify("alert_firing", rule, alert, at)
+            alert["last_notified_period"] = at
+        elif (
+            rule.repeat_every_h
+            and alert["acknowledged_by"] is None
+            and at - alert["last_notified_period"] >= timedelta(hours=rule.repeat_every_h)
+        ):
+            self._notify("alert_repeat", rule, alert, at)
+            alert["last_notified_period"] = at
+
+    def _resolve(self, rule: Any, alert: dict[str, Any], o: Observation) -> None:
+        alert["state"] = "resolved"
+        alert["resolved_period"] = o.period_end
+        self._save(alert)
+        self.report.alerts_resolved.append(alert["alert_id"])
+        if alert["case_id"]:
+            case = case_flow.get_case(self.con, alert["case_id"])
+            if case.state not in case_flow.TERMINAL:
+                case_flow.add_event(
+                    self.con,
+                    case.case_id,
+                    o.period_end,
+                    case_flow.SYSTEM,
+                    "alert_resolved",
+                    note=f"alert {alert['alert_id']} cleared after {rule.clear_after} normal period(s)",
+                )
+        if alert["last_notified_period"] is not None and not alert["silenced_by"]:
+            self._notify("alert_resolved", rule, alert, o.period_end)
+
+    def _save(self, alert: dict[str, Any]) -> None:
+        cols = [c for c in ALERT_COLUMNS if c != "alert_id"]
+        self.con.execute(
+            f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in cols)} WHERE alert_id = ?",
+            [*(alert[c] for c in cols), alert["alert_id"]],
+        )
+
+    # ---------------------------------------------------------------------------- helpers
+    def _silence(
+        self, rule_id: str, site_id: str, parameter: str | None, at: datetime
+    ) -> str | None:
+        for sid, s_site, s_rule, s_param, starts, ends, revoked in self.silences:
+            if (
+                s_site not in (None, site_id)
+                or s_rule not in (None, rule_id)
+                or s_param not in (None, parameter)
+            ):
+                continue
+            if starts <= at < ends and (revoked is None or at < revoked):
+                return sid
+        return None
+
+    def _message(self, rule: Any, site: Any, alert: dict[str, Any], o: Observation) -> str:
+        what = f"{site.name_zh} {site.name_en} ({site.site_id})" + (
+            f" {alert['parameter']}" if alert["parameter"] else ""
+        )
+        text = f"{rule.name_en}: {what}"
+        if (
+            isinstance(rule, ThresholdRule)
+            and alert["max_value"] is not None
+            and alert["limit_value"] is not None
+        ):
+            unit = alert["unit"] or ""
+            text += f": {alert['max_value']:.4g} {unit} against the limit {alert['limit_value']:.4g} {unit}"
+            if alert["max_multiple"]:
+                text += f" ({alert['max_multiple']:.3f} × the limit)"
+        if o.detail:
+            text += f" [{o.detail}]"
+        return text
+
+    def _notify(self, event: str, rule: Any, alert: dict[str, Any], at: datetime) -> None:
+        site = self.observer.sites[alert["site_id"]]
+        officer = alert["officer_id"]
+        grid = alert["grid_id"]
+        if alert["case_id"]:
+            case = case_flow.get_case(self.con, alert["case_id"])
+            officer, grid = case.officer_id, case.grid_id
+        payload = {
+            "event": event,
+            "alert_id": alert["alert_id"],
+            "case_id": alert["case_id"],
+            "rule_id": rule.rule_id,
+            "rule_family": rule.family,
+            "rule_name_zh": rule.name_zh,
+            "rule_name_en": rule.name_en,
+            "severity": rule.severity,
+            "site_id": site.site_id,
+            "site_name_zh": site.name_zh,
+            "site_name_en": site.name_en,
+            "parameter": alert["parameter"],
+            "state": alert["state"],
+            "first_period": alert["first_period"],
+            "last_period": alert["last_period"],
+            "resolved_period": alert["resolved_period"],
+            "max_value": alert["max_value"],
+            "limit_value": alert["limit_value"],
+            "unit": alert["unit"],
+            "max_multiple": alert["max_multiple"],
+            "periods_exceeded": alert["periods_exceeded"],
+            "hours_exceeded": alert["hours_exceeded"],
+            "grid_id": grid,
+            "officer_id": officer,
+            "message": alert["message"],
+        }
+        label = {
+            "alert_firing": "告警",
+            "alert_repeat": "告警(重复)",
+            "alert_resolved": "告警解除",
+            "case_opened": "立案",
+        }.get(event, event)
+        subject = (
+            f"[envmon {rule.severity}] {label} {site.name_zh} {rule.name_zh} ({alert['alert_id']})"
+        )
+        self.report.notifications_queued += queue(
+            self.con,
+            self.notifications,
+            event=event,
+            severity=rule.severity,
+            at=at,
+            subject=subject,
+            payload=payload,
+            alert_id=alert["alert_id"],
+            case_id=alert["case_id"],
+            officer_id=officer,
+            leader_id=leader_of(self.con, grid) if grid else None,
+        )

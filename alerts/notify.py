@@ -1,0 +1,337 @@
+"""Notifications: channel configuration, the outbox, and delivery with retries.
+
+Evaluation only queues messages (table `notifications`, inside its transaction); delivery
+(`deliver_outbox`) claims due messages under the writer lock, sends them with no lock held,
+and records the outcome. A channel that fails is retried with exponential backoff; after the
+last attempt the message stays in the outbox as `failed` (shown by `envmon alerts outbox`,
+re-queued by `--retry-failed`), so no alert is ever lost to a channel outage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import duckdb
+import yaml
+from pydantic import Field, ValidationError
+
+from envmon.errors import ConfigError, format_validation_error
+from envmon.strict import StrictModel
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated")
+SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+Event = Literal["alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated"]
+Severity = Literal["info", "minor", "major", "critical"]
+
+
+class _Channel(StrictModel):
+    channel_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    events: list[Event] = Field(min_length=1)
+    min_severity: Severity = "info"
+
+
+class EmailChannel(_Channel):
+    kind: Literal["email"]
+    smtp_host: str
+    smtp_port: int = Field(ge=1, le=65535)
+    sender: str
+    to: list[Literal["officer", "leader"]] = ["officer"]
+    cc: list[str] = []
+    timeout_s: float = Field(default=10.0, gt=0)
+    starttls: bool = False
+
+
+class WebhookChannel(_Channel):
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class LogChannel(_Channel):
+    kind: Literal["log"]
+    path: str = "alerts.log"  # relative to the log folder ($ENVMON_HOME/log)
+
+
+Channel = Annotated[EmailChannel | WebhookChannel | LogChannel, Field(discriminator="kind")]
+
+
+class Retry(StrictModel):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_s: float = Field(default=60.0, ge=0)
+    factor: float = Field(default=2.0, ge=1)
+    max_backoff_s: float = Field(default=3600.0, ge=0)
+    claim_timeout_s: float = Field(default=600.0, gt=0)
+
+    def delay(self, attempts: int) -> timedelta:
+        return timedelta(
+            seconds=min(self.backoff_s * self.factor ** max(attempts - 1, 0), self.max_backoff_s)
+        )
+
+
+class NotificationConfig(StrictModel):
+    channels: list[Channel]
+    retry: Retry = Retry()
+
+
+def load_notification_config(config_dir: Path) -> NotificationConfig:
+    path = Path(config_dir) / "notifications.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: missing; it lists the notification channels (email, webhook, log)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        config = NotificationConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            "notification channels are invalid:\n" + format_validation_error(str(path), exc)
+        ) from None
+    ids = [c.channel_id for c in config.channels]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: channels: channel_id {', '.join(dupes)} given twice")
+    return config
+
+
+# ---------------------------------------------------------------------------- queueing
+def _officer_emails(con: duckdb.DuckDBPyConnection, officer_ids: list[str | None]) -> list[str]:
+    out = []
+    for officer_id in officer_ids:
+        if officer_id:
+            row = con.execute(
+                "SELECT email FROM officers WHERE officer_id = ?", [officer_id]
+            ).fetchall()
+            if row and row[0][0]:
+                out.append(row[0][0])
+    return out
+
+
+def queue(
+    con: duckdb.DuckDBPyConnection,
+    config: NotificationConfig,
+    *,
+    event: str,
+    severity: str,
+    at: datetime,
+    subject: str,
+    payload: dict[str, Any],
+    alert_id: str | None = None,
+    case_id: str | None = None,
+    officer_id: str | None = None,
+    leader_id: str | None = None,
+) -> int:
+    """Put one message per channel (and e-mail recipient) in the outbox; ids are derived from
+    the event, its subject and period, so queueing the same event twice adds nothing."""
+    added = 0
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    for channel in config.channels:
+        if (
+            event not in channel.events
+            or SEVERITY_RANK[severity] < SEVERITY_RANK[channel.min_severity]
+        ):
+            continue
+        if isinstance(channel, EmailChannel):
+            wanted = []
+            if "officer" in channel.to:
+                wanted.append(officer_id)
+            if "leader" in channel.to:
+                wanted.append(leader_id)
+            recipients = sorted(set(_officer_emails(con, wanted)) | set(channel.cc))
+        elif isinstance(channel, WebhookChannel):
+            recipients = [channel.url]
+        else:
+            recipients = [channel.path]
+        for recipient in recipients:
+            key = "|".join(
+                [
+                    event,
+                    alert_id or "",
+                    case_id or "",
+                    channel.channel_id,
+                    recipient,
+                    at.isoformat(),
+                ]
+            )
+            nid = "N" + hashlib.sha256(key.encode()).hexdigest()[:16]
+            exists = con.execute(
+                "SELECT 1 FROM notifications WHERE notification_id = ?", [nid]
+            ).fetchall()
+            if exists:
+                continue
+            con.execute(
+                "INSERT INTO notifications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL)",
+                [
+                    nid,
+                    event,
+                    alert_id,
+                    case_id,
+                    channel.channel_id,
+                    channel.kind,
+                    recipient,
+                    subject,
+                    body,
+                    at,
+                    at,
+                ],
+            )
+            added += 1
+    return added
+
+
+# ---------------------------------------------------------------------------- delivery
+@dataclass
+class Message:
+    notification_id: str
+    channel_id: str
+    recipient: str
+    subject: str
+    payload: str
+    attempts: int
+
+
+@dataclass
+class DeliveryReport:
+    sent: int
+    retried: int
+    failed: int
+    errors: list[str]
+
+
+def claim_due(
+    con: duckdb.DuckDBPyConnection, config: NotificationConfig, now: datetime
+) -> list[Message]:
+    """Mark due messages 'sending' (a claim that expires) and return them."""
+    rows = con.execute(
+        "SELECT notification_id, channel_id, recipient, subject, payload, attempts FROM notifications "
+        "WHERE (status = 'pending' AND next_attempt_at <= $now) OR (status = 'sending' AND next_attempt_at <= $now) "
+        "ORDER BY queued_for, notification_id",
+        {"now": now},
+    ).fetchall()
+    claim_until = now + timedelta(seconds=config.retry.claim_timeout_s)
+    for row in rows:
+        con.execute(
+            "UPDATE notifications SET status = 'sending', next_attempt_at = ? WHERE notification_id = ?",
+            [claim_until, row[0]],
+        )
+    return [Message(*r) for r in rows]
+
+
+def send_one(channel: Any, message: Message, log_dir: Path) -> None:
+    """Deliver one message; raise on any failure."""
+    if isinstance(channel, EmailChannel):
+        mail = EmailMessage()
+        mail["From"] = channel.sender
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject
+        mail["X-Envmon-Notification"] = message.notification_id
+        payload = json.loads(message.payload)
+        lines = [f"{k}: {v}" for k, v in sorted(payload.items()) if v is not None]
+        mail.set_content(message.subject + "\n\n" + "\n".join(lines) + "\n")
+        with smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout_s) as smtp:
+            if channel.starttls:
+                smtp.starttls()
+            smtp.send_message(mail)
+    elif isinstance(channel, WebhookChannel):
+        request = urllib.request.Request(
+            channel.url,
+            data=message.payload.encode("utf-8"),
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "X-Envmon-Notification": message.notification_id,
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=channel.timeout_s) as response:
+            if not 200 <= response.status < 300:
+                raise OSError(f"HTTP {response.status}")
+    else:
+        path = Path(channel.path)
+        path = path if path.is_absolute() else log_dir / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {
+            "notification_id": message.notification_id,
+            "subject": message.subject,
+            **json.loads(message.payload),
+        }
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def deliver(
+    messages: list[Message], config: NotificationConfig, log_dir: Path
+) -> dict[str, str | None]:
+    """Send each message (no warehouse lock held); notification_id -> error or None."""
+    channels = {c.channel_id: c for c in config.channels}
+    outcome: dict[str, str | None] = {}
+    for m in messages:
+        channel = channels.get(m.channel_id)
+        if channel is None:
+            outcome[m.notification_id] = f"channel {m.channel_id!r} is no longer configured"
+            continue
+        try:
+            send_one(channel, m, log_dir)
+            outcome[m.notification_id] = None
+        except (OSError, smtplib.SMTPException, urllib.error.URLError, ValueError) as exc:
+            outcome[m.notification_id] = f"{type(exc).__name__}: {exc}"
+            log.warning("notification %s via %s failed: %s", m.notification_id, m.channel_id, exc)
+    return outcome
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    config: NotificationConfig,
+    messages: list[Message],
+    outcome: dict[str, str | None],
+    now: datetime,
+) -> DeliveryReport:
+    report = DeliveryReport(0, 0, 0, [])
+    for m in messages:
+        error = outcome.get(m.notification_id, "not attempted")
+        attempts = m.attempts + 1
+        if error is None:
+            con.execute(
+                "UPDATE notifications SET status = 'sent', attempts = ?, sent_at = ?, next_attempt_at = NULL, "
+                "last_error = NULL WHERE notification_id = ?",
+                [attempts, now, m.notification_id],
+            )
+            report.sent += 1
+        elif attempts >= config.retry.max_attempts:
+            con.execute(
+                "UPDATE notifications SET status = 'failed', attempts = ?, next_attempt_at = NULL, last_error = ? "
+                "WHERE notification_id = ?",
+                [attempts, error, m.notification_id],
+            )
+            report.failed += 1
+            report.errors.append(
+                f"{m.notification_id} ({m.channel_id} → {m.recipient}): {error}; gave up"
+            )
+        else:
+            con.execute(
+                "UPDATE notifications SET status = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? "
+                "WHERE notification_id = ?",
+                [attempts, now + config.retry.delay(attempts), error, m.notification_id],
+            )
+            report.retried += 1
+            report.errors.append(
+                f"{m.notification_id} ({m.channel_id} → {m.recipient}): {error}; will retry"
+            )
+    return report
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,646 @@
+"""Observations: per rule, site, parameter and period — the value, the limit and the verdict.
+
+Each rule kind reads its own source (aggregates, daily indices, raw readings, transmission
+efficiency) and answers per period: exceeded (True), normal (False) or no verdict (None: the
+value is invalid or missing, the period lies in a maintenance window). Durations, hysteresis
+and the alert lifecycle work on these observations alone (alerts.lifecycle).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from alerts.rules import (
+    STATISTICS,
+    FlaggedRule,
+    FlatLineRule,
+    NoDataRule,
+    RuleSet,
+    ThresholdRule,
+    TransmissionEfficiencyRule,
+    period_of,
+)
+from transforms.standards import noise as gb3096
+from transforms.standards import water as gb3838
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass
+class Observation:
+    site_id: str
+    parameter: str | None
+    period_start: datetime
+    period_end: datetime
+    value: float | None
+    limit: float | None
+    unit: str | None
+    exceeded: bool | None
+    detail: str | None = None
+
+    @property
+    def multiple(self) -> float | None:
+        if self.value is None or not self.limit:
+            return None
+        return self.value / self.limit
+
+    @property
+    def interval_s(self) -> int:
+        return int((self.period_end - self.period_start).total_seconds())
+
+
+@dataclass(frozen=True)
+class Site:
+    site_id: str
+    kind: str
+    name_zh: str
+    name_en: str
+    grid_id: str
+    special_grid_id: str | None
+    timezone: str
+    noise_zone: str | None
+    water_target_class: str | None
+    waterbody: str | None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_sites(con: duckdb.DuckDBPyConnection) -> dict[str, Site]:
+    rows = con.execute(
+        "SELECT site_id, kind, name_zh, name_en, grid_id, special_grid_id, timezone, noise_zone, "
+        "water_target_class, waterbody FROM sites ORDER BY site_id"
+    ).fetchall()
+    return {r[0]: Site(*r) for r in rows}
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return _utc(start), _utc(end)
+
+
+class Window:
+    """The UTC range whose completed periods a rule evaluates, and how far back it must read."""
+
+    def __init__(self, rule: Any, start: datetime, end: datetime) -> None:
+        self.start, self.end = _utc(start), _utc(end)
+        span = {"hour": HOUR, "day": timedelta(days=1), "month": timedelta(days=31)}[
+            period_of(rule)
+        ]
+        back = max(rule.duration.window - 1, rule.context_periods) + 1
+        if isinstance(rule, FlatLineRule):
+            back += rule.hours
+        self.read_from = self.start - span * back - timedelta(days=1)
+
+
+class Observer:
+    """Computes observations for one evaluation; holds what every rule shares."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> None:
+        self.con = con
+        self.ruleset = ruleset
+        self.sites = load_sites(con)
+        self.units = {
+            u: (q, f)
+            for u, q, f in con.execute("SELECT unit, quantity, to_base FROM units").fetchall()
+        }
+        self.permits: dict[
+            tuple[str, str, str], list[tuple[date, date | None, float, str, str]]
+        ] = defaultdict(list)
+        for site_id, parameter, statistic, limit, unit, basis, valid_from, valid_to in con.execute(
+            "SELECT site_id, parameter, statistic, limit_value, unit, basis, valid_from, valid_to FROM permit_limits "
+            "ORDER BY valid_from"
+        ).fetchall():
+            self.permits[(site_id, parameter, statistic)].append(
+                (valid_from, valid_to, limit, unit, basis)
+            )
+        self.maintenance = con.execute(
+            "SELECT silence_id, site_id, rule_id, parameter, starts_at, ends_at, revoked_at FROM silences "
+            "WHERE kind = 'maintenance'"
+        ).fetchall()
+
+    # ------------------------------------------------------------------ shared helpers
+    def convert(self, value: float, unit_from: str, unit_to: str) -> float | None:
+        a, b = self.units.get(unit_from), self.units.get(unit_to)
+        if unit_from == unit_to:
+            return value
+        if a is None or b is None or a[0] != b[0]:
+            return None
+        return value * a[1] / b[1]
+
+    def sites_of(self, kinds: list[str]) -> list[Site]:
+        return [s for s in self.sites.values() if s.kind in kinds]
+
+    def in_maintenance(
+        self, rule_id: str, site_id: str, parameter: str | None, start: datetime, end: datetime
+    ) -> str | None:
+        for sid, m_site, m_rule, m_param, m_start, m_end, revoked in self.maintenance:
+            if m_site not in (None, site_id) or m_rule not in (None, rule_id):
+                continue
+            if m_param is not None and parameter is not None and m_param != parameter:
+                continue
+            stop = min(m_end, revoked) if revoked else m_end
+            if m_start < end and start < stop:
+                return sid
+        return None
+
+    def in_window(self, rule: Any, site: Site, period_start: datetime) -> bool:
+        if not rule.only_during:
+            return True
+        local = period_start.astimezone(site.tz)
+        night = self.ruleset.calendar.night
+        if "night" in rule.only_during:
+            h = local.hour
+            is_night = (
+                (h >= night.start_hour or h < night.end_hour)
+                if night.start_hour > night.end_hour
+                else (night.start_hour <= h < night.end_hour)
+            )
+            if is_night:
+                return True
+        return "holiday" in rule.only_during and local.date() in self.ruleset.holidays
+
+    def finish(self, rule: Any, obs: list[Observation], window: Window) -> list[Observation]:
+        """Apply time windows and maintenance; keep what the window reads."""
+        out = []
+        for o in obs:
+            if o.period_end > window.end or o.period_start < window.read_from:
+                continue
+            site = self.sites[o.site_id]
+            if o.exceeded is not None and not self.in_window(rule, site, o.period_start):
+                o.exceeded, o.detail = False, "outside " + "/".join(rule.only_during)
+            m = self.in_maintenance(
+                rule.rule_id, o.site_id, o.parameter, o.period_start, o.period_end
+            )
+            if m is not None:
+                o.exceeded, o.detail = None, f"maintenance window {m}"
+            out.append(o)
+        out.sort(key=lambda o: (o.site_id, o.parameter or "", o.period_start))
+        return out
+
+    # ------------------------------------------------------------------ per rule kind
+    def observe(self, rule: Any, window: Window) -> list[Observation]:
+        if isinstance(rule, ThresholdRule):
+            obs = self._threshold(rule, window)
+        elif isinstance(rule, FlatLineRule):
+            obs = self._flat_line(rule, window)
+        elif isinstance(rule, NoDataRule):
+            obs = self._no_data(rule, window)
+        elif isinstance(rule, FlaggedRule):
+            obs = self._flagged(rule, window)
+        elif isinstance(rule, TransmissionEfficiencyRule):
+            obs = self._transmission(rule, window)
+        else:  # pragma: no cover - the rule models are a closed union
+            raise TypeError(f"unknown rule kind {type(rule).__name__}")
+        return self.finish(rule, obs, window)
+
+    def _threshold(self, rule: ThresholdRule, w: Window) -> list[Observation]:
+        spec = STATISTICS[rule.statistic]
+        if spec.source == "aggregates":
+            return self._aggregates(rule, w)
+        if spec.source == "aqi_daily":
+            rows = self.con.execute(
+                "SELECT site_id, local_date, CAST(aqi AS DOUBLE), valid, coalesce(invalid_reasons, '') FROM aqi_daily "
+                "WHERE scope = 'station' AND local_date >= $lo AND local_date <= $hi",
+                {"lo": w.read_from.date(), "hi": w.end.date()},
+            ).fetchall()
+            out = []
+            for site_id, day, aqi, valid, why in rows:
+                site = self.sites.get(site_id)
+                if site is None or site.kind not in rule.site_kinds:
+                    continue
+                ps, pe = local_day_bounds(day, site.tz)
+                ok = valid and aqi is not None
+                out.append(
+                    Observation(
+                        site_id,
+                        None,
+                        ps,
+                        pe,
+                        aqi,
+                        rule.limit.value,
+                        "AQI",
+                        (aqi > rule.limit.value) if ok else None,
+                        None if ok else why or "invalid day",
+                    )
+                )
+            return out
+        if spec.source == "water_class":
+            rows = self.con.execute(
+                "SELECT site_id, period_start, water_class, target_class, exceeding_parameters, exceedance_multiples "
+                "FROM water_class WHERE period = 'day' AND period_start >= $lo AND period_start <= $hi",
+                {"lo": w.read_from.date(), "hi": w.end.date()},
+            ).fetchall()
+            rank = {c: i + 1 for i, c in enumerate(gb3838.ALL_CLASSES)}
+            out = []
+            for site_id, day, cls, target, exceeding, multiples in rows:
+                site = self.sites.get(site_id)
+                if site is None or site.kind not in rule.site_kinds:
+                    continue
+                target = target or site.water_target_class
+                ps, pe = local_day_bounds(day, site.tz)
+                if cls is None or target not in rank:
+                    out.append(
+                        Observation(
+                            site_id, None, ps, pe, None, None, "class", None, "no valid class"
+                        )
+                    )
+                    continue
+                worst = max(
+                    (float(x.split("=")[1]) for x in (multiples or "").split(";") if "=" in x),
+                    default=None,
+                )
+                detail = f"class {cls} vs target {target}" + (
+                    f"; exceeding {exceeding} ({multiples})" if exceeding else ""
+                )
+                o = Observation(
+                    site_id,
+                    None,
+                    ps,
+                    pe,
+                    float(rank[cls]),
+                    float(rank[target]),
+                    "class",
+                    rank[cls] > rank[target],
+                    detail,
+                )
+                o.detail = detail
+                if (
+                    worst is not None
+                ):  # keep the concentration multiple (1 + (C−S)/S) as the value ratio
+                    o.detail += f"; max multiple {1 + worst:.2f}"
+                out.append(o)
+            return out
+        if spec.source == "noise_daily":
+            column = "ld_dba" if rule.statistic == "noise_ld" else "ln_dba"
+            rows = self.con.execute(
+                f"SELECT site_id, local_date, {column}, zone, standard FROM noise_daily "
+                "WHERE local_date >= $lo AND local_date <= $hi",
+                {"lo": w.read_from.date(), "hi": w.end.date()},
+            ).fetchall()
+            out = []
+            for site_id, day, level, zone, standard in rows:
+                site = self.sites.get(site_id)
+                if site is None or site.kind not in rule.site_kinds:
+                    continue
+                ps, pe = local_day_bounds(day, site.tz)
+                if rule.limit.source == "noise_zone":
+                    day_lim, night_lim = gb3096.zone_limits(site.noise_zone or zone, standard)
+                    limit = day_lim if rule.statistic == "noise_ld" else night_lim
+                else:
+                    limit = rule.limit.value
+                exceeded = (
+                    None
+                    if level is None
+                    else (level > limit if rule.comparison == "above" else level < limit)
+                )
+                out.append(
+                    Observation(
+                        site_id,
+                        None,
+                        ps,
+                        pe,
+                        level,
+                        limit,
+                        "dB(A)",
+                        exceeded,
+                        f"zone {site.noise_zone or zone} ({standard})",
+                    )
+                )
+            return out
+        raise AssertionError(spec.source)
+
+    def _limit_for(
+        self, rule: ThresholdRule, site: Site, parameter: str, local_day: date
+    ) -> tuple[Any, str | None, str]:
+        """(limit, unit, basis) — limit is a float, or a Limit of GB 3838 for class limits."""
+        src = rule.limit.source
+        if src == "value":
+            return rule.limit.value, rule.limit.unit, rule.limit.basis or ""
+        if src == "permit":
+            for valid_from, valid_to, limit, unit, basis in reversed(
+                self.permits.get((site.site_id, parameter, rule.statistic), [])
+            ):
+                if valid_from <= local_day and (valid_to is None or local_day <= valid_to):
+                    return limit, unit, basis
+            return None, None, f"no permit limit for {parameter} {rule.statistic}"
+        if src == "water_target_class":
+            if not site.water_target_class or not site.waterbody:
+                return None, None, "section without target class"
+            lim = gb3838.limits(site.waterbody).get(parameter)
+            if lim is None:
+                return None, None, f"GB 3838 gives no {site.waterbody} limit for {parameter}"
+            return lim, "mg/L", f"GB 3838-2002 class {site.water_target_class}"
+        return None, None, f"limit source {src} does not apply"
+
+    def _aggregates(self, rule: ThresholdRule, w: Window) -> list[Observation]:
+        rows = self.con.execute(
+            "SELECT site_id, parameter, period_start, interval_s, value, unit, valid, coalesce(invalid_reason, '') "
+            "FROM aggregates WHERE statistic = $stat AND parameter IN (SELECT unnest($params)) "
+            "AND period_start >= $lo AND period_start < $hi",
+            {"stat": rule.statistic, "params": rule.parameters, "lo": w.read_from, "hi": w.end},
+        ).fetchall()
+        out = []
+        for site_id, parameter, ps, interval_s, value, unit, valid, why in rows:
+            site = self.sites.get(site_id)
+            if site is None or site.kind not in rule.site_kinds:
+                continue
+            ps = _utc(ps)
+            pe = ps + timedelta(seconds=interval_s)
+            local_day = ps.astimezone(site.tz).date()
+            limit, limit_unit, basis = self._limit_for(rule, site, parameter, local_day)
+            if limit is None:
+                out.append(Observation(site_id, parameter, ps, pe, value, None, unit, None, basis))
+                continue
+            if not valid or value is None:
+                out.append(
+                    Observation(
+                        site_id, parameter, ps, pe, None, None, unit, None, why or "invalid period"
+                    )
+                )
+                continue
+            if isinstance(limit, gb3838.Limit):
+                out.append(self._class_limit(site, parameter, ps, pe, value, unit, limit, basis))
+                continue
+            converted = self.convert(value, unit, limit_unit)
+            if converted is None:
+                out.append(
+                    Observation(
+                        site_id,
+                        parameter,
+                        ps,
+                        pe,
+                        value,
+                        limit,
+                        unit,
+                        None,
+                        f"unit {unit} cannot be compared with the limit in {limit_unit}",
+                    )
+                )
+                continue
+            exceeded = converted > limit if rule.comparison == "above" else converted < limit
+            out.append(
+                Observation(
+                    site_id, parameter, ps, pe, converted, limit, limit_unit, exceeded, basis
+                )
+            )
+        return out
+
+    def _class_limit(
+        self,
+        site: Site,
+        parameter: str,
+        ps: datetime,
+        pe: datetime,
+        value: float,
+        unit: str,
+        lim: gb3838.Limit,
+        basis: str,
+    ) -> Observation:
+        bound = lim.limits[gb3838.CLASSES.index(site.water_target_class)]
+        if lim.direction == "range":
+            lo, hi = bound  # type: ignore[misc]
+            return Observation(
+                site.site_id,
+                parameter,
+                ps,
+                pe,
+                value,
+                hi,
+                unit,
+                not (lo <= value <= hi),
+                f"{basis}: {lo}-{hi}",
+            )
+        if unit in self.units and "mg/L" in self.units:
+            converted = self.convert(value, unit, "mg/L")
+            if converted is None:
+                return Observation(
+                    site.site_id,
+                    parameter,
+                    ps,
+                    pe,
+                    value,
+                    None,
+                    unit,
+                    None,
+                    f"unit {unit} cannot be compared with GB 3838 (mg/L)",
+                )
+            value, unit = converted, "mg/L"
+        exceeded = value < bound if lim.direction == "min" else value > bound  # type: ignore[operator]
+        return Observation(
+            site.site_id,
+            parameter,
+            ps,
+            pe,
+            value,
+            float(bound),
+            unit,
+            exceeded,  # type: ignore[arg-type]
+            f"{basis} ({'≥' if lim.direction == 'min' else '≤'} {bound})",
+        )
+
+    def _hours(self, w: Window) -> list[datetime]:
+        first = w.read_from.replace(minute=0, second=0, microsecond=0)
+        n = int((w.end - first) / HOUR)
+        return [first + HOUR * i for i in range(n)]
+
+    def _flat_line(self, rule: FlatLineRule, w: Window) -> list[Observation]:
+        sites = {s.site_id for s in self.sites_of(rule.site_kinds)}
+        rows = self.con.execute(
+            "SELECT site_id, parameter, interval_s, date_trunc('hour', period_start) AS h, "
+            "min(value), max(value), count(value) FROM readings "
+            "WHERE parameter IN (SELECT unnest($params)) AND interval_s IN (SELECT unnest($intervals)) "
+            "AND period_start >= $lo AND period_start < $hi AND coalesce(flag, 'N') = 'N' AND value IS NOT NULL "
+            "GROUP BY ALL",
+            {
+                "params": rule.parameters,
+                "intervals": rule.interval_s,
+                "lo": w.read_from - HOUR * rule.hours,
+                "hi": w.end,
+            },
+        ).fetchall()
+        hourly: dict[tuple[str, str], dict[int, dict[datetime, tuple[float, float, int]]]] = (
+            defaultdict(lambda: defaultdict(dict))
+        )
+        for site_id, parameter, interval_s, h, lo, hi, n in rows:
+            if site_id in sites:
+                hourly[(site_id, parameter)][interval_s][_utc(h)] = (lo, hi, n)
+        out = []
+        for (site_id, parameter), by_interval in sorted(hourly.items()):
+            for h in self._hours(w):
+                pe = h + HOUR
+                verdict: bool | None = None
+                spread_seen, detail = None, None
+                for interval_s, hours in sorted(by_interval.items()):
+                    cells = [
+                        hours[t]
+                        for t in (pe - HOUR * (k + 1) for k in range(rule.hours))
+                        if t in hours
+                    ]
+                    n = sum(c[2] for c in cells)
+                    expected = rule.hours * max(1, 3600 // interval_s)
+                    # the unchanged values must span the whole window: its first and last hour
+                    if (
+                        n < rule.min_coverage * expected
+                        or (pe - HOUR) not in hours
+                        or (pe - HOUR * rule.hours) not in hours
+                    ):
+                        continue
+                    spread = max(c[1] for c in cells) - min(c[0] for c in cells)
+                    flat = spread <= rule.tolerance
+                    if spread_seen is None or spread < spread_seen:
+                        spread_seen = spread
+                        detail = (
+                            f"{n} values at {interval_s} s over {rule.hours} h, range {spread:g}"
+                        )
+                    verdict = flat if verdict is None else (verdict or flat)
+                if verdict is not None:
+                    out.append(
+                        Observation(
+                            site_id,
+                            parameter,
+                            h,
+                            pe,
+                            spread_seen,
+                            rule.tolerance,
+                            None,
+                            verdict,
+                            detail,
+                        )
+                    )
+        return out
+
+    def _no_data(self, rule: NoDataRule, w: Window) -> list[Observation]:
+        sites = {s.site_id for s in self.sites_of(rule.site_kinds)}
+        lookback = timedelta(hours=rule.lookback_h)
+        rows = self.con.execute(
+            "SELECT site_id, date_trunc('hour', period_start) AS h, max(interval_s) FROM readings "
+            "WHERE period_start >= $lo AND period_start < $hi GROUP BY ALL",
+            {"lo": w.read_from - lookback, "hi": w.end},
+        ).fetchall()
+        covered: dict[str, set[datetime]] = defaultdict(set)
+        for site_id, h, interval_s in rows:
+            if site_id not in sites:
+                continue
+            h = _utc(h)
+            for k in range(max(1, -(-int(interval_s) // 3600))):
+                covered[site_id].add(h + HOUR * k)
+        out = []
+        for site_id in sorted(covered):
+            hours_with_data = sorted(covered[site_id])
+            for h in self._hours(w):
+                if h in covered[site_id]:
+                    out.append(
+                        Observation(site_id, None, h, h + HOUR, 1.0, None, None, False, None)
+                    )
+                    continue
+                seen = [t for t in hours_with_data if h - lookback <= t < h]
+                if not seen:  # never reported within the lookback: not an outage we can judge
+                    continue
+                out.append(
+                    Observation(
+                        site_id,
+                        None,
+                        h,
+                        h + HOUR,
+                        0.0,
+                        None,
+                        None,
+                        True,
+                        f"no reading; last data in hour {max(seen):%Y-%m-%d %H:%M} UTC",
+                    )
+                )
+        return out
+
+    def _flagged(self, rule: FlaggedRule, w: Window) -> list[Observation]:
+        sites = {s.site_id for s in self.sites_of(rule.site_kinds)}
+        rows = self.con.execute(
+            "SELECT site_id, parameter, period_start, value, flag FROM readings "
+            "WHERE parameter IN (SELECT unnest($params)) AND interval_s = $interval "
+            "AND period_start >= $lo AND period_start < $hi ORDER BY ALL",
+            {
+                "params": rule.parameters,
+                "interval": rule.interval_s,
+                "lo": w.read_from,
+                "hi": w.end,
+            },
+        ).fetchall()
+        seen: dict[tuple[str, str, datetime], Observation] = {}
+        step = timedelta(seconds=rule.interval_s)
+        for site_id, parameter, ps, value, flag in rows:
+            if site_id not in sites:
+                continue
+            ps = _utc(ps)
+            flagged = flag in rule.flags
+            key = (site_id, parameter, ps)
+            if key in seen:  # several source kinds: flagged if any says so
+                seen[key].exceeded = seen[key].exceeded or flagged
+                continue
+            seen[key] = Observation(
+                site_id,
+                parameter,
+                ps,
+                ps + step,
+                value,
+                None,
+                None,
+                flagged,
+                f"flag {flag}" if flag else "no flag",
+            )
+        return list(seen.values())
+
+    def _transmission(self, rule: TransmissionEfficiencyRule, w: Window) -> list[Observation]:
+        rows = self.con.execute(
+            "SELECT site_id, month, efficiency, expected, received, valid FROM transmission_efficiency "
+            "WHERE month >= $lo AND month <= $hi",
+            {"lo": (w.read_from - timedelta(days=31)).date(), "hi": w.end.date()},
+        ).fetchall()
+        out = []
+        for site_id, month, efficiency, expected, received, valid in rows:
+            site = self.sites.get(site_id)
+            if site is None or site.kind not in rule.site_kinds:
+                continue
+            nxt = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+            ps, _ = local_day_bounds(month, site.tz)
+            pe, _ = local_day_bounds(nxt, site.tz)
+            if efficiency is None:
+                out.append(
+                    Observation(
+                        site_id,
+                        None,
+                        ps,
+                        pe,
+                        None,
+                        rule.minimum * 100,
+                        "%",
+                        None,
+                        "no data expected",
+                    )
+                )
+                continue
+            out.append(
+                Observation(
+                    site_id,
+                    None,
+                    ps,
+                    pe,
+                    efficiency * 100,
+                    rule.minimum * 100,
+                    "%",
+                    efficiency < rule.minimum,
+                    f"{valid} valid of {expected} expected ({received} received); {rule.basis}",
+                )
+            )
+        return out

@@ -1,0 +1,255 @@
+"""Read-side queries over alerts and cases: staff lists, case files, and the figures the
+monthly disclosure (warehouse.publish) needs. Every function takes an open connection."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+
+def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def enterprise_exceedances(
+    con: duckdb.DuckDBPyConnection, month_start: date, month_end: date
+) -> list[dict[str, Any]]:
+    """Per outlet and parameter, exceedances of permit-type threshold rules in the local dates
+    [month_start, month_end) (half-open: pass the first day of the next month as month_end).
+
+    Columns:
+      enterprise_id, enterprise_name_zh, enterprise_name_en, site_id (the outlet),
+      outlet_name_zh, outlet_name_en, parameter,
+      periods_exceeded   distinct periods (hours, or days for daily limits) above the limit
+      hours_exceeded     the same periods in hours
+      days_exceeded      distinct local dates with at least one exceeded period
+      max_value, limit_value, unit   the worst value (in the limit's unit) and its limit
+      max_multiple       max value ÷ limit (超标倍数 = max_multiple − 1)
+      cases_opened       cases of the outlet (this parameter's) opened in the range
+      cases_closed       of those and earlier ones: closed or dismissed in the range
+      rectification_status  state of the outlet's latest case for the parameter (open, assigned,
+                         under_inspection, rectification_ordered, verified, closed, dismissed),
+                         or 'none'
+    Rows are ordered by enterprise, outlet and parameter; outlets without exceedances or cases
+    in the range are left out.
+    """
+    return _dicts(
+        con,
+        """
+        WITH p AS (
+            SELECT DISTINCT a.site_id, a.parameter, ap.period_start, ap.interval_s, ap.value, ap.limit_value,
+                   ap.unit, ap.multiple, CAST(timezone(s.timezone, ap.period_start) AS DATE) AS local_date
+            FROM alerts a JOIN alert_periods ap USING (alert_id) JOIN sites s ON s.site_id = a.site_id
+            WHERE s.kind = 'outlet' AND a.rule_kind = 'threshold' AND ap.exceeded
+        ),
+        ex AS (
+            SELECT site_id, parameter, count(DISTINCT period_start) AS periods_exceeded,
+                   sum(interval_s) / 3600.0 AS hours_exceeded, count(DISTINCT local_date) AS days_exceeded,
+                   arg_max(value, multiple) AS max_value, arg_max(limit_value, multiple) AS limit_value,
+                   arg_max(unit, multiple) AS unit, max(multiple) AS max_multiple
+            FROM (SELECT DISTINCT ON (site_id, parameter, period_start) * FROM p
+                  WHERE local_date >= $start AND local_date < $end
+                  ORDER BY site_id, parameter, period_start, multiple DESC NULLS LAST)
+            GROUP BY site_id, parameter
+        ),
+        cs AS (
+            SELECT c.site_id, c.parameter,
+                   count(*) FILTER (WHERE CAST(timezone(s.timezone, c.opened_at) AS DATE) >= $start
+                                    AND CAST(timezone(s.timezone, c.opened_at) AS DATE) < $end) AS cases_opened,
+                   count(*) FILTER (WHERE c.closed_at IS NOT NULL
+                                    AND CAST(timezone(s.timezone, c.closed_at) AS DATE) >= $start
+                                    AND CAST(timezone(s.timezone, c.closed_at) AS DATE) < $end) AS cases_closed,
+                   arg_max(c.state, c.opened_at) FILTER (WHERE CAST(timezone(s.timezone, c.opened_at) AS DATE) < $end)
+                       AS rectification_status
+            FROM cases c JOIN sites s USING (site_id)
+            WHERE s.kind = 'outlet' AND c.parameter IS NOT NULL
+            GROUP BY c.site_id, c.parameter
+        ),
+        keys AS (
+            SELECT site_id, parameter FROM ex
+            UNION SELECT site_id, parameter FROM cs WHERE cases_opened > 0 OR cases_closed > 0
+        )
+        SELECT o.enterprise_id, e.name_zh AS enterprise_name_zh, e.name_en AS enterprise_name_en, k.site_id,
+               s.name_zh AS outlet_name_zh, s.name_en AS outlet_name_en, k.parameter,
+               coalesce(ex.periods_exceeded, 0) AS periods_exceeded, coalesce(ex.hours_exceeded, 0) AS hours_exceeded,
+               coalesce(ex.days_exceeded, 0) AS days_exceeded, ex.max_value, ex.limit_value, ex.unit, ex.max_multiple,
+               coalesce(cs.cases_opened, 0) AS cases_opened, coalesce(cs.cases_closed, 0) AS cases_closed,
+               coalesce(cs.rectification_status, 'none') AS rectification_status
+        FROM keys k JOIN outlets o USING (site_id) JOIN enterprises e USING (enterprise_id)
+        JOIN sites s ON s.site_id = k.site_id
+        LEFT JOIN ex ON ex.site_id = k.site_id AND ex.parameter = k.parameter
+        LEFT JOIN cs ON cs.site_id = k.site_id AND cs.parameter = k.parameter
+        ORDER BY o.enterprise_id, k.site_id, k.parameter
+        """,
+        {"start": month_start, "end": month_end},
+    )
+
+
+def cases_by_grid(
+    con: duckdb.DuckDBPyConnection, month_start: date, month_end: date
+) -> list[dict[str, Any]]:
+    """Per grid, cases in the local dates [month_start, month_end) (half-open; Asia/Shanghai
+    days through each site's zone).
+
+    Columns: grid_id, grid_name_zh, grid_name_en, level, special (special grids for key
+    enterprises / drinking-water sources), opened (cases opened in the range), closed (closed in
+    the range), dismissed (dismissed in the range), overdue (still unfinished at the range's end
+    with a rectification deadline before it, or escalated before it), open_at_end (unfinished at
+    the range's end). Grids with no case at all are listed with zeros.
+    """
+    return _dicts(
+        con,
+        """
+        WITH c AS (
+            SELECT c.*, CAST(timezone(s.timezone, c.opened_at) AS DATE) AS opened_day,
+                   CAST(timezone(s.timezone, c.closed_at) AS DATE) AS closed_day,
+                   CAST(timezone(s.timezone, c.deadline) AS DATE) AS deadline_day,
+                   CAST(timezone(s.timezone, c.escalated_at) AS DATE) AS escalated_day
+            FROM cases c JOIN sites s USING (site_id)
+        )
+        SELECT g.grid_id, g.name_zh AS grid_name_zh, g.name_en AS grid_name_en, g.level, g.special,
+               count(c.case_id) FILTER (WHERE opened_day >= $start AND opened_day < $end) AS opened,
+               count(c.case_id) FILTER (WHERE c.state = 'closed' AND closed_day >= $start AND closed_day < $end) AS closed,
+               count(c.case_id) FILTER (WHERE c.state = 'dismissed' AND closed_day >= $start AND closed_day < $end) AS dismissed,
+               count(c.case_id) FILTER (WHERE opened_day < $end AND (closed_day IS NULL OR closed_day >= $end)
+                                        AND (deadline_day < $end OR escalated_day < $end)) AS overdue,
+               count(c.case_id) FILTER (WHERE opened_day < $end AND (closed_day IS NULL OR closed_day >= $end)) AS open_at_end
+        FROM grids g LEFT JOIN c ON c.grid_id = g.grid_id
+        GROUP BY ALL ORDER BY g.special DESC, g.grid_id
+        """,
+        {"start": month_start, "end": month_end},
+    )
+
+
+def list_alerts(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    state: str | None = None,
+    site_id: str | None = None,
+    rule_id: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    where, params = ["1 = 1"], []
+    for column, value in (("state", state), ("site_id", site_id), ("rule_id", rule_id)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    return _dicts(
+        con,
+        f"SELECT alert_id, rule_id, site_id, parameter, severity, state, first_period, last_period, resolved_period, "
+        f"max_value, limit_value, unit, max_multiple, periods_exceeded, hours_exceeded, acknowledged_by, silenced_by, "
+        f"case_id, grid_id, message FROM alerts WHERE {' AND '.join(where)} "
+        f"ORDER BY state = 'firing' DESC, last_period DESC, alert_id LIMIT {int(limit)}",
+        params,
+    )
+
+
+def list_cases(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    state: str | None = None,
+    grid_id: str | None = None,
+    officer_id: str | None = None,
+) -> list[dict[str, Any]]:
+    where, params = ["1 = 1"], []
+    for column, value in (("c.state", state), ("c.grid_id", grid_id), ("c.officer_id", officer_id)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    return _dicts(
+        con,
+        f"""
+        SELECT c.case_id, c.state, c.site_id, s.name_zh AS site_name_zh, s.name_en AS site_name_en, c.rule_family,
+               c.parameter, c.severity, c.grid_id, g.name_zh AS grid_name_zh, c.officer_id, o.name_zh AS officer_name_zh,
+               c.routed_by, c.opened_at, c.deadline, c.rectification_ordered_at, c.closed_at, c.dismissed_reason,
+               c.escalated_to, c.escalated_at, c.title,
+               (SELECT count(*) FROM alerts a WHERE a.case_id = c.case_id) AS alerts,
+               (SELECT max(a.max_multiple) FROM alerts a WHERE a.case_id = c.case_id) AS max_multiple,
+               (SELECT count(DISTINCT ap.period_start) FROM alerts a JOIN alert_periods ap USING (alert_id)
+                 WHERE a.case_id = c.case_id AND ap.exceeded) AS periods_exceeded,
+               (SELECT sum(h) FROM (SELECT DISTINCT ap.period_start, ap.interval_s / 3600.0 AS h
+                 FROM alerts a JOIN alert_periods ap USING (alert_id) WHERE a.case_id = c.case_id AND ap.exceeded)) AS hours_exceeded,
+               (SELECT count(*) FROM case_exceedance_days d WHERE d.case_id = c.case_id) AS continuing_days
+        FROM cases c JOIN sites s USING (site_id) LEFT JOIN grids g ON g.grid_id = c.grid_id
+        LEFT JOIN officers o ON o.officer_id = c.officer_id
+        WHERE {" AND ".join(where)} ORDER BY c.opened_at DESC, c.case_id
+        """,
+        params,
+    )
+
+
+def case_file(con: duckdb.DuckDBPyConnection, case_id: str, context_h: float = 3) -> dict[str, Any]:
+    """Everything on one case: the case, its events, alerts, evidence periods, the raw readings
+    around the exceedance (context_h hours either side), and the continuing-exceedance days."""
+    cases = [c for c in list_cases(con) if c["case_id"] == case_id]
+    if not cases:
+        from alerts.cases import CaseError
+
+        raise CaseError(f"no case {case_id!r} (see `envmon cases list`)")
+    case = cases[0]
+    events = _dicts(
+        con,
+        "SELECT seq, event_at, actor, action, from_state, to_state, note FROM case_events "
+        "WHERE case_id = ? ORDER BY seq",
+        [case_id],
+    )
+    alerts = _dicts(
+        con,
+        "SELECT alert_id, rule_id, parameter, state, first_period, last_period, resolved_period, "
+        "max_value, limit_value, unit, max_multiple, periods_exceeded, hours_exceeded, message "
+        "FROM alerts WHERE case_id = ? ORDER BY first_period, alert_id",
+        [case_id],
+    )
+    evidence = _dicts(
+        con,
+        "SELECT a.alert_id, a.parameter, ap.period_start, ap.interval_s, ap.value, ap.limit_value, "
+        "ap.unit, ap.multiple, ap.exceeded, ap.detail FROM alert_periods ap JOIN alerts a USING (alert_id) "
+        "WHERE a.case_id = ? ORDER BY ap.period_start, a.alert_id",
+        [case_id],
+    )
+    readings: list[dict[str, Any]] = []
+    if alerts:
+        first = min(a["first_period"] for a in alerts) - timedelta(hours=context_h)
+        last = max(a["last_period"] for a in alerts) + timedelta(hours=context_h + 1)
+        params = sorted({a["parameter"] for a in alerts if a["parameter"]})
+        readings = _dicts(
+            con,
+            "SELECT parameter, period_start, interval_s, source_kind, value, unit, flag FROM readings "
+            "WHERE site_id = $site AND period_start >= $first AND period_start < $last AND interval_s >= 3600 "
+            "AND ($all OR parameter IN (SELECT unnest($params))) ORDER BY parameter, period_start, interval_s",
+            {
+                "site": case["site_id"],
+                "first": first,
+                "last": last,
+                "all": not params,
+                "params": params or [""],
+            },
+        )
+    days = _dicts(
+        con,
+        "SELECT local_date, periods_exceeded, hours_exceeded, max_multiple FROM case_exceedance_days "
+        "WHERE case_id = ? ORDER BY local_date",
+        [case_id],
+    )
+    return {
+        "case": case,
+        "events": events,
+        "alerts": alerts,
+        "evidence": evidence,
+        "readings": readings,
+        "continuing_days": days,
+    }
+
+
+def as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

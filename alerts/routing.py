@@ -1,0 +1,69 @@
+"""Which grid and officer a site's alerts and cases go to.
+
+A site's special grid (key monitored enterprise, drinking-water source) takes precedence over
+its territorial grid. The responsible officer is the grid's; a grid without one hands over to
+its parent grid. Escalation goes to the nearest leader up the grid tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Route:
+    grid_id: str
+    officer_id: str | None
+    routed_by: (
+        str  # special_grid | territorial_grid, + '/parent_grid' when an ancestor's officer took it
+    )
+
+
+def _grids(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, bool]]:
+    return {
+        g: (parent, special)
+        for g, parent, special in con.execute(
+            "SELECT grid_id, parent_id, special FROM grids"
+        ).fetchall()
+    }
+
+
+def officer_up_tree(
+    con: duckdb.DuckDBPyConnection, grid_id: str, role: str
+) -> tuple[str | None, bool]:
+    """(officer_id, found_on_an_ancestor) of the first grid up the tree with an officer of `role`."""
+    grids = _grids(con)
+    current: str | None = grid_id
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        row = con.execute(
+            "SELECT officer_id FROM officers WHERE grid_id = ? AND role = ? ORDER BY officer_id LIMIT 1",
+            [current, role],
+        ).fetchall()
+        if row:
+            return row[0][0], current != grid_id
+        current = grids.get(current, (None, False))[0]
+    return None, False
+
+
+def route_site(con: duckdb.DuckDBPyConnection, site_id: str) -> Route:
+    row = con.execute(
+        "SELECT grid_id, special_grid_id FROM sites WHERE site_id = ?", [site_id]
+    ).fetchall()
+    if not row:
+        raise KeyError(f"unknown site {site_id!r}")
+    grid_id, special_grid_id = row[0]
+    grids = _grids(con)
+    if special_grid_id and special_grid_id in grids:
+        target, how = special_grid_id, "special_grid"
+    else:
+        target, how = grid_id, "territorial_grid"
+    officer, from_parent = officer_up_tree(con, target, "responsible")
+    return Route(target, officer, how + ("/parent_grid" if from_parent else ""))
+
+
+def leader_of(con: duckdb.DuckDBPyConnection, grid_id: str) -> str | None:
+    return officer_up_tree(con, grid_id, "leader")[0]

@@ -1,0 +1,45 @@
+"""The figures the monthly disclosure reads: exceedances per outlet and cases per grid."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from _alerts_helpers import add_aggregates, hours, local
+
+from alerts.jobs import evaluate_rules
+from alerts.queries import cases_by_grid, enterprise_exceedances
+from warehouse.db import connect
+
+
+def test_enterprise_exceedances_and_cases_by_grid(wh):
+    t0 = local(2025, 3, 31, 21)  # 21:00-01:00 local: two exceeded hours in March, one in April
+    add_aggregates(
+        wh,
+        "huaneng_gaobeidian_da001",
+        "so2",
+        "hour_avg_o2",
+        list(zip(hours(t0, 4), [60.0, 40.0, 75.0, 55.0], strict=True)),
+    )
+    evaluate_rules(wh, t0, t0 + timedelta(hours=4), rule_ids=["flue_gas_hour_over_permit"])
+    with connect(wh, write=False) as con:
+        march = enterprise_exceedances(con, date(2025, 3, 1), date(2025, 4, 1))
+        april = enterprise_exceedances(con, date(2025, 4, 1), date(2025, 5, 1))
+        grids = {g["grid_id"]: g for g in cases_by_grid(con, date(2025, 3, 1), date(2025, 4, 1))}
+    (row,) = march
+    assert (row["enterprise_id"], row["site_id"], row["parameter"]) == (
+        "huaneng_gaobeidian",
+        "huaneng_gaobeidian_da001",
+        "so2",
+    )
+    assert (row["periods_exceeded"], row["hours_exceeded"], row["days_exceeded"]) == (2, 2.0, 1)
+    assert (row["max_value"], row["limit_value"], row["max_multiple"]) == (75.0, 50.0, 1.5)
+    assert (row["cases_opened"], row["cases_closed"], row["rectification_status"]) == (1, 0, "open")
+    assert [(r["periods_exceeded"], r["max_multiple"], r["cases_opened"]) for r in april] == [
+        (1, 1.1, 0)
+    ]
+    assert (
+        grids["key_enterprises"]["opened"],
+        grids["key_enterprises"]["open_at_end"],
+        grids["key_enterprises"]["special"],
+    ) == (1, 1, True)
+    assert grids["maizidian_st"]["opened"] == 0  # the special grid took it

@@ -1,0 +1,312 @@
+"""Cases: one per site and family, the workflow, escalation, continuing days, silences, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+from _alerts_helpers import add_aggregates, hours, local, rows
+
+from alerts import cases as case_flow
+from alerts.jobs import escalate_overdue, evaluate_rules
+from alerts.staff import acknowledge, add_silence, export_cases
+from warehouse.db import connect, transaction
+
+OUTLET = (
+    "huaneng_gaobeidian_da001"  # so2 limit 50, nox limit 100 (hour_avg_o2); grid key_enterprises
+)
+RULE = ["flue_gas_hour_over_permit"]
+ENVMON = str(Path(sys.executable).with_name("envmon"))
+
+
+def _exceed(wh, t0: datetime, values: list[float], parameter: str = "so2") -> None:
+    add_aggregates(
+        wh, OUTLET, parameter, "hour_avg_o2", list(zip(hours(t0, len(values)), values, strict=True))
+    )
+
+
+def test_later_alerts_attach_to_the_open_case(wh):
+    t0 = local(2025, 3, 3, 9)
+    _exceed(wh, t0, [60.0, 40.0, 40.0])
+    _exceed(wh, t0 + timedelta(hours=1), [150.0], parameter="nox")
+    evaluate_rules(wh, t0, t0 + timedelta(hours=3), rule_ids=RULE)
+    assert rows(wh, "SELECT count(*), count(DISTINCT case_id) FROM alerts") == [(2, 1)]
+    (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
+    assert [r[0] for r in rows(wh, "SELECT action FROM case_events ORDER BY seq")] == [
+        "opened",
+        "evidence_attached",
+        "alert_resolved",
+    ]
+    assert rows(
+        wh,
+        "SELECT count(*) FROM alert_periods ap JOIN alerts a USING (alert_id) WHERE a.case_id = ? "
+        "AND ap.exceeded",
+        [case_id],
+    ) == [(2,)]
+
+
+def test_workflow_transitions_and_refusals(wh):
+    t0 = local(2025, 3, 3, 9)
+    _exceed(wh, t0, [60.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
+    (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
+    now = t0 + timedelta(hours=2)
+    with connect(wh) as con, transaction(con):
+        with pytest.raises(
+            case_flow.CaseError,
+            match=r"case \S+ is open: cannot move to closed; allowed: assigned, dismissed",
+        ):
+            case_flow.move(con, case_id, "closed", by="li", at=now)
+        case_flow.assign(con, case_id, "key_enterprises_inspector", by="li", at=now)
+        case_flow.move(con, case_id, "under_inspection", by="hu", at=now)
+        with pytest.raises(case_flow.CaseError, match="needs a deadline"):
+            case_flow.move(con, case_id, "rectification_ordered", by="hu", at=now)
+        case_flow.move(
+            con, case_id, "rectification_ordered", by="hu", at=now, deadline=now + timedelta(days=3)
+        )
+        case_flow.move(con, case_id, "verified", by="hu", at=now + timedelta(days=2))
+        case_flow.move(
+            con, case_id, "closed", by="li", at=now + timedelta(days=2), note="rectified"
+        )
+        with pytest.raises(case_flow.CaseError, match="allowed: none"):
+            case_flow.move(con, case_id, "dismissed", by="li", at=now, note="x")
+    events = rows(
+        wh,
+        "SELECT seq, actor, action, from_state, to_state FROM case_events WHERE case_id = ? ORDER BY seq",
+        [case_id],
+    )
+    assert [e[0] for e in events] == list(range(1, 7))
+    assert [(e[3], e[4]) for e in events[1:]] == [
+        ("open", "assigned"),
+        ("assigned", "under_inspection"),
+        ("under_inspection", "rectification_ordered"),
+        ("rectification_ordered", "verified"),
+        ("verified", "closed"),
+    ]
+    assert rows(wh, "SELECT state, officer_id, closed_at FROM cases") == [
+        ("closed", "key_enterprises_inspector", now + timedelta(days=2))
+    ]
+
+
+def test_dismissal_needs_a_reason(wh):
+    t0 = local(2025, 3, 3, 9)
+    _exceed(wh, t0, [60.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
+    (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
+    with connect(wh) as con, transaction(con):
+        with pytest.raises(case_flow.CaseError, match="needs the reason"):
+            case_flow.move(con, case_id, "dismissed", by="li", at=t0)
+        case_flow.move(
+            con,
+            case_id,
+            "dismissed",
+            by="li",
+            at=t0 + timedelta(hours=3),
+            note="analyser fault confirmed on site",
+        )
+    assert rows(wh, "SELECT state, dismissed_reason FROM cases") == [
+        ("dismissed", "analyser fault confirmed on site")
+    ]
+
+
+def test_overdue_escalates_once_to_the_grid_leader(wh):
+    t0 = local(2025, 3, 3, 9)
+    _exceed(wh, t0, [60.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
+    opened = t0 + timedelta(hours=1)  # response_hours: 24 (config/rules/calendar.yaml)
+    assert escalate_overdue(wh, opened + timedelta(hours=23, minutes=59)).escalated == []
+    report = escalate_overdue(wh, opened + timedelta(hours=24))
+    assert report.escalated == [
+        (rows(wh, "SELECT case_id FROM cases")[0][0], "key_enterprises_leader")
+    ]
+    assert (
+        escalate_overdue(wh, opened + timedelta(hours=30)).escalated == []
+    )  # once per missed deadline
+    assert rows(wh, "SELECT escalated_to FROM cases") == [("key_enterprises_leader",)]
+    assert rows(
+        wh,
+        "SELECT count(*) FROM notifications WHERE event = 'case_escalated' AND recipient = "
+        "'key.enterprises.leader@eeb.example.gov.cn'",
+    ) == [(1,)]
+
+
+def test_escalation_climbs_to_the_parent_grid_leader(wh):
+    with connect(wh) as con:  # a street grid has no leader: its district's leader takes it
+        assert case_flow.leader_of(con, "dongsi_st") == "dongcheng_leader"
+
+
+def test_continuing_exceedance_days_after_rectification_order(wh):
+    t0 = local(2025, 3, 3, 9)
+    _exceed(wh, t0, [60.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
+    (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
+    ordered = local(2025, 3, 3, 12)
+    with connect(wh) as con, transaction(con):
+        case_flow.assign(con, case_id, "key_enterprises_inspector", by="li", at=ordered)
+        case_flow.move(con, case_id, "under_inspection", by="hu", at=ordered)
+        case_flow.move(
+            con,
+            case_id,
+            "rectification_ordered",
+            by="hu",
+            at=ordered,
+            deadline=local(2025, 3, 10, 0),
+        )
+    # still above the limit: 03-03 afternoon, 03-04 (two hours), none on 03-05, 03-06 once
+    series = [(local(2025, 3, 3, 10) + timedelta(hours=k), 40.0) for k in range(84)]
+    bad = {local(2025, 3, 3, 15), local(2025, 3, 4, 1), local(2025, 3, 4, 2), local(2025, 3, 6, 8)}
+    add_aggregates(
+        wh, OUTLET, "so2", "hour_avg_o2", [(t, 75.0 if t in bad else v) for t, v in series]
+    )
+    evaluate_rules(wh, local(2025, 3, 3, 10), local(2025, 3, 6, 22), rule_ids=RULE)
+    report = escalate_overdue(wh, local(2025, 3, 7, 0))
+    assert report.continuing_days == {case_id: 3}
+    assert rows(
+        wh,
+        "SELECT local_date::VARCHAR, periods_exceeded, max_multiple FROM case_exceedance_days ORDER BY 1",
+    ) == [("2025-03-03", 1, 1.5), ("2025-03-04", 2, 1.5), ("2025-03-06", 1, 1.5)]
+    # the hour before the order does not count
+    assert (
+        rows(wh, "SELECT min(ap.period_start) FROM alert_periods ap WHERE ap.exceeded")[0][0]
+        < ordered
+    )
+
+
+def test_silence_suppresses_case_and_notification_until_expiry(wh):
+    t0 = local(2025, 3, 3, 9)
+    with connect(wh) as con, transaction(con):
+        add_silence(
+            con,
+            kind="silence",
+            site_id=OUTLET,
+            rule_id=None,
+            parameter=None,
+            starts_at=t0,
+            ends_at=t0 + timedelta(hours=2),
+            reason="stack test by the operator",
+            by="li",
+            at=t0,
+        )
+    _exceed(wh, t0, [60.0, 61.0, 62.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
+    assert rows(wh, "SELECT state, case_id, silenced_by IS NOT NULL FROM alerts") == [
+        ("firing", None, True)
+    ]
+    assert rows(wh, "SELECT count(*) FROM notifications") == [(0,)]
+    evaluate_rules(
+        wh, t0 + timedelta(hours=1), t0 + timedelta(hours=3), rule_ids=RULE
+    )  # expiry at +2 h
+    assert rows(wh, "SELECT case_id IS NOT NULL, silenced_by FROM alerts") == [(True, None)]
+    assert rows(wh, "SELECT min(queued_for) FROM notifications") == [(t0 + timedelta(hours=2),)]
+
+
+def test_maintenance_window_is_not_evaluated(wh):
+    t0 = local(2025, 3, 3, 9)
+    with connect(wh) as con, transaction(con):
+        add_silence(
+            con,
+            kind="maintenance",
+            site_id=OUTLET,
+            rule_id=None,
+            parameter=None,
+            starts_at=t0,
+            ends_at=t0 + timedelta(hours=2),
+            reason="analyser calibration",
+            by="li",
+            at=t0,
+        )
+    _exceed(wh, t0, [60.0, 61.0, 40.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=3), rule_ids=RULE)
+    assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
+    _exceed(wh, t0 + timedelta(hours=3), [60.0])
+    evaluate_rules(wh, t0 + timedelta(hours=3), t0 + timedelta(hours=4), rule_ids=RULE)
+    assert rows(wh, "SELECT first_period FROM alerts") == [(t0 + timedelta(hours=3),)]
+
+
+def test_acknowledged_alerts_stop_repeating(wh):
+    t0 = local(2025, 3, 3, 9)  # repeat_every_h: 6
+    _exceed(wh, t0, [60.0] * 14)
+    evaluate_rules(wh, t0, t0 + timedelta(hours=7), rule_ids=RULE)
+    assert rows(
+        wh,
+        "SELECT count(*) FROM notifications WHERE event = 'alert_repeat' AND channel_id = 'alert_log'",
+    ) == [(1,)]
+    (alert_id,) = rows(wh, "SELECT alert_id FROM alerts")[0]
+    with connect(wh) as con, transaction(con):
+        acknowledge(con, alert_id, by="li", at=t0 + timedelta(hours=7))
+    evaluate_rules(wh, t0 + timedelta(hours=7), t0 + timedelta(hours=14), rule_ids=RULE)
+    assert rows(
+        wh,
+        "SELECT count(*) FROM notifications WHERE event = 'alert_repeat' AND channel_id = 'alert_log'",
+    ) == [(1,)]
+
+
+def test_export_xlsx_and_csv(wh, tmp_path):
+    t0 = local(2025, 3, 3, 9)
+    _exceed(wh, t0, [60.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
+    with connect(wh, write=False) as con:
+        assert export_cases(con, tmp_path / "cases.xlsx") == 1
+        assert export_cases(con, tmp_path / "cases.csv") == 1
+    wb = openpyxl.load_workbook(tmp_path / "cases.xlsx")
+    header, row = list(wb["cases"].iter_rows(values_only=True))
+    record = dict(zip(header, row, strict=True))
+    assert (record["grid_id"], record["officer_id"], record["max_multiple"]) == (
+        "key_enterprises",
+        "key_enterprises_responsible",
+        1.2,
+    )
+    assert record["site_name_zh"] == "燃煤机组烟囱1号"
+    assert [r[4] for r in wb["events"].iter_rows(values_only=True)][1:] == ["opened"]
+    text = (tmp_path / "cases.csv").read_text(encoding="utf-8-sig")
+    assert (
+        text.splitlines()[0].startswith("case_id,state,site_id")
+        and "key_enterprises_responsible" in text
+    )
+
+
+def test_cli_move_and_rule_evaluation_at_the_same_time(wh):
+    t0 = local(2025, 3, 3, 9)
+    _exceed(wh, t0, [60.0])
+    evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
+    (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
+    _exceed(wh, t0 + timedelta(hours=1), [150.0], parameter="nox")
+    env = {**os.environ, "ENVMON_HOME": str(wh.home)}
+    evaluate = (
+        "from datetime import datetime, timedelta, timezone; from alerts.jobs import evaluate_rules; "
+        f"s = datetime.fromisoformat('{(t0 + timedelta(hours=1)).isoformat()}'); "
+        "evaluate_rules(None, s, s + timedelta(hours=1), rule_ids=['flue_gas_hour_over_permit'])"
+    )
+    with connect(wh, purpose="test holds the lock"):  # both writers must wait for this one
+        staff = subprocess.Popen(
+            [ENVMON, "cases", "assign", case_id, "--to", "key_enterprises_inspector", "--by", "li"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        dag = subprocess.Popen(
+            [sys.executable, "-c", evaluate],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)
+        assert staff.poll() is None and dag.poll() is None  # both are waiting for the writer lock
+    _, err_staff = staff.communicate(timeout=120)
+    _, err_dag = dag.communicate(timeout=120)
+    assert staff.returncode == 0, err_staff
+    assert dag.returncode == 0, err_dag
+    assert rows(wh, "SELECT state, officer_id FROM cases") == [
+        ("assigned", "key_enterprises_inspector")
+    ]
+    actions = [r[0] for r in rows(wh, "SELECT action FROM case_events ORDER BY seq")]
+    assert sorted(actions) == ["assigned", "evidence_attached", "opened"]
+    assert rows(wh, "SELECT count(*) FROM alerts WHERE case_id = ?", [case_id]) == [(2,)]

@@ -30,9 +30,11 @@ from envmon.strict import StrictModel
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated")
+EVENTS = ("alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated", "pipeline_failed")
 SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
-Event = Literal["alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated"]
+Event = Literal[
+    "alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated", "pipeline_failed"
+]
 Severity = Literal["info", "minor", "major", "critical"]
 
 
@@ -335,3 +337,37 @@ def record(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def notify_pipeline_failure(settings: Any, failure: dict[str, Any]) -> dict[str, str | None]:
+    """Tell the operators that a pipeline task failed for good (the DAGs' failure callback).
+
+    Sent straight to every channel subscribed to `pipeline_failed`, without the outbox: the
+    failing task may be the one holding (or waiting for) the warehouse. The caller has already
+    written the failure to the pipeline log, so a channel that is down loses nothing.
+    E-mail channels go to their `cc` list (operators), not to grid officers.
+    """
+    config = load_notification_config(settings.config_dir)
+    subject = f"envmon pipeline: {failure.get('dag_id')}.{failure.get('task_id')} failed"
+    payload = json.dumps(failure, ensure_ascii=False, sort_keys=True, default=str)
+    outcome: dict[str, str | None] = {}
+    for channel in config.channels:
+        if "pipeline_failed" not in channel.events:
+            continue
+        if isinstance(channel, EmailChannel):
+            recipients = list(channel.cc)
+        elif isinstance(channel, WebhookChannel):
+            recipients = [channel.url]
+        else:
+            recipients = [channel.path]
+        for recipient in recipients:
+            key = "|".join(["pipeline_failed", channel.channel_id, recipient, payload])
+            message = Message("N" + hashlib.sha256(key.encode()).hexdigest()[:16], channel.channel_id,
+                              recipient, subject, payload, 0)
+            try:
+                send_one(channel, message, Path(settings.log_dir))
+                outcome[f"{channel.channel_id}:{recipient}"] = None
+            except (OSError, smtplib.SMTPException, urllib.error.URLError, ValueError) as exc:
+                outcome[f"{channel.channel_id}:{recipient}"] = f"{type(exc).__name__}: {exc}"
+                log.warning("pipeline failure notice via %s failed: %s", channel.channel_id, exc)
+    return outcome

@@ -1,0 +1,96 @@
+"""`envmon aggregate hourly|daily|monthly|yearly`: rebuild the derived tables for a period
+(the same jobs the Airflow DAGs call; re-runs give the same rows)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from envmon.errors import EnvmonError
+
+console = Console()
+aggregate_app = typer.Typer(
+    help="Derive aggregates, AQI and period statistics from QC-passed readings.",
+    no_args_is_help=True,
+)
+
+
+def _iso(text: str, what: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise EnvmonError(
+            f"{what}: {text!r} is not an ISO 8601 time (e.g. 2024-03-01T00:00+08:00)"
+        ) from exc
+    if ts.tzinfo is None:
+        raise EnvmonError(f"{what}: {text!r} needs a UTC offset (e.g. 2024-03-01T00:00Z or +08:00)")
+    return ts
+
+
+def _show(report) -> None:  # type: ignore[no-untyped-def]
+    rows = ", ".join(f"{t} {n}" for t, n in report.rows.items())
+    console.print(
+        f"{report.stage} {report.range_start:%Y-%m-%d %H:%M}..{report.range_end:%Y-%m-%d %H:%M} UTC: "
+        f"{report.rows_written} rows ({rows})"
+    )
+
+
+@aggregate_app.command("hourly")
+def hourly(
+    start: Annotated[str, typer.Option("--start", help="first hour, ISO 8601 with offset")],
+    end: Annotated[str, typer.Option("--end", help="end hour (excluded), ISO 8601 with offset")],
+) -> None:
+    """Hourly aggregates and the real-time AQI for the hours in [START, END)."""
+    from transforms.derive.jobs import derive_hourly
+
+    try:
+        _show(derive_hourly(None, _iso(start, "--start"), _iso(end, "--end")))
+    except ValueError as exc:
+        raise EnvmonError(str(exc)) from exc
+
+
+@aggregate_app.command("daily")
+def daily(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="local date")],
+    to: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="last local date (included)"),
+    ] = None,
+) -> None:
+    """Daily aggregates, daily AQI, noise levels, water classes and emission totals."""
+    from transforms.derive.jobs import derive_daily
+
+    first, last = day.date(), (to or day).date()
+    if last < first:
+        raise EnvmonError(f"--to {last} is before --date {first}")
+    d: date = first
+    while d <= last:
+        _show(derive_daily(None, d))
+        d += timedelta(days=1)
+
+
+@aggregate_app.command("monthly")
+def monthly(
+    month: Annotated[
+        datetime, typer.Option("--month", formats=["%Y-%m"], help="the month, YYYY-MM")
+    ],
+) -> None:
+    """Monthly aggregates, HJ 663 statistics and rank, monthly water classes and emission totals."""
+    from transforms.derive.jobs import derive_monthly
+
+    _show(derive_monthly(None, month.date().replace(day=1)))
+
+
+@aggregate_app.command("yearly")
+def yearly(year: Annotated[int, typer.Option("--year", help="the year, YYYY")]) -> None:
+    """Annual means and HJ 663 annual statistics of air stations and the city."""
+    from transforms.derive.jobs import derive_yearly
+
+    _show(derive_yearly(None, year))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(aggregate_app, name="aggregate")

@@ -1,0 +1,109 @@
+"""What the derivations need to know about the network, read once per job from the warehouse's
+registry tables (sites, outlets, parameters, units, site_parameters, permitted_quantities)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from envmon.errors import ConfigError
+
+TABLES_DIR = Path(__file__).with_name("tables")
+
+# When several source kinds report the same key, the first valid one in this order is used:
+# staff-curated sources (laboratory results, file re-submissions) before the live protocol
+# feeds (HJ 212, MQTT), simulators last. Unknown kinds sort after all of these.
+SOURCE_PRIORITY = ("lab", "file", "hj212", "mqtt", "sim")
+
+# Which hourly statistic a parameter's hour value is stored as (default: hour_avg). Noise levels
+# are energy means (hour_leq); a maximum level has no hourly statistic in `aggregates`.
+HOUR_STATISTIC = {"leq": "hour_leq", "lmax": None}
+HOUR_COMBINE = {"leq": "energy", "lmax": "max"}  # default: arithmetic mean
+
+CITY = "city"
+LITRES_PER_M3 = 1000.0  # mg/L -> mg/m3 (a unit identity, not a standard's number)
+
+
+@cache
+def hour_min_minutes() -> dict[str, int]:
+    """domain -> minimum minutes of valid data for an hourly value (tables/hour_validity.csv)."""
+    with (TABLES_DIR / "hour_validity.csv").open(encoding="utf-8", newline="") as fh:
+        return {r["domain"]: int(r["min_minutes"]) for r in csv.DictReader(fh)}
+
+
+@dataclass(frozen=True)
+class Network:
+    sites: (
+        pl.DataFrame
+    )  # site_id, kind, timezone, commissioned_on, decommissioned_on, noise_zone, ...
+    outlets: pl.DataFrame  # site_id, outlet_type, reference_o2_pct
+    parameters: pl.DataFrame  # parameter, domain, unit
+    units: pl.DataFrame  # unit, quantity, to_base
+    site_parameters: pl.DataFrame  # site_id, parameter, interval_s
+    site_units: dict[tuple[str, str], str]  # (site, parameter) -> unit the site reports in
+
+    def site_ids(self, kind: str) -> list[str]:
+        return self.sites.filter(pl.col("kind") == kind)["site_id"].sort().to_list()
+
+    def city_stations(self) -> list[str]:
+        f = self.sites.filter(
+            (pl.col("kind") == "air") & pl.col("in_city_assessment").fill_null(False)
+        )
+        return f["site_id"].sort().to_list()
+
+    def timezone_of(self, site_id: str, default: str) -> str:
+        f = self.sites.filter(pl.col("site_id") == site_id)
+        return f["timezone"][0] if f.height else default
+
+    def unit_of(self, site_id: str, parameter: str) -> str:
+        unit = self.site_units.get((site_id, parameter))
+        if unit is not None:
+            return unit
+        f = self.parameters.filter(pl.col("parameter") == parameter)
+        return f["unit"][0] if f.height else ""
+
+    def quantity_of(self, unit: str) -> tuple[str | None, float | None]:
+        f = self.units.filter(pl.col("unit") == unit)
+        return (f["quantity"][0], f["to_base"][0]) if f.height else (None, None)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
+
+
+def load_network(con: duckdb.DuckDBPyConnection, config_dir: Path | None = None) -> Network:
+    """Read the registry tables. Site units come from the registry configuration when it can be
+    read (an outlet may report SO2 in mg/m3 while the parameter's default is ug/m3)."""
+    sites = _frame(
+        con,
+        """SELECT site_id, kind, timezone, commissioned_on, decommissioned_on, noise_zone,
+                  water_target_class, waterbody, in_city_assessment FROM sites ORDER BY site_id""",
+    )
+    outlets = _frame(
+        con, "SELECT site_id, outlet_type, reference_o2_pct FROM outlets ORDER BY site_id"
+    )
+    parameters = _frame(con, "SELECT parameter, domain, unit FROM parameters ORDER BY parameter")
+    units = _frame(con, "SELECT unit, quantity, to_base FROM units ORDER BY unit")
+    site_parameters = _frame(
+        con, "SELECT site_id, parameter, interval_s FROM site_parameters ORDER BY ALL"
+    )
+    site_units: dict[tuple[str, str], str] = {}
+    if config_dir is not None:
+        from warehouse.registry.config import load_registry
+
+        try:
+            registry = load_registry(config_dir)
+        except ConfigError:  # the stored registry still works; units then come from the readings
+            registry = None
+        if registry is not None:
+            for site_id in registry.site_ids:
+                for measured in registry.site_parameters(site_id):
+                    site_units[(site_id, measured.parameter)] = registry.site_unit(
+                        site_id, measured.parameter
+                    )
+    return Network(sites, outlets, parameters, units, site_parameters, site_units)

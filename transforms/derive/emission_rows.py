@@ -1,0 +1,208 @@
+"""Outlets: O2-corrected hourly means, hourly loads and day / month totals against permits.
+
+- hour_avg_o2 (flue gas): the hour's mean concentration corrected with the hour's mean O2 and
+  the outlet's `reference_o2_pct` (transforms.standards.emissions.o2_corrected, HJ 75-2017);
+  invalid when the concentration or the O2 hour is invalid or O2 >= 21 %.
+- hour_load_kg: hour mean concentration x hour mean flow (emission_load_kg_h) x 1 h. Pollutants
+  are the outlet's parameters measured as a mass concentration (mg/m3, or mg/L converted with
+  1000 L/m3); the flow is the outlet's volume-flow parameter (flue_flow, ww_flow), converted to
+  m3/h with the `units` table.
+- Totals: the sum of the valid hourly loads (no substitution for missing hours), valid per
+  HJ 75-2017 (day >= 20 valid hours; month >= 25 valid days, February >= 23) through
+  transforms.standards.emissions.emission_totals; an invalid total is stored as NULL.
+- Permitted quantity: a 'day' or 'month' row of permitted_quantities when the registry holds
+  one; otherwise the 'year' quantity pro rata by days (year / days in the year x days in the
+  period). The registry holds annual quantities only (permits state tonnes per year).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from transforms.derive.context import LITRES_PER_M3, Network
+from transforms.standards.emissions import emission_load_kg_h, emission_totals, o2_corrected
+
+O2_PARAMETER = "o2"
+
+
+def _pollutants(net: Network, outlet_type: str) -> pl.DataFrame:
+    """(site_id, parameter, factor to mg/m3) of each outlet's mass-concentration parameters."""
+    rows = []
+    for site_id, otype in zip(net.outlets["site_id"], net.outlets["outlet_type"], strict=True):
+        if otype != outlet_type:
+            continue
+        params = (
+            net.site_parameters.filter(pl.col("site_id") == site_id)["parameter"].unique().sort()
+        )
+        for p in params:
+            quantity, to_base = net.quantity_of(net.unit_of(site_id, p))
+            if quantity == "mass_concentration_gas":
+                rows.append((site_id, p, to_base))
+            elif quantity == "mass_concentration_liquid" and to_base is not None:
+                rows.append((site_id, p, to_base * LITRES_PER_M3))
+    return pl.DataFrame(
+        rows,
+        schema={"site_id": pl.String, "parameter": pl.String, "to_mgm3": pl.Float64},
+        orient="row",
+    )
+
+
+def _flows(net: Network) -> pl.DataFrame:
+    """(site_id, flow parameter, factor to m3/h) of each outlet."""
+    rows = []
+    for site_id in net.outlets["site_id"]:
+        params = (
+            net.site_parameters.filter(pl.col("site_id") == site_id)["parameter"].unique().sort()
+        )
+        for p in params:
+            quantity, to_base = net.quantity_of(net.unit_of(site_id, p))
+            if quantity == "volume_flow":
+                rows.append((site_id, p, to_base))
+    return pl.DataFrame(
+        rows,
+        schema={"site_id": pl.String, "flow_parameter": pl.String, "to_m3h": pl.Float64},
+        orient="row",
+    )
+
+
+def _hour_cols(hours: pl.DataFrame, prefix: str) -> pl.DataFrame:
+    return hours.select(
+        "site_id", "period_start",
+        pl.col("parameter").alias(f"{prefix}_parameter"),
+        pl.col("value").alias(f"{prefix}_value"),
+        pl.col("valid").alias(f"{prefix}_valid"),
+        pl.col("n_valid").alias(f"{prefix}_n_valid"),
+        pl.col("invalid_reason").alias(f"{prefix}_reason"),
+    )  # fmt: skip
+
+
+def o2_hours(hours: pl.DataFrame, net: Network) -> pl.DataFrame:
+    """hour_avg_o2 rows (before `agg_frame`) for flue-gas outlets."""
+    pol = _pollutants(net, "flue_gas").filter(pl.col("parameter") != O2_PARAMETER)
+    conc = hours.join(pol.select("site_id", "parameter"), on=["site_id", "parameter"])
+    o2 = _hour_cols(hours.filter(pl.col("parameter") == O2_PARAMETER), "o2").drop("o2_parameter")
+    ref = net.outlets.select("site_id", "reference_o2_pct")
+    df = conc.join(o2, on=["site_id", "period_start"], how="left").join(
+        ref, on="site_id", how="left"
+    )
+    corrected = o2_corrected(pl.col("value"), pl.col("o2_value"), pl.col("reference_o2_pct"))
+    both = pl.col("valid") & pl.col("o2_valid").fill_null(False)
+    reason = (
+        pl.when(~pl.col("valid"))
+        .then(pl.col("invalid_reason"))
+        .when(pl.col("o2_valid").is_null())
+        .then(pl.lit("o2: no data"))
+        .when(~pl.col("o2_valid"))
+        .then(pl.col("o2_reason"))
+        .when(pl.col("reference_o2_pct").is_null())
+        .then(pl.lit("outlet has no reference_o2_pct"))
+        .otherwise(pl.format("o2: {} % leaves no correction factor", pl.col("o2_value")))
+    )
+    df = df.with_columns(corrected.alias("_c"))
+    ok = both & pl.col("_c").is_not_null()
+    return df.with_columns(
+        pl.lit("hour_avg_o2").alias("statistic"),
+        pl.col("_c").alias("value"),
+        ok.alias("valid"),
+        pl.min_horizontal("n_valid", pl.col("o2_n_valid").fill_null(0)).alias("n_valid"),
+        pl.when(ok).then(None).otherwise(reason).alias("invalid_reason"),
+    )
+
+
+def load_hours(hours: pl.DataFrame, net: Network) -> pl.DataFrame:
+    """hour_load_kg rows (before `agg_frame`) for every outlet pollutant with a flow."""
+    pol = pl.concat([_pollutants(net, "flue_gas"), _pollutants(net, "waste_water")]).filter(
+        pl.col("parameter") != O2_PARAMETER
+    )
+    flows = _flows(net)
+    conc = hours.join(pol, on=["site_id", "parameter"]).join(flows, on="site_id")
+    flow_hours = _hour_cols(hours, "flow").rename({"flow_parameter": "flow_parameter"})
+    df = conc.join(flow_hours, on=["site_id", "period_start", "flow_parameter"], how="left")
+    load = emission_load_kg_h(
+        pl.col("value") * pl.col("to_mgm3"), pl.col("flow_value") * pl.col("to_m3h")
+    )
+    ok = pl.col("valid") & pl.col("flow_valid").fill_null(False)
+    reason = (
+        pl.when(~pl.col("valid"))
+        .then(pl.col("invalid_reason"))
+        .when(pl.col("flow_valid").is_null())
+        .then(pl.format("{}: no data", pl.col("flow_parameter")))
+        .otherwise(pl.col("flow_reason"))
+    )
+    return df.with_columns(
+        pl.lit("hour_load_kg").alias("statistic"),
+        load.alias("value"),  # kg/h over one hour = kg
+        pl.lit("kg").alias("unit"),
+        ok.alias("valid"),
+        pl.min_horizontal("n_valid", pl.col("flow_n_valid").fill_null(0)).alias("n_valid"),
+        pl.when(ok).then(None).otherwise(reason).alias("invalid_reason"),
+    )
+
+
+def permitted_kg(
+    con: duckdb.DuckDBPyConnection, period: str, start: date
+) -> dict[tuple[str, str], float]:
+    """(site, parameter) -> permitted quantity for the day or month starting at `start`."""
+    days_in_period = 1 if period == "day" else calendar.monthrange(start.year, start.month)[1]
+    days_in_year = 366 if calendar.isleap(start.year) else 365
+    rows = con.execute(
+        """SELECT site_id, parameter, period, quantity_kg FROM permitted_quantities
+           WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)
+           ORDER BY site_id, parameter, period, valid_from""",
+        [start, start],
+    ).fetchall()
+    direct: dict[tuple[str, str], float] = {}
+    yearly: dict[tuple[str, str], float] = {}
+    for site, param, per, qty in rows:
+        if per == period:
+            direct[(site, param)] = float(qty)
+        elif per == "year":
+            yearly[(site, param)] = float(qty) / days_in_year * days_in_period
+    return {**yearly, **direct}
+
+
+def totals(loads: pl.DataFrame, period: str, permits: dict[tuple[str, str], float]) -> pl.DataFrame:
+    """emission_totals rows from hour_load_kg rows carrying `local_date` (one period's hours)."""
+    schema = {
+        "site_id": pl.String, "parameter": pl.String, "period": pl.String, "period_start": pl.Date,
+        "total_kg": pl.Float64, "n_valid_hours": pl.Int32, "valid": pl.Boolean,
+        "permitted_kg": pl.Float64, "share_of_permit": pl.Float64, "over_permit": pl.Boolean,
+    }  # fmt: skip
+    if loads.height == 0:
+        return pl.DataFrame(schema=schema)
+    sep = "\x1f"
+    hourly = loads.select(
+        (pl.col("site_id") + sep + pl.col("parameter")).alias("point"),
+        # the standards' function takes the date of period_start: give it the local date at noon
+        pl.col("local_date").cast(pl.Datetime("us")).alias("period_start"),
+        pl.when(pl.col("valid")).then(pl.col("value")).alias("load_kg"),
+        pl.col("valid"),
+    )
+    permit_by_point = {f"{s}{sep}{p}": q for (s, p), q in permits.items()}
+    out = emission_totals(hourly, period=period, permitted_kg=permit_by_point)
+    n_hours = (
+        loads.group_by(pl.col("site_id") + sep + pl.col("parameter"))
+        .agg(pl.col("valid").sum().alias("n_valid_hours"))
+        .rename({"site_id": "point"})
+    )
+    out = out.drop("n_valid_hours", strict=False).join(n_hours, on="point", how="left")
+    total = pl.when(pl.col("valid")).then(pl.col("total_kg"))
+    return (
+        out.with_columns(
+            pl.col("point")
+            .str.split_exact(sep, 1)
+            .struct.rename_fields(["site_id", "parameter"])
+            .alias("_k"),
+            pl.lit(period).alias("period"),
+            pl.col("period_start").cast(pl.Date),
+            total.alias("total_kg"),
+            pl.when(pl.col("valid")).then(pl.col("share_of_permit")).alias("share_of_permit"),
+            pl.when(pl.col("valid")).then(pl.col("over_permit")).alias("over_permit"),
+        )
+        .unnest("_k")
+        .select([pl.col(c).cast(t) for c, t in schema.items()])
+    )

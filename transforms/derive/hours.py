@@ -1,0 +1,169 @@
+"""Hourly values with validity, from QC-passed readings (view `v_readings_qc`, column `valid`:
+the effective verdict after staff reviews).
+
+Source of an hour, per site and parameter (documented choice):
+1. the finest data present in the hour decides — minute (or other sub-hour) values first, then
+   real-time (instantaneous) values, and only when neither exists the hourly reading itself —
+   so a staff review or QC flag on part of an hour counts against the hour's valid minutes even
+   when the logger also sent an hourly value;
+2. when several source kinds report the same key (site, parameter, period start, interval), the
+   valid one first, then `context.SOURCE_PRIORITY` (lab, file, hj212, mqtt, sim).
+Validity: sub-hour data need the minutes of valid data of `tables/hour_validity.csv` for the
+site's domain (45 minutes: GB 3095 Table 4, HJ 75-2017); an hourly reading is valid when its
+verdict is. Hours are UTC-aligned, which are the local hours of every whole-hour time zone
+(Asia/Shanghai). Every expected hour (site_parameters, interval <= 1 h, site in service) gets a
+row, an hour without data an invalid one with its reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from transforms.derive.context import HOUR_COMBINE, SOURCE_PRIORITY, Network, hour_min_minutes
+
+_SQL = """
+WITH r AS (
+    SELECT v.site_id, v.parameter, v.period_start, v.interval_s, v.source_kind, v.value, v.unit, v.valid
+    FROM v_readings_qc v
+    WHERE v.period_start >= $lo AND v.period_start < $hi AND v.interval_s <= 3600 {site_filter}
+),
+dedup AS (
+    SELECT *, date_trunc('hour', period_start) AS hour_start,
+           CASE WHEN interval_s = 0 THEN 3599 ELSE interval_s END AS level_rank
+    FROM r
+    QUALIFY row_number() OVER (
+        PARTITION BY site_id, parameter, period_start, interval_s
+        ORDER BY valid DESC, coalesce(list_position($priority, source_kind), 99), source_kind) = 1
+),
+chosen AS (
+    SELECT site_id, parameter, hour_start, min(level_rank) AS level_rank FROM dedup GROUP BY ALL
+),
+agg AS (
+    SELECT d.site_id, d.parameter, d.hour_start,
+           min(d.interval_s) AS source_interval_s,
+           avg(d.value) FILTER (WHERE d.valid) AS mean_value,
+           10 * log10(avg(pow(10, 0.1 * d.value)) FILTER (WHERE d.valid)) AS energy_value,
+           max(d.value) FILTER (WHERE d.valid) AS max_value,
+           count(*) FILTER (WHERE d.valid) AS n_valid,
+           count(DISTINCT date_trunc('minute', d.period_start)) FILTER (WHERE d.valid) AS valid_minutes_rt,
+           any_value(d.unit) AS unit
+    FROM dedup d JOIN chosen c USING (site_id, parameter, hour_start, level_rank)
+    GROUP BY ALL
+),
+grid AS (
+    SELECT sp.site_id, sp.parameter, h.hour_start
+    FROM (SELECT DISTINCT site_id, parameter FROM site_parameters WHERE interval_s <= 3600) sp
+    JOIN sites s USING (site_id)
+    CROSS JOIN (SELECT unnest(generate_series($lo, $hi - INTERVAL 1 HOUR, INTERVAL 1 HOUR)) AS hour_start) h
+    WHERE (s.commissioned_on IS NULL OR CAST(timezone(s.timezone, h.hour_start) AS DATE) >= s.commissioned_on)
+      AND (s.decommissioned_on IS NULL OR CAST(timezone(s.timezone, h.hour_start) AS DATE) <= s.decommissioned_on)
+      {grid_filter}
+)
+SELECT coalesce(a.site_id, g.site_id) AS site_id, coalesce(a.parameter, g.parameter) AS parameter,
+       coalesce(a.hour_start, g.hour_start) AS period_start, a.source_interval_s, a.mean_value,
+       a.energy_value, a.max_value, coalesce(a.n_valid, 0) AS n_valid,
+       coalesce(a.valid_minutes_rt, 0) AS valid_minutes_rt, a.unit
+FROM agg a FULL OUTER JOIN grid g USING (site_id, parameter, hour_start)
+ORDER BY 1, 2, 3
+"""
+
+HOUR_COLUMNS = [
+    "site_id", "parameter", "period_start", "value", "unit", "valid", "n_valid", "n_expected",
+    "invalid_reason", "source_interval_s",
+]  # fmt: skip
+
+
+def hour_values(
+    con: duckdb.DuckDBPyConnection,
+    net: Network,
+    lo: datetime,
+    hi: datetime,
+    site_ids: list[str] | None = None,
+) -> pl.DataFrame:
+    """Hourly values of every site and parameter for the UTC hours starting in [lo, hi)."""
+    if lo.minute or lo.second or lo.microsecond or hi.minute or hi.second or hi.microsecond:
+        raise ValueError(
+            f"hourly ranges need whole hours, got {lo.isoformat()} .. {hi.isoformat()}"
+        )
+    params: dict[str, object] = {"lo": lo, "hi": hi, "priority": list(SOURCE_PRIORITY)}
+    site_filter = grid_filter = ""
+    if site_ids is not None:
+        params["sites"] = site_ids
+        site_filter = "AND v.site_id IN (SELECT unnest($sites))"
+        grid_filter = "AND sp.site_id IN (SELECT unnest($sites))"
+    sql = _SQL.format(site_filter=site_filter, grid_filter=grid_filter)
+    raw = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    assert isinstance(raw, pl.DataFrame)
+    return _validate(raw, net)
+
+
+def _validate(raw: pl.DataFrame, net: Network) -> pl.DataFrame:
+    domains = net.parameters.select("parameter", "domain")
+    kinds = net.sites.select("site_id", "kind")
+    min_minutes = hour_min_minutes()
+    df = raw.join(domains, on="parameter", how="left").join(kinds, on="site_id", how="left")
+    # the domain of the site's data: an outlet's SO2 is flue gas although the parameter is 'air'
+    outlet_types = dict(zip(net.outlets["site_id"], net.outlets["outlet_type"], strict=True))
+    site_domain = pl.col("site_id").replace_strict(
+        outlet_types, default=None, return_dtype=pl.String
+    )
+    df = df.with_columns(pl.coalesce(site_domain, pl.col("domain")).alias("domain"))
+    unknown = set(df["domain"].drop_nulls().unique().to_list()) - set(min_minutes)
+    if unknown:
+        raise ValueError(f"tables/hour_validity.csv has no row for domains {sorted(unknown)}")
+    need = pl.col("domain").replace_strict(min_minutes, default=None, return_dtype=pl.Int64)
+    iv = pl.col("source_interval_s")
+    sub_hour = iv < 3600
+    minutes = (
+        pl.when(iv == 0)
+        .then(pl.col("valid_minutes_rt"))
+        .otherwise(pl.col("n_valid") * iv // 60)
+        .cast(pl.Int64)
+    )
+    valid = (
+        pl.when(iv.is_null())
+        .then(False)
+        .when(sub_hour)
+        .then(minutes >= need)
+        .otherwise(pl.col("n_valid") >= 1)
+    )
+    combine = pl.col("parameter").replace_strict(
+        HOUR_COMBINE, default="mean", return_dtype=pl.String
+    )
+    value = (
+        pl.when(combine == "energy")
+        .then(pl.col("energy_value"))
+        .when(combine == "max")
+        .then(pl.col("max_value"))
+        .otherwise(pl.col("mean_value"))
+    )
+    reason = (
+        pl.when(iv.is_null())
+        .then(pl.format("{}: no data", pl.col("parameter")))
+        .when(sub_hour)
+        .then(pl.format("{}: {} valid minutes < {} required", pl.col("parameter"), minutes, need))
+        .otherwise(pl.format("{}: no valid hourly value", pl.col("parameter")))
+    )
+    n_expected = (
+        pl.when(iv.is_null() | (iv == 3600)).then(1).when(iv == 0).then(60).otherwise(3600 // iv)
+    )
+    units = [net.unit_of(s, p) for s, p in zip(df["site_id"], df["parameter"], strict=True)]
+    df = df.with_columns(
+        valid.alias("valid"),
+        pl.coalesce(pl.col("unit"), pl.Series(units, dtype=pl.String)).alias("unit"),
+        n_expected.cast(pl.Int32).alias("n_expected"),
+        pl.when(sub_hour)
+        .then(minutes)
+        .otherwise(pl.col("n_valid"))
+        .cast(pl.Int32)
+        .alias("n_valid"),
+        value.alias("_value"),
+        reason.alias("_reason"),
+    )
+    return df.with_columns(
+        pl.when(pl.col("valid")).then(pl.col("_value")).alias("value"),
+        pl.when(~pl.col("valid")).then(pl.col("_reason")).alias("invalid_reason"),
+    ).select(*HOUR_COLUMNS, "domain", "kind")

@@ -1,0 +1,76 @@
+"""Writing derived rows: delete the period's rows and insert them again, in one transaction, and
+record the run in `derivation_runs` (so a re-run or a backfill gives the same rows)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+from warehouse.db import transaction
+
+
+@dataclass
+class Replace:
+    """One table's rows for the period: `delete_sql` (with $params) removes what `rows` replaces."""
+
+    table: str
+    rows: pl.DataFrame
+    delete_sql: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def write(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    range_start: datetime,
+    range_end: datetime,
+    replaces: list[Replace],
+    started_at: datetime,
+) -> dict[str, int]:
+    """Replace every table's period rows and record the run; returns rows written per table."""
+    computed_at = datetime.now(UTC)
+    written: dict[str, int] = {}
+    with transaction(con):
+        for rep in replaces:
+            cols = _table_columns(con, rep.table)
+            frame = rep.rows.with_columns(
+                pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at")
+            )
+            missing = [c for c in cols if c not in frame.columns]
+            if missing:
+                raise ValueError(f"{rep.table}: derived rows lack columns {missing}")
+            con.execute(rep.delete_sql, rep.params)
+            if frame.height:
+                arrow = frame.select(cols).to_arrow()
+                con.register("derive_rows", arrow)
+                try:
+                    con.execute(f"INSERT INTO {rep.table} SELECT * FROM derive_rows")
+                finally:
+                    con.unregister("derive_rows")
+            written[rep.table] = written.get(rep.table, 0) + frame.height
+        run_id = f"{stage}-{started_at:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
+        con.execute(
+            "INSERT INTO derivation_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                stage,
+                range_start,
+                range_end,
+                sum(written.values()),
+                started_at,
+                datetime.now(UTC),
+            ],
+        )
+    return written

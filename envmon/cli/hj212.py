@@ -1,23 +1,94 @@
-"""`envmon hj212 ...`: HJ 212 logger protocol tools (parse now; serve is added later)."""
+"""`envmon hj212 ...`: HJ 212 logger protocol tools: parse packets, run the TCP server, replay traffic."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-hj212_app = typer.Typer(name="hj212", help="HJ 212 data-logger protocol tools.", no_args_is_help=True)
+hj212_app = typer.Typer(
+    name="hj212", help="HJ 212 data-logger protocol tools.", no_args_is_help=True
+)
 
 
 @hj212_app.command("parse")
 def parse(
-    file: Annotated[str, typer.Argument(help="packet file, one per line (gzip ok); '-' = stdin")] = "-",
+    file: Annotated[
+        str, typer.Argument(help="packet file, one per line (gzip ok); '-' = stdin")
+    ] = "-",
 ) -> None:
     """Parse HJ 212 packets and print one JSON object per packet; exit 1 if any is rejected."""
     from ingest.hj212.cli import parse_stream, read_lines
 
     raise typer.Exit(parse_stream(read_lines(file), sys.stdout))
+
+
+@hj212_app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="TCP port (0 = any free port)")
+    ] = 9212,
+    batch_wait: Annotated[
+        float, typer.Option(min=0.0, help="seconds a landing batch may wait to fill")
+    ] = 0.5,
+    batch_readings: Annotated[
+        int, typer.Option(min=1, help="readings that make a batch full")
+    ] = 20000,
+    idle_timeout: Annotated[
+        float, typer.Option(min=1.0, help="close a connection silent this many seconds")
+    ] = 600.0,
+    max_packet: Annotated[
+        int, typer.Option(min=64, help="largest packet accepted, in bytes")
+    ] = 16384,
+    backfill: Annotated[
+        bool, typer.Option(help="ask loggers for the history missing after a gap")
+    ] = True,
+    sync_clocks: Annotated[
+        bool, typer.Option(help="read each logger's clock on connect and set it when it drifts")
+    ] = False,
+) -> None:
+    """Receive HJ 212 loggers over TCP into the landing zone until SIGTERM/SIGINT (then flush and answer)."""
+    import logging
+
+    from envmon.settings import get_settings
+    from ingest.hj212.server import ServerConfig, run_server
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = ServerConfig(
+        host=host, port=port, batch_wait_s=batch_wait, batch_readings=batch_readings,
+        idle_timeout_s=idle_timeout, max_packet_bytes=max_packet, backfill=backfill, sync_clocks=sync_clocks,
+    )  # fmt: skip
+    stats = run_server(get_settings(), config)
+    typer.echo(
+        f"{stats.records} records: {stats.packets_landed} landed ({stats.readings} readings), "
+        f"{stats.packets_events} events, {stats.packets_dead} dead-lettered; {stats.replies} answers sent"
+    )
+
+
+@hj212_app.command("replay")
+def replay(
+    files: Annotated[
+        list[Path], typer.Argument(help="recorded traffic, CRLF-separated records (gzip ok)")
+    ],
+    host: Annotated[str, typer.Option(help="server host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="server port")] = 9212,
+) -> None:
+    """Send recorded logger traffic to a server, one connection per logger MN."""
+    import asyncio
+
+    from ingest.hj212.replay import read_records
+    from ingest.hj212.replay import replay as run_replay
+
+    records = read_records(files)
+    report = asyncio.run(run_replay(records, host, port))
+    typer.echo(
+        f"sent {report.records} records ({report.bytes} bytes) over {report.connections} connections"
+    )
 
 
 def register(app: typer.Typer) -> None:

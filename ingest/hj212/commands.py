@@ -1,0 +1,224 @@
+"""Upstream commands to a connected data logger, and matching its answers to them.
+
+A platform request (HJ 212-2017 section 6, Appendix C) runs: platform sends the request with
+Flag A=1 -> logger answers 9011 (QnRtn, Table 7) -> for an accepted request the logger does
+the work (uploads data packets carrying the request's QN, e.g. 1011 SystemTime or the 2051
+history) -> logger answers 9012 (ExeRtn, Table 6). All answers echo the request's QN, which is
+how `CommandChannel` matches them. A request not answered with 9011 within `timeout_s` is sent
+again, up to `retries` times (Table 1 default: 10 s, 3 retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from ingest.hj212 import builders
+from ingest.hj212.packet import Packet
+from ingest.hj212.protocol import DEFAULT_TZ, parse_time
+
+HISTORY_CNS = (builders.CN_MINUTE, builders.CN_HOUR, builders.CN_DAY)
+DATA_CNS = frozenset({builders.CN_REALTIME, builders.CN_MINUTE, builders.CN_HOUR, builders.CN_DAY})
+DEFAULT_TIMEOUT_S = 10.0  # HJ 212-2017 Table 1 default for wireless links
+DEFAULT_RETRIES = 3
+DEFAULT_RESULT_TIMEOUT_S = 120.0  # a history upload can take a while on a slow link
+
+
+@dataclass
+class CommandResult:
+    """The outcome of one request: answers received, or why there are none."""
+
+    cn: str
+    qn: str
+    mn: str
+    qn_rtn: int | None = None  # 9011 QnRtn (1 = ready to execute)
+    exe_rtn: int | None = None  # 9012 ExeRtn (1 = success, 100 = no data)
+    uploads: list[Packet] = field(default_factory=list)  # packets the logger sent for this QN
+    error: str | None = None  # "timeout waiting for 9011" / "disconnected" ...
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.error is None
+            and self.qn_rtn == builders.QN_READY
+            and self.exe_rtn == builders.EXE_SUCCESS
+        )
+
+    @property
+    def outcome(self) -> str:
+        """One word for journals and logs."""
+        if self.error:
+            return "timeout" if "timeout" in self.error else "failed"
+        if self.qn_rtn != builders.QN_READY:
+            return "refused"
+        if self.exe_rtn == builders.EXE_SUCCESS:
+            return "success"
+        if self.exe_rtn == builders.EXE_NO_DATA:
+            return "no_data"
+        return "failed"
+
+    def system_time(self, tz: tzinfo = DEFAULT_TZ) -> datetime | None:
+        """SystemTime of a 1011 clock reading, when the logger sent one."""
+        for p in self.uploads:
+            text = p.get("SystemTime")
+            if text:
+                try:
+                    return parse_time(text, tz)
+                except ValueError:
+                    return None
+        return None
+
+
+@dataclass
+class _Pending:
+    result: CommandResult
+    answered: asyncio.Event = field(default_factory=asyncio.Event)  # 9011 arrived
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # 9012 arrived (or gave up)
+
+
+class CommandChannel:
+    """Requests to one logger connection and the answers that come back on it."""
+
+    def __init__(
+        self,
+        send: Callable[[bytes], None],
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+        result_timeout_s: float = DEFAULT_RESULT_TIMEOUT_S,
+    ) -> None:
+        self._send = send
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.result_timeout_s = result_timeout_s
+        self._pending: dict[str, _Pending] = {}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def new_qn(self, tz: tzinfo = DEFAULT_TZ) -> str:
+        """A QN (local time with ms) not used by an open request on this channel."""
+        qn = builders.new_qn(tz=tz)
+        while qn in self._pending:
+            qn = f"{int(qn) + 1:017d}"
+        return qn
+
+    def on_packet(self, packet: Packet) -> bool:
+        """Feed every packet from the logger; True when it was an answer (9011/9012/1011...)
+        consumed here. Data uploads carrying a pending QN are noted but not consumed: their
+        readings still go to the landing zone."""
+        pending = self._pending.get(packet.qn or "")
+        if pending is None:
+            return False
+        if packet.cn == builders.CN_REQUEST_ANSWER:
+            pending.result.qn_rtn = _int(packet.get("QnRtn"))
+            pending.answered.set()
+            if pending.result.qn_rtn != builders.QN_READY:
+                pending.done.set()
+            return True
+        if packet.cn == builders.CN_EXECUTION_RESULT:
+            pending.result.exe_rtn = _int(packet.get("ExeRtn"))
+            pending.answered.set()  # a logger that skips 9011 still gets its result recorded
+            if pending.result.qn_rtn is None:
+                pending.result.qn_rtn = builders.QN_READY
+            pending.done.set()
+            return True
+        pending.result.uploads.append(packet)
+        return packet.cn not in DATA_CNS
+
+    def close(self, reason: str = "disconnected") -> None:
+        """The connection is gone: every open request ends with `reason`."""
+        for pending in self._pending.values():
+            if pending.result.error is None and not pending.done.is_set():
+                pending.result.error = reason
+            pending.answered.set()
+            pending.done.set()
+
+    async def request(
+        self, raw: bytes, *, cn: str, qn: str, mn: str, wants_result: bool = True
+    ) -> CommandResult:
+        """Send a request and wait for its 9011 (with retries) and, if wanted, its 9012."""
+        pending = _Pending(CommandResult(cn=cn, qn=qn, mn=mn))
+        self._pending[qn] = pending
+        try:
+            for attempt in range(1, self.retries + 2):
+                pending.result.attempts = attempt
+                if pending.result.error is not None:
+                    return pending.result
+                self._send(raw)
+                try:
+                    await asyncio.wait_for(pending.answered.wait(), self.timeout_s)
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                pending.result.error = f"timeout: no 9011 after {pending.result.attempts} attempt(s) of {self.timeout_s:g} s"
+                return pending.result
+            if wants_result and pending.result.error is None and not pending.done.is_set():
+                try:
+                    await asyncio.wait_for(pending.done.wait(), self.result_timeout_s)
+                except TimeoutError:
+                    pending.result.error = f"timeout: no 9012 within {self.result_timeout_s:g} s"
+            return pending.result
+        finally:
+            del self._pending[qn]
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+# --- the commands, given a connection's identity ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoggerAddress:
+    """What a command needs to name its logger: MN, password and system code."""
+
+    mn: str
+    pw: str
+    st: str
+
+
+async def set_clock(
+    channel: CommandChannel,
+    to: LoggerAddress,
+    at: datetime,
+    tz: tzinfo = DEFAULT_TZ,
+    qn: str | None = None,
+) -> CommandResult:
+    """1012: set the logger's clock to `at`."""
+    qn = qn or channel.new_qn(tz)
+    raw = builders.set_clock(to.mn, to.pw, to.st, at, tz, qn=qn)
+    return await channel.request(raw, cn=builders.CN_SET_TIME, qn=qn, mn=to.mn)
+
+
+async def read_clock(
+    channel: CommandChannel, to: LoggerAddress, tz: tzinfo = DEFAULT_TZ, qn: str | None = None
+) -> CommandResult:
+    """1011: read the logger's clock (`result.system_time()`)."""
+    qn = qn or channel.new_qn(tz)
+    raw = builders.read_clock(to.mn, to.pw, to.st, qn=qn)
+    return await channel.request(raw, cn=builders.CN_GET_TIME, qn=qn, mn=to.mn)
+
+
+async def request_history(
+    channel: CommandChannel,
+    to: LoggerAddress,
+    cn: str,
+    begin: datetime,
+    end: datetime,
+    tz: tzinfo = DEFAULT_TZ,
+    qn: str | None = None,
+) -> CommandResult:
+    """2051/2061/2031: ask the logger to send its minute/hourly/daily data of [begin, end] again."""
+    qn = qn or channel.new_qn(tz)
+    raw = builders.request_history(cn, to.mn, to.pw, to.st, begin, end, tz, qn=qn)
+    return await channel.request(raw, cn=cn, qn=qn, mn=to.mn)

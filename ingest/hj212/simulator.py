@@ -1,0 +1,667 @@
+"""Data-logger simulator: the demo enterprises' loggers, speaking HJ 212 over TCP.
+
+Each outlet of the registry gets a logger that connects to the server and sends minute data
+(CN 2051), hourly data (2061, aggregated from its own minutes) and optionally real-time data
+(2011), with Flag A=1 so the server answers each packet (9014). What the values look like:
+
+- a daily load cycle (production by day) around a level below the outlet's permit limit;
+- occasional exceedance episodes (above the permit limit, O2-corrected where the limit is);
+- maintenance (flag M) episodes, a daily calibration (flag C) of the analysers, stuck
+  (constant) values, minutes with no data at all (instrument gap), and link outages: the
+  logger disconnects, keeps what it measures, and reconnects later;
+- optionally damaged packets (bad CRC) that the server must dead-letter.
+
+It answers the server as a logger does: 9011 then 9012 for a clock read (1011, with a 1011
+upload of SystemTime), a clock set (1012) and a history request (2051/2061/2031 with
+BeginTime/EndTime: the stored packets of that period are sent again with the request's QN;
+ExeRtn 100 when it has none). Unanswered packets are sent again (up to `retries` times).
+
+The data are deterministic for a seed (each logger has its own random stream); the timing
+is real: `speedup` simulated seconds per real second, 0 = as fast as the server takes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from envmon.schema import INTERVAL_HOUR_S, INTERVAL_MINUTE_S
+from ingest.generator import _OUTLET_TYPICAL
+from ingest.hj212 import builders
+from ingest.hj212.codes import map_code
+from ingest.hj212.crc import crc16
+from ingest.hj212.packet import VERSION_2005, VERSION_2017
+from ingest.hj212.protocol import (
+    DEFAULT_TZ,
+    StreamFramer,
+    format_time,
+    frame,
+    parse_time,
+    try_parse,
+)
+from warehouse.registry.config import Registry
+from warehouse.registry.models import Outlet
+
+O2_IN_AIR_PCT = 21.0  # the oxygen-correction formula C_zs = C x (21 - O2_ref) / (21 - O2_meas)
+_ZS_PARAMETERS = frozenset({"so2", "nox", "dust", "co"})  # concentrations reported O2-corrected
+_CALIBRATED = frozenset(
+    {"so2", "nox", "o2", "co", "cod", "nh3n", "tp", "tn"}
+)  # analysers with zero/span checks
+
+
+@dataclass(frozen=True)
+class LoggerSimOptions:
+    seed: int = 0
+    speedup: float = 0.0  # simulated seconds per real second; 0 = as fast as possible
+    hourly: bool = True  # send 2061 hourly data
+    realtime_s: int = 0  # also send 2011 real-time data every this many seconds (0 = no)
+    exceed_rate: float = 0.01  # chance per outlet-hour of an exceedance episode
+    maintenance_rate: float = 0.005  # chance per outlet-hour of a maintenance (M) episode
+    calibration_hour: int | None = 2  # local hour of the daily 10-minute calibration (C)
+    stuck_rate: float = 0.003  # chance per parameter-hour of a stuck-value episode
+    gap_rate: float = 0.002  # chance per minute that the instruments produce nothing
+    outage_rate: float = 0.0  # chance per outlet-hour of a link outage (disconnect, reconnect)
+    corrupt_rate: float = 0.0  # share of packets also sent once with a damaged CRC
+    window: int = 128  # unanswered packets in flight per logger
+    ack_timeout_s: float = 10.0
+    retries: int = 3
+    linger_s: float = 1.5  # after the last packet, stay to answer the server's requests
+    clock_drift_s: float = 0.0
+
+
+@dataclass
+class SimReport:
+    loggers: int = 0
+    packets: int = 0  # data packets sent (first sends)
+    readings: int = 0  # readings in those packets
+    resends: int = 0
+    acks: int = 0
+    unacknowledged: int = 0  # gave up after the retries
+    corrupt: int = 0  # damaged copies sent
+    connects: int = 0
+    outages: int = 0
+    history_requests: int = 0
+    history_packets: int = 0
+    clock_reads: int = 0
+    clock_sets: int = 0
+    expected_readings: int = 0  # distinct readings generated (what the warehouse should hold)
+    seconds: float = 0.0
+    flags: Counter = field(default_factory=Counter)  # data flags of the minute values
+
+    def add(self, other: SimReport) -> None:
+        for name in ("loggers", "packets", "readings", "resends", "acks", "unacknowledged", "corrupt",
+                     "connects", "outages", "history_requests", "history_packets", "clock_reads",
+                     "clock_sets", "expected_readings"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.flags.update(other.flags)
+
+
+@dataclass(frozen=True)
+class _Channel:
+    """One parameter as the logger sends it."""
+
+    parameter: str
+    code: str
+    factor: float  # site unit -> code unit
+    decimals: int
+
+
+class _Values:
+    """Minute values of one outlet for the whole run (arrays over minutes x parameters)."""
+
+    def __init__(self, registry: Registry, site_id: str, outlet: Outlet, start: datetime, minutes: int,
+                 opts: LoggerSimOptions, rng: np.random.Generator):  # fmt: skip
+        params = sorted(
+            {m.parameter for m in outlet.parameters if m.interval_s == INTERVAL_MINUTE_S}
+        )
+        self.params = params
+        n, k = minutes, len(params)
+        tz = DEFAULT_TZ
+        local_hour = np.array(
+            [
+                (
+                    (start + timedelta(minutes=i)).astimezone(tz).hour
+                    + (start + timedelta(minutes=i)).astimezone(tz).minute / 60.0
+                )
+                for i in range(0, n)
+            ]
+        )
+        load = 1.0 + 0.25 * np.cos(
+            (local_hour - 14.0) / 24.0 * 2 * math.pi
+        )  # production peaks mid-afternoon
+        o2_level = _OUTLET_TYPICAL.get("o2", (8.0, 0.05))[0]
+        ref_o2 = outlet.reference_o2_pct
+        avg = np.empty((n, k))
+        limits: dict[int, tuple[float, bool]] = {}
+        for j, p in enumerate(params):
+            level, amp = _OUTLET_TYPICAL.get(p, (10.0, 0.2))
+            limit = _limit(registry, site_id, outlet, p)
+            if limit is not None:
+                value, on_o2 = limit
+                raw_per_zs = (
+                    (O2_IN_AIR_PCT - o2_level) / (O2_IN_AIR_PCT - ref_o2)
+                    if on_o2 and ref_o2 is not None
+                    else 1.0
+                )
+                level = min(level, 0.5 * value * raw_per_zs)
+                limits[j] = (value, on_o2 and ref_o2 is not None)
+            shape = load if p not in ("o2", "ph", "flue_temp") else 1.0 + 0.02 * (load - 1.0)
+            avg[:, j] = level * (1 + amp * (shape - 1.0) * 4) * (1 + rng.normal(0, 0.03, n))
+        o2_col = params.index("o2") if "o2" in params else None
+        o2 = avg[:, o2_col] if o2_col is not None else np.full(n, o2_level)
+        flags = np.full((n, k), "N", dtype="<U1")
+        hours = (n + 59) // 60
+        # exceedance episodes: 20-90 minutes above the limit (O2-corrected when the limit is)
+        for h in np.flatnonzero(rng.random(hours) < opts.exceed_rate):
+            if not limits:
+                break
+            j = list(limits)[int(rng.integers(len(limits)))]
+            a = h * 60 + int(rng.integers(0, 40))
+            b = min(n, a + int(rng.integers(20, 91)))
+            value, on_o2 = limits[j]
+            target = value * rng.uniform(1.1, 1.6, b - a)
+            if on_o2:
+                target = target * (O2_IN_AIR_PCT - o2[a:b]) / (O2_IN_AIR_PCT - ref_o2)
+            avg[a:b, j] = target
+        # stuck values: a parameter repeats one value for 30-120 minutes
+        for h, j in zip(*np.nonzero(rng.random((hours, k)) < opts.stuck_rate), strict=True):
+            a = h * 60 + int(rng.integers(0, 60))
+            b = min(n, a + int(rng.integers(30, 121)))
+            avg[a:b, j] = avg[min(a, n - 1), j]
+        # maintenance (M): all instruments for 30-120 minutes
+        for h in np.flatnonzero(rng.random(hours) < opts.maintenance_rate):
+            a = h * 60
+            flags[a : min(n, a + int(rng.integers(30, 121))), :] = "M"
+        # calibration (C): the analysers, 10 minutes at the same local hour each day
+        if opts.calibration_hour is not None:
+            at = (local_hour >= opts.calibration_hour) & (
+                local_hour < opts.calibration_hour + 10 / 60
+            )
+            for j, p in enumerate(params):
+                if p in _CALIBRATED:
+                    flags[at, j] = "C"
+        spread = np.abs(rng.normal(0, 0.04, (n, k)))
+        self.avg = avg
+        self.min = avg * (1 - spread)
+        self.max = avg * (1 + np.abs(rng.normal(0, 0.04, (n, k))))
+        for j in range(k):  # a stuck instrument reports the same number for min, mean and max
+            same = np.r_[False, np.diff(avg[:, j]) == 0]
+            self.min[same, j] = avg[same, j]
+            self.max[same, j] = avg[same, j]
+        self.flags = flags
+        self.zs = None
+        if ref_o2 is not None:
+            self.zs = (
+                avg
+                * ((O2_IN_AIR_PCT - ref_o2) / (O2_IN_AIR_PCT - np.minimum(o2, O2_IN_AIR_PCT - 1)))[
+                    :, None
+                ]
+            )
+        self.present = rng.random(n) >= opts.gap_rate  # minutes the instruments produced at all
+
+
+def _limit(
+    registry: Registry, site_id: str, outlet: Outlet, parameter: str
+) -> tuple[float, bool] | None:
+    """The outlet's permit limit for a parameter, in the site's unit, and whether it is O2-corrected."""
+    for lim in outlet.permit_limits:
+        if lim.parameter != parameter:
+            continue
+        unit = registry.site_unit(site_id, parameter)
+        value = lim.limit
+        if lim.unit != unit:
+            if not registry.convertible(lim.unit, unit):
+                return None
+            value *= registry.conversion_factor(lim.unit, unit)
+        return value, lim.statistic.endswith("_o2")
+    return None
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+class SimLogger:
+    """One outlet's data logger."""
+
+    def __init__(self, registry: Registry, site_id: str, start: datetime, end: datetime, opts: LoggerSimOptions,
+                 index: int):  # fmt: skip
+        _, outlet = registry.outlets[site_id]
+        self.site_id = site_id
+        self.outlet = outlet
+        self.mn = outlet.logger.mn
+        self.pw = outlet.logger.password
+        self.version = (
+            VERSION_2005 if outlet.logger.protocol_edition == "HJ212-2005" else VERSION_2017
+        )
+        self.st = "31" if outlet.outlet_type == "flue_gas" else "32"
+        self.opts = opts
+        self.start = start
+        self.minutes = max(0, int((end - start).total_seconds() // 60))
+        self.rng = np.random.default_rng([opts.seed, index])
+        self.values = _Values(registry, site_id, outlet, start, self.minutes, opts, self.rng)
+        self.channels: list[_Channel | None] = []
+        for p in self.values.params:
+            info = registry.parameters.get(p)
+            code = (
+                (info.hj212_2005_code if self.version == VERSION_2005 else info.hj212_2017_code)
+                if info
+                else None
+            )
+            mapping = map_code(code, self.st) if code else None
+            if mapping is None or mapping.info is None:
+                self.channels.append(None)  # the logger has no code for it: not sent
+                continue
+            site_unit = registry.site_unit(site_id, p)
+            factor = 1.0
+            if mapping.info.unit != site_unit and registry.convertible(
+                site_unit, mapping.info.unit
+            ):
+                factor = registry.conversion_factor(site_unit, mapping.info.unit)
+            extra = (
+                round(-math.log10(factor)) if factor < 1 else 0
+            )  # keep the precision in smaller units
+            decimals = min(6, max(1, (info.decimals if info else 0) or 0) + extra)
+            self.channels.append(_Channel(p, code, factor, decimals))
+        self.outages = self._plan_outages()
+        self.drift = timedelta(seconds=opts.clock_drift_s)
+        self.report = SimReport(loggers=1)
+        self._inflight: dict[str, list] = {}  # QN -> [raw, sent_at, tries]
+        self._space = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
+        self._last_traffic = time.monotonic()
+        self._sim_now = start
+
+    # -- the plan -------------------------------------------------------------------------
+    def _plan_outages(self) -> list[tuple[int, int]]:
+        """Link outages as (first minute offline, first minute back), none in the last 70 minutes
+        so that the data they hide can still be asked for before the run ends."""
+        out = []
+        hours = self.minutes // 60
+        for h in np.flatnonzero(self.rng.random(hours) < self.opts.outage_rate):
+            a = int(h) * 60 + int(self.rng.integers(1, 50))
+            b = a + int(self.rng.integers(3, 31))
+            if b + 70 <= self.minutes and (not out or a > out[-1][1]):
+                out.append((a, b))
+        return out
+
+    def _offline(self, i: int) -> bool:
+        return any(a <= i < b for a, b in self.outages)
+
+    def expected_readings(self) -> int:
+        """Distinct readings the run generates (minute, hour, real-time)."""
+        sent = sum(1 for c in self.channels if c is not None)
+        minutes = int(self.values.present.sum())
+        total = minutes * sent
+        if self.opts.hourly:
+            total += sum(
+                sent
+                for h in range(self.minutes // 60)
+                if self.values.present[h * 60 : h * 60 + 60].any()
+            )
+        if self.opts.realtime_s:
+            total += len(self._realtime_times()) * sent
+        return total
+
+    def _realtime_times(self) -> list[int]:
+        step = self.opts.realtime_s
+        return [s for s in range(0, self.minutes * 60, step) if self.values.present[s // 60]]
+
+    # -- packets --------------------------------------------------------------------------
+    def _flag(self, ack: bool) -> int:
+        return (self.version << 2) | (1 if ack else 0)
+
+    def _packet(self, cn: str, qn: str, datatime: datetime, groups: list[str], ack: bool) -> bytes:
+        body = ";".join([f"DataTime={format_time(datatime)}", *groups])
+        segment = f"QN={qn};ST={self.st};CN={cn};PW={self.pw};MN={self.mn};Flag={self._flag(ack)};CP=&&{body}&&"
+        return frame(segment.encode())
+
+    def _qn(self, at: datetime, slot: int) -> str:
+        return format_time(at + timedelta(milliseconds=slot), millis=True)
+
+    def minute_packet(self, i: int, qn: str | None = None, ack: bool = True) -> tuple[bytes, int]:
+        v = self.values
+        groups = []
+        for j, ch in enumerate(self.channels):
+            if ch is None:
+                continue
+            f, d = ch.factor, ch.decimals
+            items = [f"{ch.code}-Min={_fmt(v.min[i, j] * f, d)}", f"{ch.code}-Avg={_fmt(v.avg[i, j] * f, d)}",
+                     f"{ch.code}-Max={_fmt(v.max[i, j] * f, d)}"]  # fmt: skip
+            if v.zs is not None and ch.parameter in _ZS_PARAMETERS:
+                items.append(f"{ch.code}-ZsAvg={_fmt(v.zs[i, j] * f, d)}")
+            if ch.parameter in ("flue_flow", "ww_flow"):  # amount over the minute, in m3
+                per_s = v.avg[i, j] * f * (1e-3 if ch.parameter == "ww_flow" else 1.0)
+                items.append(f"{ch.code}-Cou={_fmt(per_s * INTERVAL_MINUTE_S, 2)}")
+            items.append(f"{ch.code}-Flag={v.flags[i, j]}")
+            groups.append(",".join(items))
+        at = self.start + timedelta(minutes=i)
+        qn = qn or self._qn(at + timedelta(minutes=1), 0)
+        return self._packet(builders.CN_MINUTE, qn, at, groups, ack), len(groups)
+
+    def hour_packet(
+        self, h: int, qn: str | None = None, ack: bool = True
+    ) -> tuple[bytes, int] | None:
+        v = self.values
+        rows = np.arange(h * 60, min(h * 60 + 60, self.minutes))
+        rows = rows[v.present[rows]]
+        if len(rows) == 0:
+            return None
+        groups = []
+        for j, ch in enumerate(self.channels):
+            if ch is None:
+                continue
+            f, d = ch.factor, ch.decimals
+            items = [f"{ch.code}-Min={_fmt(v.min[rows, j].min() * f, d)}",
+                     f"{ch.code}-Avg={_fmt(v.avg[rows, j].mean() * f, d)}",
+                     f"{ch.code}-Max={_fmt(v.max[rows, j].max() * f, d)}"]  # fmt: skip
+            if v.zs is not None and ch.parameter in _ZS_PARAMETERS:
+                items.append(f"{ch.code}-ZsAvg={_fmt(v.zs[rows, j].mean() * f, d)}")
+            flags, counts = np.unique(v.flags[rows, j], return_counts=True)
+            items.append(
+                f"{ch.code}-Flag={flags[counts.argmax()]}"
+            )  # simplification: the commonest minute flag
+            groups.append(",".join(items))
+        at = self.start + timedelta(hours=h)
+        qn = qn or self._qn(at + timedelta(hours=1), 1)
+        return self._packet(builders.CN_HOUR, qn, at, groups, ack), len(groups)
+
+    def realtime_packet(self, s: int, qn: str | None = None) -> tuple[bytes, int]:
+        i = s // 60
+        v = self.values
+        groups = []
+        for j, ch in enumerate(self.channels):
+            if ch is not None:
+                value = v.avg[i, j] * ch.factor * (1 + 0.01 * math.sin(s))
+                groups.append(
+                    f"{ch.code}-Rtd={_fmt(value, ch.decimals)},{ch.code}-Flag={v.flags[i, j]}"
+                )
+        at = self.start + timedelta(seconds=s)
+        return self._packet(builders.CN_REALTIME, qn or self._qn(at, 2), at, groups, True), len(
+            groups
+        )
+
+    def _schedule(self) -> Iterator[tuple[float, str, int]]:
+        """(due second from start, kind, index) in time order."""
+        rt = iter(self._realtime_times()) if self.opts.realtime_s else iter(())
+        next_rt = next(rt, None)
+        for i in range(self.minutes):
+            due = (i + 1) * 60
+            while next_rt is not None and next_rt < due:
+                yield next_rt, "rt", next_rt
+                next_rt = next(rt, None)
+            if self.values.present[i]:
+                yield due, "min", i
+            if self.opts.hourly and due % INTERVAL_HOUR_S == 0:
+                yield due, "hour", due // INTERVAL_HOUR_S - 1
+
+    # -- the connection -------------------------------------------------------------------
+    async def run(self, host: str, port: int, t0: float) -> SimReport:
+        opts = self.opts
+        reader_task = None
+        outage_iter = iter(self.outages)
+        outage = next(outage_iter, None)
+        try:
+            for due_s, kind, idx in self._schedule():
+                self._sim_now = self.start + timedelta(seconds=due_s)
+                if opts.speedup > 0:
+                    delay = t0 + due_s / opts.speedup - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                minute = due_s // 60 - 1 if kind != "rt" else idx // 60
+                while outage is not None and minute >= outage[1]:
+                    outage = next(outage_iter, None)
+                if outage is not None and outage[0] <= minute < outage[1]:
+                    if self._writer is not None:
+                        self.report.outages += 1
+                        await self._disconnect(reader_task)
+                        reader_task = None
+                    continue  # measured and stored, not sent
+                if self._writer is None:
+                    reader_task = await self._connect(host, port)
+                built = (self.minute_packet(idx) if kind == "min" else self.hour_packet(idx) if kind == "hour"
+                         else self.realtime_packet(idx))  # fmt: skip
+                if built is None:
+                    continue
+                raw, n = built
+                await self._send_data(raw, n)
+            await self._finish()
+        finally:
+            await self._disconnect(reader_task)
+        return self.report
+
+    async def _connect(self, host: str, port: int) -> asyncio.Task:
+        delay = 0.1
+        for attempt in range(50):
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+                break
+            except OSError:
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        self._writer = writer
+        self.report.connects += 1
+        task = asyncio.create_task(self._read(reader))
+        for entry in self._inflight.values():  # unanswered before the link went down: send again
+            entry[1] = time.monotonic()
+            writer.write(entry[0])
+            self.report.resends += 1
+        return task
+
+    async def _disconnect(self, reader_task: asyncio.Task | None) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+                await asyncio.wait_for(writer.wait_closed(), 2)
+        if reader_task is not None:
+            reader_task.cancel()
+            with contextlib.suppress(BaseException):
+                await reader_task
+
+    def _write(self, raw: bytes) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(raw)
+
+    async def _send_data(self, raw: bytes, readings: int) -> None:
+        while len(self._inflight) >= self.opts.window:
+            self._space.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._space.wait(), self.opts.ack_timeout_s / 2)
+            self._check_resends()
+        if self.opts.corrupt_rate and self.rng.random() < self.opts.corrupt_rate:
+            bad = raw[:-6] + f"{(int(raw[-6:-2], 16) ^ 0x5A5A):04X}".encode() + b"\r\n"
+            self._write(bad)
+            self.report.corrupt += 1
+        qn = raw[raw.index(b"QN=") + 3 : raw.index(b";", 6)].decode()
+        self._inflight[qn] = [raw, time.monotonic(), 0]
+        self._write(raw)
+        self.report.packets += 1
+        self.report.readings += readings
+        if self._writer is not None and self._writer.transport.get_write_buffer_size() > 1 << 16:
+            with contextlib.suppress(ConnectionError):
+                await self._writer.drain()
+
+    def _check_resends(self) -> None:
+        now = time.monotonic()
+        for qn, entry in list(self._inflight.items()):
+            if now - entry[1] >= self.opts.ack_timeout_s:
+                if entry[2] >= self.opts.retries:
+                    del self._inflight[qn]
+                    self.report.unacknowledged += 1
+                    continue
+                entry[1], entry[2] = now, entry[2] + 1
+                self._write(entry[0])
+                self.report.resends += 1
+
+    async def _finish(self) -> None:
+        """Wait for the answers still owed, then for the server's requests to stop."""
+        deadline = time.monotonic() + self.opts.ack_timeout_s * (self.opts.retries + 1)
+        while self._inflight and time.monotonic() < deadline and self._writer is not None:
+            self._space.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._space.wait(), 0.2)
+            self._check_resends()
+        while (
+            time.monotonic() - self._last_traffic < self.opts.linger_s and self._writer is not None
+        ):
+            await asyncio.sleep(0.1)
+        self.report.unacknowledged += len(self._inflight)
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        framer = StreamFramer()
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            self._last_traffic = time.monotonic()
+            for record in framer.feed(data):
+                result = try_parse(record, max_future=None)
+                if result.ok and result.packet is not None:
+                    await self._on_packet(result.packet)
+
+    async def _on_packet(self, p) -> None:  # type: ignore[no-untyped-def]
+        if p.cn == builders.CN_DATA_ANSWER:
+            if self._inflight.pop(p.qn or "", None) is not None:
+                self.report.acks += 1
+                self._space.set()
+            return
+        if p.mn != self.mn:
+            return
+        if p.cn == builders.CN_GET_TIME:
+            self._write(builders.request_answer(p, builders.QN_READY))
+            now = self._sim_now + self.drift
+            self._write(builders.command(builders.CN_GET_TIME, self.mn, self.pw, self.st,
+                                         [("SystemTime", format_time(now))], qn=p.qn, ack=False))  # fmt: skip
+            self._write(builders.execution_result(p, builders.EXE_SUCCESS))
+            self.report.clock_reads += 1
+        elif p.cn == builders.CN_SET_TIME:
+            self._write(builders.request_answer(p, builders.QN_READY))
+            text = p.get("SystemTime")
+            try:
+                self.drift = parse_time(text or "") - self._sim_now
+                exe = builders.EXE_SUCCESS
+            except ValueError:
+                exe = builders.EXE_FAILED
+            self._write(builders.execution_result(p, exe))
+            self.report.clock_sets += 1
+        elif p.cn in (builders.CN_MINUTE, builders.CN_HOUR, builders.CN_DAY):
+            await self._history(p)
+        elif p.ack_requested:
+            self._write(builders.request_answer(p, builders.QN_REJECTED))
+
+    async def _history(self, p) -> None:  # type: ignore[no-untyped-def]
+        self.report.history_requests += 1
+        self._write(builders.request_answer(p, builders.QN_READY))
+        try:
+            begin = parse_time(p.get("BeginTime") or "")
+            end = parse_time(p.get("EndTime") or "")
+        except ValueError:
+            self._write(builders.execution_result(p, builders.EXE_FAILED))
+            return
+        sent = 0
+        if p.cn == builders.CN_MINUTE:
+            first = max(0, math.ceil((begin - self.start).total_seconds() / 60))
+            last = min(self.minutes - 1, int((end - self.start).total_seconds() // 60))
+            for i in range(first, last + 1):
+                if (
+                    self.values.present[i]
+                    and self.start + timedelta(minutes=i + 1) <= self._sim_now
+                ):
+                    self._write(self.minute_packet(i, qn=p.qn, ack=False)[0])
+                    sent += 1
+        elif p.cn == builders.CN_HOUR and self.opts.hourly:
+            first = max(0, math.ceil((begin - self.start).total_seconds() / 3600))
+            last = int((end - self.start).total_seconds() // 3600)
+            for h in range(first, last + 1):
+                if self.start + timedelta(hours=h + 1) <= self._sim_now:
+                    built = self.hour_packet(h, qn=p.qn, ack=False)
+                    if built is not None:
+                        self._write(built[0])
+                        sent += 1
+        self.report.history_packets += sent
+        if self._writer is not None:
+            with contextlib.suppress(ConnectionError):
+                await self._writer.drain()
+        self._write(
+            builders.execution_result(p, builders.EXE_SUCCESS if sent else builders.EXE_NO_DATA)
+        )
+
+
+class LoggerSimulator:
+    """All loggers of the registry's outlets (or a chosen few), run concurrently."""
+
+    def __init__(self, registry: Registry, start: datetime, end: datetime, opts: LoggerSimOptions | None = None,
+                 outlets: list[str] | None = None):  # fmt: skip
+        self.opts = opts or LoggerSimOptions()
+        start = start.astimezone(UTC).replace(
+            minute=0, second=0, microsecond=0
+        )  # hours on clock hours
+        chosen = sorted(registry.outlets) if outlets is None else outlets
+        unknown = [s for s in chosen if s not in registry.outlets]
+        if unknown:
+            raise ValueError(
+                f"unknown outlet(s) {', '.join(unknown)}; valid: {', '.join(sorted(registry.outlets))}"
+            )
+        self.loggers = [
+            SimLogger(registry, s, start, end, self.opts, i) for i, s in enumerate(chosen)
+        ]
+
+    def expected_readings(self) -> int:
+        return sum(lg.expected_readings() for lg in self.loggers)
+
+    async def run(self, host: str, port: int) -> SimReport:
+        t0 = time.monotonic()
+        reports = await asyncio.gather(*(lg.run(host, port, t0) for lg in self.loggers))
+        total = SimReport()
+        for r in reports:
+            total.add(r)
+        for lg in self.loggers:
+            total.flags.update(lg.values.flags[lg.values.present].ravel().tolist())
+        total.expected_readings = self.expected_readings()
+        total.seconds = time.monotonic() - t0
+        return total
+
+
+# --- a synthetic registry for load tests --------------------------------------------------------
+
+
+def write_synthetic_registry(
+    base_config: Path, dest: Path, loggers: int, *, prefix: str = "simlog"
+) -> Path:
+    """Copy a config folder and replace its enterprises with `loggers` generated flue-gas and
+    waste-water outlets (alternating), each with its own MN and password. Returns dest."""
+    import shutil
+
+    shutil.copytree(base_config, dest, dirs_exist_ok=True)
+    ents_path = dest / "registry" / "enterprises.yaml"
+    base = yaml.safe_load(ents_path.read_text(encoding="utf-8"))["enterprises"]
+    flue = next(o for e in base for o in e["outlets"] if o["outlet_type"] == "flue_gas")
+    water = next(o for e in base for o in e["outlets"] if o["outlet_type"] == "waste_water")
+    template = base[0]
+    enterprises = []
+    for i in range(loggers):
+        outlet = dict(flue if i % 2 == 0 else water)
+        outlet["site_id"] = f"{prefix}_{i:04d}_o1"
+        outlet["logger"] = {"mn": f"SIM{i:05d}{crc16(str(i).encode()):04X}", "password": f"{(i * 7919) % 1000000:06d}",
+                            "protocol_edition": "HJ212-2017"}  # fmt: skip
+        outlet["permitted_quantities"] = []
+        ent = {k: v for k, v in template.items() if k != "outlets"}
+        ent.update({"enterprise_id": f"{prefix}_{i:04d}", "credit_code": None, "outlets": [outlet],
+                    "name_en": f"Simulated enterprise {i}", "name_zh": f"模拟企业{i}"})  # fmt: skip
+        enterprises.append(ent)
+    ents_path.write_text(yaml.safe_dump({"enterprises": enterprises}, allow_unicode=True, sort_keys=False),
+                         encoding="utf-8")  # fmt: skip
+    return dest

@@ -1,0 +1,263 @@
+"""The HJ 212 TCP server on real loopback sockets: framing, answers, refusals, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from hj212_server_util import (
+    MN,
+    PW,
+    SITE,
+    RawLogger,
+    dead_letters,
+    events,
+    minute_packet,
+    past_minute,
+    port_of,
+    readings,
+    running_server,
+)
+
+from ingest.hj212.protocol import format_time, frame
+from ingest.landing import LandingZone
+from warehouse.registry.config import load_registry
+
+pytestmark = pytest.mark.network
+
+
+@pytest.fixture(scope="module")
+def registry():  # type: ignore[no-untyped-def]
+    from envmon.settings import load_settings
+
+    return load_registry(load_settings().config_dir)
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def test_fragmented_and_coalesced_packets_all_land_and_are_answered(settings, registry) -> None:
+    start = past_minute(60)
+    packets = [
+        minute_packet(start + timedelta(minutes=i), f"2020010100000{i:04d}") for i in range(40)
+    ]
+
+    async def scenario() -> list[str]:
+        async with running_server(settings, registry, batch_wait_s=0.05) as server:
+            logger = await RawLogger.connect(port_of(server))
+            first = packets[0]
+            for i in range(len(first)):  # one byte per write
+                await logger.send(first[i : i + 1])
+                if i % 50 == 0:
+                    await asyncio.sleep(0.001)
+            await logger.send(b"".join(packets[1:30]))  # 29 packets in one write
+            blob = b"".join(packets[30:])  # 10 packets cut at odd places
+            for at in range(0, len(blob), 37):
+                await logger.send(blob[at : at + 37])
+            qns = [(await logger.answer()).qn for _ in packets]
+            await logger.close()
+            return qns
+
+    qns = run(scenario())
+    assert qns == [f"2020010100000{i:04d}" for i in range(40)]  # one 9014 per packet, in order
+    rows = readings(settings)
+    assert len(rows) == 80  # SO2 and O2 of 40 minutes
+    assert {r["site_id"] for r in rows} == {SITE}
+    assert sorted({r["parameter"] for r in rows}) == ["o2", "so2"]
+    assert dead_letters(settings) == []
+
+
+def test_answer_is_sent_only_once_the_batch_is_durable(settings, registry) -> None:
+    at = past_minute(10)
+    landing = LandingZone(settings.landing_root)
+
+    async def scenario() -> None:
+        async with running_server(settings, registry, batch_wait_s=1.0) as server:
+            logger = await RawLogger.connect(port_of(server))
+            await logger.send(minute_packet(at, "20200101000000001", so2=33.3))
+            await asyncio.sleep(0.3)
+            assert landing.list_batches() == []  # nothing durable yet, and so ...
+            assert logger.answers == [] and logger.reader._buffer == b""  # ... no answer yet
+            answer = await logger.answer()
+            assert (answer.cn, answer.qn, answer.mn, answer.st) == (
+                "9014",
+                "20200101000000001",
+                MN,
+                "91",
+            )
+            # when the answer arrives, its reading is in a complete batch file
+            rows = readings(settings)
+            assert [(r["parameter"], r["value"]) for r in rows if r["parameter"] == "so2"] == [
+                ("so2", 33.3)
+            ]
+            await logger.close()
+
+    run(scenario())
+
+
+def test_no_answer_when_flag_does_not_ask_for_one(settings, registry) -> None:
+    at = past_minute(10)
+
+    async def scenario() -> None:
+        async with running_server(settings, registry, batch_wait_s=0.05) as server:
+            logger = await RawLogger.connect(port_of(server))
+            await logger.send(minute_packet(at, "20200101000000002", flag=4))  # 2017, A=0
+            await logger.send(minute_packet(at + timedelta(minutes=1), "20200101000000003", flag=5))
+            answer = await logger.answer()
+            assert answer.qn == "20200101000000003"
+            await asyncio.sleep(0.2)
+            assert logger.answers == []
+            await logger.close()
+
+    run(scenario())
+    assert len(readings(settings)) == 4
+
+
+def test_disconnect_mid_packet_is_dead_lettered_with_the_partial_bytes(settings, registry) -> None:
+    whole = minute_packet(past_minute(5), "20200101000000004")
+
+    async def scenario() -> None:
+        async with running_server(settings, registry, batch_wait_s=0.05) as server:
+            logger = await RawLogger.connect(port_of(server))
+            await logger.send(whole + whole[:25])
+            await logger.answer()
+            await logger.close()
+            await asyncio.sleep(0.2)
+            await server.durable()
+            assert server.stats.records == 2
+            assert server.stats.packets_landed == 1 and server.stats.packets_dead == 1
+
+    run(scenario())
+    dead = dead_letters(settings)
+    assert len(dead) == 1
+    assert dead[0]["raw"] == whole[:25]
+    assert dead[0]["reason"].startswith(
+        "partial packet: connection closed by the logger after 25 bytes"
+    )
+    assert dead[0]["origin"].startswith("tcp://127.0.0.1:")
+
+
+def test_bad_password_and_unknown_mn_are_refused_recorded_and_closed(settings, registry) -> None:
+    at = past_minute(10)
+    wrong_pw = minute_packet(at, "20200101000000010", pw="000000")
+    unknown = minute_packet(at, "20200101000000011", mn="NOTREGISTERED0001")
+
+    async def scenario() -> None:
+        async with running_server(
+            settings, registry, batch_wait_s=0.05, max_auth_failures=3
+        ) as server:
+            logger = await RawLogger.connect(port_of(server))
+            await logger.send(wrong_pw)
+            a = await logger.answer()
+            assert (a.cn, a.qn, a.get("QnRtn")) == (
+                "9011",
+                "20200101000000010",
+                "3",
+            )  # 3 = PW error
+            await logger.send(unknown)
+            a = await logger.answer()
+            assert (a.cn, a.get("QnRtn")) == ("9011", "4")  # 4 = MN error
+            await logger.send(wrong_pw)
+            await logger.answer()
+            assert await logger.closed_by_server()  # third refusal in a row: hung up
+            assert server.stats.auth_failures == 3
+
+    run(scenario())
+    assert readings(settings) == []
+    dead = dead_letters(settings)
+    reasons = sorted(d["reason"] for d in dead)
+    assert reasons == [
+        "unknown MN 'NOTREGISTERED0001': no outlet in the registry has this logger",
+        f"wrong password for MN '{MN}' (logger of outlet {SITE})",
+        f"wrong password for MN '{MN}' (logger of outlet {SITE})",
+    ]
+    assert {d["raw"] for d in dead} == {wrong_pw.rstrip(b"\r\n"), unknown.rstrip(b"\r\n")}
+    assert all(d["origin"].startswith("tcp://127.0.0.1:") for d in dead)
+
+
+def test_every_kind_of_bad_packet_is_dead_lettered_with_its_reason(settings, registry) -> None:
+    at = past_minute(10)
+    good = minute_packet(at, "20200101000000020")
+    bad_crc = good[:-6] + b"0000\r\n"
+    bad_length = b"##0999" + good[6:]
+    future = minute_packet(at + timedelta(days=2), "20200101000000021")
+    malformed = frame(f"QN=20200101000000022;ST=31;CN=20x1;PW={PW};MN={MN};Flag=5;CP=&&&&".encode())
+    unknown_code = minute_packet(at, "20200101000000023", extra=";zz999-Avg=1.0,zz999-Flag=N")
+    only_unknown = frame(
+        f"QN=20200101000000024;ST=31;CN=2051;PW={PW};MN={MN};Flag=5;CP=&&DataTime={format_time(at)};"
+        f"zz999-Avg=1.0&&".encode()
+    )
+    too_long = b"##" + b"9" * 300 + b"\r\n"
+
+    async def scenario() -> None:
+        async with running_server(
+            settings, registry, batch_wait_s=0.05, max_packet_bytes=256
+        ) as server:
+            logger = await RawLogger.connect(port_of(server))
+            blob = (
+                bad_crc + bad_length + future + malformed + unknown_code + only_unknown + too_long
+            )
+            await logger.send(blob)
+            # answered: the packet with one unknown code (its SO2 and O2 land) and the one that only
+            # had unknown codes (kept as a dead letter); the others are not trusted enough to answer
+            qns = sorted([(await logger.answer()).qn, (await logger.answer()).qn])
+            assert qns == ["20200101000000023", "20200101000000024"]
+            await logger.close()
+            await asyncio.sleep(0.1)
+            await server.durable()
+            assert server.stats.records == 7
+            assert server.stats.packets_landed == 1 and server.stats.packets_dead == 6
+            assert server.stats.accounted == server.stats.records
+
+    run(scenario())
+    by_reason = {d["reason"].split(":")[0]: d for d in dead_letters(settings)}
+    assert by_reason["crc"]["reason"].startswith("crc: bad CRC: packet says 0000, computed ")
+    assert by_reason["crc"]["raw"] == bad_crc.rstrip(b"\r\n")
+    assert by_reason["length"]["reason"].startswith("length: length mismatch: header 0999")
+    assert by_reason["time"]["reason"].startswith("time: future timestamp")
+    assert by_reason["header"]["reason"] == "header: CN '20x1' is not 4 digits"
+    assert by_reason["packet too long"]["reason"] == "packet too long: 302 bytes, maximum 256"
+    unknown = [
+        d["reason"] for d in dead_letters(settings) if d["reason"].startswith("unknown pollutant")
+    ]
+    assert sorted(unknown) == [
+        "unknown pollutant code(s) 'zz999': no parameter mapping (the packet's other values landed)",
+        "unknown pollutant code(s) 'zz999': no parameter mapping, no value could be used",
+    ]
+    assert sorted(r["parameter"] for r in readings(settings)) == ["o2", "so2"]
+
+
+def test_packets_without_readings_go_to_the_event_log(settings, registry) -> None:
+    heartbeat = frame(f"QN=20200101000000030;ST=31;CN=2021;PW={PW};MN={MN};Flag=5;CP=&&DataTime="
+                      f"{format_time(past_minute(3))};SB1-RS=1&&".encode())  # fmt: skip
+
+    async def scenario() -> None:
+        async with running_server(settings, registry, batch_wait_s=0.05) as server:
+            logger = await RawLogger.connect(port_of(server))
+            await logger.send(heartbeat)
+            assert (await logger.answer()).cn == "9014"
+            await logger.close()
+
+    run(scenario())
+    logged = events(settings)
+    assert [(e["cn"], e["mn"], e["site_id"], e["note"]) for e in logged] == [
+        ("2021", MN, SITE, "CN 2021 carries no readings")
+    ]
+    assert logged[0]["raw"] == heartbeat.rstrip(b"\r\n").decode()
+
+
+def test_idle_connection_is_closed_and_its_partial_packet_kept(settings, registry) -> None:
+    async def scenario() -> None:
+        async with running_server(
+            settings, registry, batch_wait_s=0.05, idle_timeout_s=1.0
+        ) as server:
+            logger = await RawLogger.connect(port_of(server))
+            await logger.send(b"##0100QN=2020")
+            assert await logger.closed_by_server(timeout=5)
+
+    run(scenario())
+    [dead] = dead_letters(settings)
+    assert dead["raw"] == b"##0100QN=2020"
+    assert dead["reason"] == "partial packet: idle timeout (1 s) after 13 bytes without CRLF"

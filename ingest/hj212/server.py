@@ -12,8 +12,15 @@
     wrong password, packet too long, partial packet at disconnect or idle timeout, split
     packet never completed. A packet whose codes are partly unknown lands its known values and
     is dead-lettered too, naming the unknown codes.
-- Readings of all connections are batched (by count and by age) and written as one landing
+- Records of all connections are batched (by count and by age) and written as one landing
   batch (fsynced, atomic); the events and dead letters of the batch are made durable with it.
+- Two lanes: a plain data upload on a connection whose logger already logged in (same MN,
+  password and ST, not split, no command of ours pending: checked on the raw header) is only
+  queued on arrival; when its batch is written, all such records are parsed together with
+  `bulk.parse_batch` in a worker thread (CRC, grammar, readings, unit conversion). Whatever
+  that does not land whole (rejections aside, which keep the per-packet parser's reasons) and
+  every other record (first packet, logins, answers, notices, split packets) take the
+  per-packet path, so both lanes file a record the same way.
   Only then are the answers sent: 9014 for uploads whose Flag has A=1, 9013 for notices, 9011
   QnRtn=3/4 for a refused packet that asked for an answer. A crash before that leaves the
   logger without its answer, and it sends again; the copy collapses in the warehouse loader.
@@ -31,6 +38,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -38,15 +46,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pyarrow as pa
 
 from envmon.settings import Settings
 from ingest.hj212 import builders
 from ingest.hj212.backfill import BACKFILL_INTERVAL_S, Gap, Journal, OpenRequest, ReceivedState
+from ingest.hj212.bulk import Rejected, parse_batch
 from ingest.hj212.commands import CommandChannel, CommandResult, LoggerAddress
 from ingest.hj212.commands import read_clock as _read_clock
 from ingest.hj212.commands import request_history as _request_history
 from ingest.hj212.commands import set_clock as _set_clock
-from ingest.hj212.packet import Packet
+from ingest.hj212.packet import FLAG_SPLIT, Packet
 from ingest.hj212.protocol import DEFAULT_TZ, split_frames, try_parse
 from ingest.hj212.readings import INTERVAL_BY_CN, packet_to_readings
 from ingest.hj212.reassembly import Evicted, Reassembler
@@ -64,6 +77,12 @@ _CONVERTED = (
     "value_max",
     "value_zs",
 )  # Cou is an amount, not a concentration
+# The header of a plain data upload, read from the raw bytes to pick the bulk lane (the CRC and
+# everything else are still checked there, by the bulk parser).
+_UPLOAD_HEADER = re.compile(
+    rb"##\d{4}QN=\d*;ST=([^;]*);CN=(\d{4});PW=([^;]*);MN=([^;]*);Flag=(\d{1,3});CP=&&"
+)
+_DATA_CNS = frozenset(cn.encode() for cn in INTERVAL_BY_CN)
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,7 @@ class ServerStats:
     replies_lost: int = 0  # answers owed to a connection that had closed
     auth_failures: int = 0
     write_errors: int = 0
+    packets_bulk: int = 0  # of packets_landed: parsed in bulk (the rest one by one)
     dead_reasons: Counter = field(default_factory=Counter)  # by kind (crc, length, auth ...)
 
     @property
@@ -113,9 +133,11 @@ class _Batch:
     """Everything one landing write covers, and what is owed once it is durable."""
 
     __slots__ = (
+        "bulk_landed",
         "dead",
         "dead_kinds",
         "events",
+        "fast",
         "first_at",
         "landed",
         "n_dead",
@@ -125,6 +147,7 @@ class _Batch:
         "replies",
         "rows",
         "seq",
+        "tables",
     )
 
     def __init__(self, seq: int):
@@ -139,9 +162,25 @@ class _Batch:
         ] = []  # conn, MN, CN, period start
         self.records = 0
         self.landed = 0
+        self.bulk_landed = 0
         self.n_dead = 0
         self.n_events = 0
         self.first_at = 0.0
+        self.fast: list[tuple[Connection, bytes, datetime]] = []  # bulk lane, parsed at commit
+        self.tables: list[pa.Table] = []  # readings of the bulk lane
+
+    @property
+    def n_readings(self) -> int:
+        return len(self.rows) + sum(t.num_rows for t in self.tables)
+
+
+@dataclass
+class _BulkPlan:
+    """What the bulk parse of a batch's bulk lane decided, by position in the lane."""
+
+    rejected: dict[int, Rejected]
+    packets: dict[int, tuple] = field(default_factory=dict)  # landed: qn, st, cn, pw, mn, flag, dt
+    table: pa.Table | None = None  # their readings, in the site's units
 
 
 class _Framer:
@@ -184,6 +223,7 @@ class Connection:
         self.command_lock = asyncio.Lock()  # one command at a time per logger
         self.reassembler = Reassembler(cfg.split_timeout_s)
         self.split_raw: dict[tuple[str | None, str | None], list[bytes]] = {}
+        self.upload_key: tuple[bytes, bytes, bytes] | None = None  # (MN, PW, ST) once bound
 
     @property
     def address(self) -> LoggerAddress:
@@ -240,6 +280,7 @@ class Hj212Server:
         self._by_mn: dict[str, Connection] = {}
         self._open: dict[str, list[OpenRequest]] = {}
         self._abort_writes = False
+        self._bulk = isinstance(tz, ZoneInfo)  # the bulk parser needs a zoneinfo time zone
 
     def set_registry(self, registry: Registry) -> None:
         """(Re)load the loggers: MN -> (outlet site_id, password)."""
@@ -249,6 +290,8 @@ class Hj212Server:
             for site_id, (_, o) in registry.outlets.items()
         }
         self._factors: dict[tuple[str, str, str], tuple[float, str] | None] = {}
+        for conn in getattr(self, "_conns", ()):
+            conn.upload_key = None  # a password may have changed: the next packet logs in again
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> tuple[str, int]:
@@ -391,13 +434,18 @@ class Hj212Server:
 
     def _check_full(self) -> None:
         b = self._current
-        if len(b.rows) >= self.config.batch_readings or b.records >= self.config.batch_records:
+        if b.n_readings >= self.config.batch_readings or b.records >= self.config.batch_records:
             self._wake.set()
             if self._committing:
                 self._room.clear()
 
     def _on_record(self, conn: Connection, record: bytes, received_at: datetime) -> None:
-        self._begin_record()
+        b = self._begin_record()
+        if self._bulk_lane(conn, record):
+            conn.auth_failures = 0
+            b.fast.append((conn, record, received_at))
+            self._check_full()
+            return
         try:
             self._process(conn, record, received_at)
         except Exception as exc:  # the server never crashes on input
@@ -410,6 +458,22 @@ class Hj212Server:
                 received_at,
             )
         self._check_full()
+
+    def _bulk_lane(self, conn: Connection, record: bytes) -> bool:
+        """A plain data upload of the logger this connection is bound to (same MN, password and
+        ST, not split, no command of ours waiting for it): parsed in bulk when its batch is
+        written. Anything else (first packet, logins, answers, split packets) is handled here."""
+        if (
+            not self._bulk
+            or conn.upload_key is None
+            or len(record) > self.config.max_packet_bytes
+            or conn.channel.busy
+        ):
+            return False
+        m = _UPLOAD_HEADER.match(record)
+        if m is None or m[2] not in _DATA_CNS or int(m[5]) & FLAG_SPLIT:
+            return False
+        return (m[4], m[3], m[1]) == conn.upload_key and self._by_mn.get(conn.mn or "") is conn
 
     def _process(self, conn: Connection, record: bytes, received_at: datetime) -> None:
         cfg = self.config
@@ -495,6 +559,7 @@ class Hj212Server:
         conn.pw = packet.pw or ""
         if packet.st and packet.st != builders.ST_SYSTEM:
             conn.st = packet.st
+        conn.upload_key = (mn.encode(), conn.pw.encode(), conn.st.encode())
         if self._by_mn.get(mn) is not conn:
             self._by_mn[mn] = conn
         if first and self.config.sync_clocks and not self._closing:
@@ -655,7 +720,7 @@ class Hj212Server:
                 continue
             age = time.monotonic() - b.first_at
             full = (
-                len(b.rows) >= self.config.batch_readings or b.records >= self.config.batch_records
+                b.n_readings >= self.config.batch_readings or b.records >= self.config.batch_records
             )
             if not (full or self._force or self._closing or age >= wait_s):
                 self._wake.clear()
@@ -667,10 +732,151 @@ class Hj212Server:
             self._committing = True
             self._room.set()
             try:
+                await self._resolve_bulk(b)
                 await self._commit(b)
             finally:
                 self._committing = False
         self._release(self._current.seq)
+
+    # -- the bulk lane ------------------------------------------------------------------------
+    async def _resolve_bulk(self, b: _Batch) -> None:
+        """Parse the batch's bulk-lane records together (in a thread), then file each one: its
+        readings, its dead letter, or, for anything but a plain landed upload, the per-packet
+        path (same reasons, events and answers as if it had been handled on arrival)."""
+        items, b.fast = b.fast, []
+        if not items:
+            return
+        try:
+            plan = await asyncio.to_thread(self._parse_bulk, items)
+        except Exception:  # never lose records to a bulk-parser bug: the per-packet path takes them
+            log.exception("bulk parse of %d records failed; handling them one by one", len(items))
+            plan = None
+        current, self._current = self._current, b  # the per-packet path files into batch b
+        try:
+            self._file_bulk(b, items, plan)
+        finally:
+            self._current = current
+
+    def _parse_bulk(self, items: list[tuple[Connection, bytes, datetime]]) -> _BulkPlan:
+        got = parse_batch(
+            [raw for _, raw, _ in items],
+            site_of=lambda mn: self._loggers.get(mn, (None,))[0],
+            tz=self.tz,
+            max_future=timedelta(seconds=self.config.max_future_s),
+        )
+        plan = _BulkPlan(rejected={r.record: r for r in got.rejected})
+        # only plain uploads whose readings all landed take the bulk lane to the end
+        per_packet = {r for r, _ in got.unknown_codes}
+        per_packet |= {r for r, _ in got.unknown_mn} | {r for r, _ in got.skipped}
+        pk = got.packets.select("record", "qn", "st", "cn", "pw", "mn", "flag", "pnum", "datatime")
+        cand: dict[tuple[str, datetime], list[int]] = {}
+        for rec, qn, st, cn, pw, mn, flag, pnum, dt in pk.iter_rows():
+            conn = items[rec][0]
+            key = conn.upload_key
+            if (
+                rec in per_packet or pnum is not None or dt is None or key is None
+                or (mn or "").encode() != key[0] or (pw or "").encode() != key[1]
+            ):  # fmt: skip
+                continue
+            plan.packets[rec] = (qn, st, cn, pw, mn, flag, dt)
+            cand.setdefault((f"hj212:{mn}:{qn or ''}", dt), []).append(rec)
+        # a reading names its packet by (origin, period_start): ambiguous keys go per packet
+        keys = [(k, recs[0]) for k, recs in cand.items() if len(recs) == 1]
+        for recs in cand.values():
+            if len(recs) > 1:
+                for rec in recs:
+                    del plan.packets[rec]
+        readings = pl.from_arrow(got.readings)
+        assert isinstance(readings, pl.DataFrame)
+        ts = readings.schema["period_start"]
+        index = pl.DataFrame(
+            {
+                "origin": [k[0] for k, _ in keys],
+                "period_start": [k[1] for k, _ in keys],
+                "_record": [rec for _, rec in keys],
+                "_received_at": [items[rec][2] for _, rec in keys],
+            },
+            schema={"origin": pl.String, "period_start": ts, "_record": pl.Int64,
+                    "_received_at": readings.schema["received_at"]},
+        )  # fmt: skip
+        rows = (
+            readings.with_row_index("_i")
+            .join(index, on=["origin", "period_start"], how="inner")
+            .sort("_i")
+        )
+        landed = set(rows["_record"].unique().to_list())
+        for rec in list(plan.packets):
+            if rec not in landed:  # no readings after all (e.g. no values): per packet
+                del plan.packets[rec]
+        rows = rows.with_columns(received_at=pl.col("_received_at")).drop(
+            "_i", "_record", "_received_at"
+        )
+        plan.table = self._site_units(rows).to_arrow().cast(got.readings.schema)
+        return plan
+
+    def _site_units(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """`_to_site_unit` for a whole table: only rows whose unit differs are touched."""
+        for site_id, parameter, unit in rows.select("site_id", "parameter", "unit").unique().rows():
+            key = (site_id, parameter, unit)
+            if key not in self._factors:
+                self._factors[key] = self._conversion(*key)
+            conversion = self._factors[key]
+            if conversion is None:
+                continue
+            factor, target = conversion
+            hit = (
+                (pl.col("site_id") == site_id)
+                & (pl.col("parameter") == parameter)
+                & (pl.col("unit") == unit)
+            )
+            scaled = [
+                pl.when(hit)
+                .then(
+                    pl.col(c).map_elements(
+                        lambda v, f=factor: float(f"{v * f:.12g}"), return_dtype=pl.Float64
+                    )
+                )
+                .otherwise(pl.col(c))
+                .alias(c)
+                for c in _CONVERTED
+            ]
+            rows = rows.with_columns(
+                *scaled, unit=pl.when(hit).then(pl.lit(target)).otherwise(pl.col("unit"))
+            )
+        return rows
+
+    def _file_bulk(
+        self, b: _Batch, items: list[tuple[Connection, bytes, datetime]], plan: _BulkPlan | None
+    ) -> None:
+        if plan is not None and plan.table is not None and plan.table.num_rows:
+            b.tables.append(plan.table)
+        for rec, (conn, raw, received_at) in enumerate(items):
+            rejected = plan.rejected.get(rec) if plan is not None else None
+            landed = plan.packets.get(rec) if plan is not None else None
+            if rejected is not None:
+                kind = rejected.kind or None
+                self._dead(conn, raw, f"{kind}: {rejected.reason}", kind or "frame", received_at)
+            elif landed is not None:
+                qn, st, cn, pw, mn, flag, dt = landed
+                b.landed += 1
+                b.bulk_landed += 1
+                if cn in BACKFILL_INTERVAL_S:
+                    b.observed.append((conn, mn, cn, dt.astimezone(self.tz)))
+                packet = Packet(cn=cn, qn=qn, st=st, pw=pw, mn=mn, flag=flag)
+                if (reply := builders.reply_for(packet)) is not None:
+                    b.replies.append((conn, reply))
+            else:
+                try:
+                    self._process(conn, raw, received_at)
+                except Exception as exc:  # the server never crashes on input
+                    log.exception("%s: unexpected error handling a packet", conn.origin())
+                    self._dead(
+                        conn,
+                        raw,
+                        f"internal error while handling the packet: {exc!r}",
+                        "internal",
+                        received_at,
+                    )
 
     def _release(self, seq: int) -> None:
         self._committed_seq = max(self._committed_seq, seq)
@@ -691,9 +897,10 @@ class Hj212Server:
         s.batches += 1
         s.records += b.records
         s.packets_landed += b.landed
+        s.packets_bulk += b.bulk_landed
         s.packets_events += b.n_events
         s.packets_dead += b.n_dead
-        s.readings += len(b.rows)
+        s.readings += b.n_readings
         s.dead_letters += len(b.dead)
         s.dead_reasons.update(b.dead_kinds)
         for conn, reply in b.replies:
@@ -707,8 +914,9 @@ class Hj212Server:
     def _write_durably(self, b: _Batch) -> bool:
         """Readings, dead letters and events of one batch, retried until written."""
         steps = []
-        if b.rows:
-            steps.append(lambda: self.landing.write_readings(readings_table(b.rows), SOURCE_KIND))
+        if b.rows or b.tables:
+            tables = ([readings_table(b.rows)] if b.rows else []) + b.tables
+            steps.append(lambda: self.landing.write_readings(pa.concat_tables(tables), SOURCE_KIND))
         if b.dead:
             steps.append(lambda: self.landing.write_dead_letters(b.dead, SOURCE_KIND))
         if b.events:

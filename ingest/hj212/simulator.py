@@ -60,6 +60,25 @@ _CALIBRATED = frozenset(
 
 
 @dataclass(frozen=True)
+class Episode:
+    """A scripted event on one outlet (the demo's scenario), on top of the random ones.
+
+    kind: `exceedance` (the parameter at `factor` x its permit limit, O2-corrected where the
+    limit is), `stuck` (the parameter repeats its first value: a frozen analyser), `outage`
+    (the instruments produce nothing: no data at all, nothing to back-fill)."""
+
+    site_id: str
+    kind: str
+    start: datetime
+    minutes: int
+    parameter: str | None = None
+    factor: float = 1.5
+
+
+EPISODE_KINDS = ("exceedance", "stuck", "outage")
+
+
+@dataclass(frozen=True)
 class LoggerSimOptions:
     seed: int = 0
     speedup: float = 0.0  # simulated seconds per real second; 0 = as fast as possible
@@ -77,6 +96,7 @@ class LoggerSimOptions:
     retries: int = 3
     linger_s: float = 1.5  # after the last packet, stay to answer the server's requests
     clock_drift_s: float = 0.0
+    episodes: tuple[Episode, ...] = ()  # scripted events (the demo scenario)
 
 
 @dataclass
@@ -190,6 +210,31 @@ class _Values:
             for j, p in enumerate(params):
                 if p in _CALIBRATED:
                     flags[at, j] = "C"
+        scripted = [e for e in opts.episodes if e.site_id == site_id]
+        outages = []
+        for e in scripted:
+            if e.kind not in EPISODE_KINDS:
+                raise ValueError(f"episode kind {e.kind!r}; valid: {', '.join(EPISODE_KINDS)}")
+            a = max(0, int((e.start - start).total_seconds() // 60))
+            b = min(n, a + e.minutes)
+            if a >= b:
+                continue
+            if e.kind == "outage":
+                outages.append((a, b))
+                continue
+            if e.parameter not in params:
+                raise ValueError(f"episode on {site_id}: {e.parameter!r} is not measured there ({params})")
+            j = params.index(e.parameter)
+            if e.kind == "stuck":
+                avg[a:b, j] = avg[a, j]
+            else:
+                if j not in limits:
+                    raise ValueError(f"episode on {site_id}: {e.parameter} has no permit limit")
+                value, on_o2 = limits[j]
+                target = np.full(b - a, value * e.factor)
+                if on_o2:
+                    target = target * (O2_IN_AIR_PCT - o2[a:b]) / (O2_IN_AIR_PCT - ref_o2)
+                avg[a:b, j] = target
         spread = np.abs(rng.normal(0, 0.04, (n, k)))
         self.avg = avg
         self.min = avg * (1 - spread)
@@ -208,6 +253,8 @@ class _Values:
                 ]
             )
         self.present = rng.random(n) >= opts.gap_rate  # minutes the instruments produced at all
+        for a, b in outages:
+            self.present[a:b] = False
 
 
 def _limit(

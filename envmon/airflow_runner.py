@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,8 +89,10 @@ def run_dags(
     *,
     extra_env: dict[str, str] | None = None,
     echo: bool = False,
+    on_result: Callable[[DagRunResult], None] | None = None,
 ) -> list[DagRunResult]:
-    """Run each (dag_id, interval end) in order in one Airflow child process."""
+    """Run each (dag_id, interval end) in order in one Airflow child process; `on_result` sees
+    each run as it finishes."""
     settings = settings or get_settings()
     env = ensure_airflow(settings)
     env.update(extra_env or {})
@@ -98,18 +101,24 @@ def run_dags(
         if end.tzinfo is None:
             raise ValueError(f"interval end {end.isoformat()} has no time zone")
         args += [dag_id, end.isoformat()]
-    done = subprocess.run(args, env=env, capture_output=True, text=True)
-    results = [
-        DagRunResult(**json.loads(line.removeprefix(RESULT_PREFIX)))
-        for line in done.stdout.splitlines()
-        if line.startswith(RESULT_PREFIX)
-    ]
-    if echo or done.returncode != 0 or len(results) != len(runs):
-        sys.stderr.write(done.stderr[-20000:])
-    if done.returncode != 0 or len(results) != len(runs):
+    log_path = Path(env["AIRFLOW_HOME"]) / "envmon_runner.log"
+    results: list[DagRunResult] = []
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(RESULT_PREFIX):
+                result = DagRunResult(**json.loads(line.removeprefix(RESULT_PREFIX)))
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        returncode = proc.wait()
+    if echo or returncode != 0 or len(results) != len(runs):
+        sys.stderr.write(log_path.read_text(encoding="utf-8", errors="replace")[-20000:])
+    if returncode != 0 or len(results) != len(runs):
         raise EnvmonError(
             f"the Airflow runner stopped after {len(results)} of {len(runs)} DAG runs "
-            f"(exit {done.returncode}); its log is above"
+            f"(exit {returncode}); its log: {log_path}"
         )
     return results
 

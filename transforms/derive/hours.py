@@ -44,8 +44,16 @@ chosen AS (
 agg AS (
     SELECT d.site_id, d.parameter, d.hour_start,
            min(d.interval_s) AS source_interval_s,
-           avg(d.value) FILTER (WHERE d.valid) AS mean_value,
-           10 * log10(avg(pow(10, 0.1 * d.value)) FILTER (WHERE d.valid)) AS energy_value,
+           -- Sums in DECIMAL, not DOUBLE: a parallel sum of doubles adds its partial sums in
+           -- no fixed order, so the last bits of a mean change from run to run; decimal sums
+           -- are exact, and a re-run or a backfill stores the very same numbers.
+           CAST(sum(CAST(d.value AS DECIMAL(38, 9))) FILTER (WHERE d.valid) AS DOUBLE)
+               / nullif(count(*) FILTER (WHERE d.valid), 0) AS mean_value,
+           -- energy mean of levels (noise, dB); other quantities have none
+           10 * log10(CAST(sum(CASE WHEN d.unit = 'dB(A)' AND d.value < 300
+                                    THEN CAST(pow(10, 0.1 * d.value) AS DECIMAL(38, 6)) END)
+                               FILTER (WHERE d.valid) AS DOUBLE)
+               / nullif(count(*) FILTER (WHERE d.valid), 0)) AS energy_value,
            max(d.value) FILTER (WHERE d.valid) AS max_value,
            count(*) FILTER (WHERE d.valid) AS n_valid,
            count(DISTINCT date_trunc('minute', d.period_start)) FILTER (WHERE d.valid) AS valid_minutes_rt,

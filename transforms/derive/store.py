@@ -12,6 +12,8 @@ import polars as pl
 
 from warehouse.db import transaction
 
+SIGNIFICANT_DIGITS = 12
+
 
 @dataclass
 class Replace:
@@ -46,7 +48,11 @@ def write(
         for rep in replaces:
             cols = _table_columns(con, rep.table)
             frame = rep.rows.with_columns(
-                pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at")
+                # Parallel sums add in no fixed order: the last bits of a mean can differ from
+                # run to run. 12 significant digits is far beyond any measurement and makes a
+                # re-run or a backfill store the very same numbers.
+                pl.col(pl.Float64, pl.Float32).round_sig_figs(SIGNIFICANT_DIGITS),
+                pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at"),
             )
             missing = [c for c in cols if c not in frame.columns]
             if missing:

@@ -52,7 +52,9 @@ def water_means(
             WHERE period_start >= $lo AND period_start < $hi AND site_id IN (SELECT unnest($sites))
             QUALIFY row_number() OVER (PARTITION BY site_id, parameter, period_start, interval_s
                 ORDER BY valid DESC, coalesce(list_position($priority, source_kind), 99), source_kind) = 1)
-        SELECT site_id, parameter, avg(value) FILTER (WHERE valid) AS value,
+        SELECT site_id, parameter,
+               CAST(sum(CAST(value AS DECIMAL(38, 9))) FILTER (WHERE valid) AS DOUBLE)
+                   / nullif(count(*) FILTER (WHERE valid), 0) AS value,  -- exact: re-runs agree
                count(*) FILTER (WHERE valid) AS n_valid, count(*) AS n_values, any_value(unit) AS unit
         FROM r GROUP BY ALL ORDER BY ALL"""
     params = {"lo": lo, "hi": hi, "sites": sites, "priority": list(SOURCE_PRIORITY)}

@@ -1,25 +1,44 @@
-"""The demo pipeline: every stage of envmon on embedded defaults, ending with a summary.
+"""The demo: the whole system on embedded defaults, ending with a readable summary.
 
-Stages that later parts of the system provide (brokers, servers, DAGs, reports) join here as
-they land; each stage prints what it did so a new user can follow the data.
+1. a warehouse and the registry (12 air stations, water sections, noise points, 30 enterprises);
+2. the services a bureau runs: Mosquitto, the MQTT ingestor and the HJ 212 server, each its own
+   process, exactly as staff would start them;
+3. data arriving as it does in real life: stations publish over MQTT, enterprises' data loggers
+   send HJ 212 over TCP, a laboratory drops a results file into the inbox. The loggers follow a
+   scripted scenario on top of their random behaviour: a night-time exceedance, a frozen
+   analyser and an outage (config/demo/scenario.yaml);
+4. the ingestors land everything in the landing zone; then the real Airflow DAGs run for those
+   dates (`dag.test()`, as `airflow dags test`): load, QC, aggregation, AQI, rules, cases,
+   the daily report and the month's disclosure tables;
+5. a summary: readings, invalid data, AQI by station, alerts, cases by grid, the report's path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import os
+import signal
+import subprocess
+import sys
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pyarrow.parquet as pq
+import yaml
 from rich.console import Console
+from rich.table import Table
 
-from envmon.settings import get_settings, reset_settings_cache
-from ingest.generator import generate_day
-from ingest.landing import LandingZone
-from transforms.qc.gx_suite import validate_batches
-from transforms.qc.run import run_qc
-from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job, status_job
+from envmon.errors import EnvmonError
+from envmon.settings import REPO_ROOT, Settings, get_settings, reset_settings_cache
+from warehouse.registry.config import Registry
 
 console = Console()
+SCENARIO_FILE = REPO_ROOT / "config" / "demo" / "scenario.yaml"
 
 
 def demo_days(days: int, today: date | None = None) -> list[date]:
@@ -28,6 +47,177 @@ def demo_days(days: int, today: date | None = None) -> list[date]:
     return [today - timedelta(days=n) for n in range(days, 0, -1)]
 
 
+# --------------------------------------------------------------------------- the scenario
+@dataclass(frozen=True)
+class ScriptedEvent:
+    site_id: str
+    kind: str  # exceedance | stuck | outage
+    day_offset: int  # 0 = the first demo day
+    start_hour: int  # local hour
+    hours: int
+    parameter: str | None
+    factor: float
+    expect_rule: str
+    expect_grid: str
+
+
+def load_scenario(path: Path = SCENARIO_FILE) -> list[ScriptedEvent]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    events = []
+    for i, e in enumerate(data.get("events", [])):
+        try:
+            events.append(ScriptedEvent(
+                e["site_id"], e["kind"], int(e.get("day_offset", 0)), int(e["start_hour"]),
+                int(e["hours"]), e.get("parameter"), float(e.get("factor", 1.5)),
+                e["expect"]["rule_id"], e["expect"]["grid_id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EnvmonError(f"{path}: events[{i}]: {exc!r} (keys: site_id, kind, start_hour, hours, "
+                              "parameter, factor, day_offset, expect.rule_id, expect.grid_id)") from exc
+    return events
+
+
+# --------------------------------------------------------------------------- services
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["ENVMON_HOME"] = str(settings.home)
+    return env
+
+
+def _envmon(*args: str) -> list[str]:
+    return [sys.executable, "-m", "envmon", *args]
+
+
+def _start(cmd: list[str], settings: Settings, log_name: str) -> subprocess.Popen[bytes]:
+    log = open(Path(settings.log_dir) / log_name, "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(cmd, env=_child_env(settings), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    """SIGTERM: the ingestors flush, acknowledge what they wrote, and exit."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EnvmonError(f"{what} exited with code {proc.returncode} (see the log folder)")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise EnvmonError(f"{what} did not listen on port {port} within {timeout_s:.0f} s")
+
+
+def _wait_log(settings: Settings, log_name: str, text: str, proc: subprocess.Popen[bytes],
+              timeout_s: float = 60) -> None:
+    """Until a service has written `text` to its log (e.g. the ingestor's subscription: a message
+    published before the first subscription has no session to wait in)."""
+    path = Path(settings.log_dir) / log_name
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EnvmonError(f"{log_name.removesuffix('.log')} exited with code {proc.returncode} ({path})")
+        if path.exists() and text in path.read_text(encoding="utf-8", errors="replace"):
+            return
+        time.sleep(0.2)
+    raise EnvmonError(f"{path}: no {text!r} within {timeout_s:.0f} s")
+
+
+def _landed_rows(settings: Settings, source: str, kind: str = "readings") -> int:
+    from ingest.landing import LandingZone
+
+    zone = LandingZone(settings.landing_root)
+    return sum(pq.read_metadata(zone.full_path(r)).num_rows for r in zone.list_batches(kind)
+               if f"/source={source}/" in r)
+
+
+def _wait_landed(settings: Settings, source: str, expected: int, timeout_s: float = 180) -> int:
+    """Until the ingestor has landed `expected` readings (or nothing more arrives for a while)."""
+    deadline = time.monotonic() + timeout_s
+    last, still_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        n = _landed_rows(settings, source)
+        if n >= expected:
+            return n
+        if n != last:
+            last, still_since = n, time.monotonic()
+        elif time.monotonic() - still_since > 20:
+            break
+        time.sleep(0.5)
+    return max(last, 0)
+
+
+# --------------------------------------------------------------------------- data sources
+def publish_stations(settings: Settings, registry: Registry, port: int, start: datetime, end: datetime) -> int:
+    from ingest.mqtt.publisher import Publisher, publish_paced
+    from ingest.mqtt.simulator import SimOptions, StationSimulator
+
+    sim = StationSimulator(registry, SimOptions(seed=7, exceedance_rate=0.0))
+    publisher = Publisher("127.0.0.1", port, client_id="envmon-demo-stations")
+    publisher.wait_connected()
+    readings = 0
+
+    def stream():  # type: ignore[no-untyped-def]
+        nonlocal readings
+        for m in sim.messages(start, end):
+            readings += m.readings
+            yield m.topic, m.payload, m.period_start.timestamp()
+
+    try:
+        publish_paced(publisher, stream())
+    finally:
+        publisher.close()
+    return readings
+
+
+def run_loggers(registry: Registry, port: int, start: datetime, end: datetime, days: list[date],
+                events: list[ScriptedEvent], tz: ZoneInfo) -> tuple[int, int]:
+    from ingest.hj212.simulator import Episode, LoggerSimOptions, LoggerSimulator
+
+    episodes = tuple(
+        Episode(e.site_id, e.kind,
+                datetime(days[e.day_offset].year, days[e.day_offset].month, days[e.day_offset].day,
+                         e.start_hour, tzinfo=tz).astimezone(UTC),
+                e.hours * 60, e.parameter, e.factor)
+        for e in events if e.day_offset < len(days)
+    )
+    # random episodes off: the demo's exceedances, stuck values and outages are the scripted ones
+    opts = LoggerSimOptions(seed=11, exceed_rate=0.0, maintenance_rate=0.0, stuck_rate=0.0,
+                            outage_rate=0.0, gap_rate=0.002, episodes=episodes, linger_s=0.5)
+    sim = LoggerSimulator(registry, start, end, opts)
+    report = asyncio.run(sim.run("127.0.0.1", port))
+    return report.readings, report.packets
+
+
+def drop_lab_file(settings: Settings, registry: Registry, days: list[date]) -> Path:
+    """A laboratory's results for the water sections (permanganate index, TP), as a CSV drop."""
+    inbox = Path(settings.inbox_dir)
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / f"lab_results_{days[0]:%Y%m%d}.csv"
+    tmp = path.with_suffix(".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["site_id", "parameter", "period_start", "value", "unit", "flag"])
+        for day in days:
+            for n, site in enumerate(sorted(s.site_id for s in registry.stations.values() if s.kind == "water")):
+                stamp = f"{day.isoformat()}T10:00:00+08:00"
+                w.writerow([site, "codmn", stamp, f"{2.4 + 0.3 * n:.1f}", "mg/L", "N"])
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------- the demo
 def run_demo(home: str | None = None, days: int = 1) -> None:
     if home:
         os.environ["ENVMON_HOME"] = home
@@ -36,48 +226,128 @@ def run_demo(home: str | None = None, days: int = 1) -> None:
     started = time.monotonic()
     console.rule("envmon demo")
     console.print(f"state folder: {settings.home}")
+    from envmon.airflow_runner import DagRunResult, ensure_airflow, run_dags
+    from envmon.pipeline import day_interval
+    from ingest.mqtt.broker import Broker, free_port
+    from warehouse.jobs import init_warehouse, load_registry_job
 
     applied = init_warehouse(settings)
-    console.print(f"[1] warehouse {settings.warehouse_path}: migrations applied: {', '.join(applied) or 'none pending'}")
-
-    registry, result = load_registry_job(settings)
-    console.print(
-        f"[2] registry: {len(registry.stations)} stations, {len(registry.enterprises)} enterprises with "
-        f"{len(registry.outlets)} outlets, {len(registry.grids)} grids "
-        f"({'loaded' if result.changed else 'unchanged'})"
-    )
-
-    landing = LandingZone(settings.landing_root)
-    written = 0
-    for n, day in enumerate(demo_days(days)):
-        table = generate_day(registry, day, seed=n)
-        ref = landing.write_readings(table, "sim")
-        written += ref.rows
-    console.print(f"[3] simulated {written} readings for {days} day(s) into the landing zone {settings.landing_root}")
-
-    report = load_landing_job(settings)
-    console.print(
-        f"[4] loaded {len(report.loaded)} batch(es): {report.rows_inserted} inserted, "
-        f"{report.rows_duplicate} duplicates, {report.rows_conflict} conflicts, "
-        f"{len(report.quarantined)} quarantined"
-    )
-
-    validations = validate_batches(settings)
+    Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
+    console.print(f"[1] warehouse {settings.warehouse_path}: migrations {', '.join(applied) or 'up to date'}")
+    registry, _ = load_registry_job(settings)
+    console.print(f"    registry: {len(registry.stations)} stations, {len(registry.enterprises)} enterprises, "
+                  f"{len(registry.outlets)} outlets, {len(registry.grids)} grids")
+    ensure_airflow(settings)  # Airflow's metadata DB and the `warehouse` pool, once
     day_list = demo_days(days)
-    qc = run_qc(settings, day_list[0], day_list[-1])
-    console.print(
-        f"[5] QC: {len(validations)} batch(es) validated with Great Expectations; "
-        f"{qc.readings} readings checked, {qc.flags} flags raised (config {qc.config_hash[:12]})"
-    )
+    start = day_interval(settings, day_list[0])[0]
+    end = day_interval(settings, day_list[-1])[1]
+    events = load_scenario()
 
-    status = status_job(settings, at=datetime.now(UTC))
-    by_kind: dict[str, int] = {}
-    for site in status.sites:
-        if site.last_period_start is not None:
-            by_kind[site.kind] = by_kind.get(site.kind, 0) + 1
-    console.rule("summary")
-    console.print(f"readings in the warehouse: {status.readings_total}")
-    console.print("sites reporting: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
-    console.print(f"dead letters waiting: {sum(status.dead_letters_waiting.values())}; "
-                  f"conflicts recorded: {status.conflicts}")
-    console.print(f"done in {time.monotonic() - started:.1f} s")
+    with ExitStack() as stack:
+        broker = Broker(Path(settings.home) / "mosquitto").start()
+        stack.callback(broker.stop)
+        mqtt = _start(_envmon("mqtt", "run", "--host", "127.0.0.1", "--port", str(broker.port)), settings,
+                      "mqtt_ingestor.log")
+        stack.callback(_stop, mqtt)
+        hj_port = free_port()
+        hj212 = _start(_envmon("hj212", "serve", "--host", "127.0.0.1", "--port", str(hj_port)), settings,
+                       "hj212_server.log")
+        stack.callback(_stop, hj212)
+        _wait_port(hj_port, hj212, "the HJ 212 server")
+        _wait_log(settings, "mqtt_ingestor.log", "subscribed to", mqtt)
+        console.print(f"[2] services: Mosquitto :{broker.port}, MQTT ingestor (pid {mqtt.pid}), "
+                      f"HJ 212 server :{hj_port} (pid {hj212.pid})")
+
+        t = time.monotonic()
+        published = publish_stations(settings, registry, broker.port, start, end)
+        landed_mqtt = _wait_landed(settings, "mqtt", published)
+        console.print(f"[3] stations → MQTT: {published} readings published, {landed_mqtt} landed "
+                      f"({time.monotonic() - t:.0f} s)")
+        t = time.monotonic()
+        sent, packets = run_loggers(registry, hj_port, start, end, day_list, events, settings.tz)
+        landed_hj = _wait_landed(settings, "hj212", sent)
+        console.print(f"    loggers → HJ 212/TCP: {packets} packets, {sent} readings sent, {landed_hj} landed "
+                      f"({time.monotonic() - t:.0f} s)")
+        lab = drop_lab_file(settings, registry, day_list)
+        console.print(f"    laboratory → inbox: {lab.name}")
+
+    # The DAGs for the demo's dates, as a backfill runs them: the file inbox and loading, each
+    # day (its hours are derived and its rules evaluated hour by hour, in order), then the last
+    # hour (the real-time page). The monthly DAG waits for a whole month (`envmon dags run
+    # monthly --month YYYY-MM`): a month to date would report every outlet's transmission
+    # efficiency as far below 90 %.
+    t = time.monotonic()
+    runs: list[tuple[str, datetime]] = [("ingest_files", end), ("load_landing", end)]
+    runs += [("daily", day_interval(settings, day)[1]) for day in day_list]
+    runs += [("hourly", end)]
+    console.print(f"[4] Airflow: {len(runs)} DAG runs (dag.test, as `airflow dags test`)")
+
+    def show(r: DagRunResult) -> None:
+        console.print(f"    {r.dag_id:<13} {r.interval_start[:16]} → {r.interval_end[:16]} UTC: {r.state} "
+                      f"({r.seconds:.0f} s, {len(r.task_states)} tasks)")
+
+    results = run_dags(runs, settings, on_result=show)
+    failed = [r for r in results if r.state != "success"]
+    console.print(f"    {len(results) - len(failed)} succeeded, {len(failed)} failed ({time.monotonic() - t:.0f} s)")
+    summary(settings, day_list, events)
+    console.print(f"done in {time.monotonic() - started:.0f} s")
+    if failed:
+        raise EnvmonError(f"{len(failed)} DAG run(s) failed: {[(r.dag_id, r.task_states) for r in failed]}")
+
+
+def summary(settings: Settings, day_list: list[date], events: list[ScriptedEvent]) -> None:
+    from warehouse.db import connect
+
+    last = day_list[-1]
+    with connect(settings, write=False, purpose="envmon demo summary") as con:
+        def q(sql: str, **params: object) -> list[tuple]:
+            return con.execute(sql, params).fetchall()
+
+        console.rule("summary")
+        for source, n, sites in q("SELECT source_kind, count(*), count(DISTINCT site_id) FROM readings "
+                                  "GROUP BY 1 ORDER BY 1"):
+            console.print(f"readings from {source}: {n} ({sites} sites)")
+        invalid = q("SELECT effective_verdict, count(*) FROM v_readings_qc WHERE effective_verdict <> 'pass' "
+                    "GROUP BY 1 ORDER BY 1")
+        console.print("not passed by QC: " + (", ".join(f"{v} {n}" for v, n in invalid) or "none"))
+        dead = q("SELECT source_kind, count(*) FROM dead_letters GROUP BY 1 ORDER BY 1")
+        console.print("dead letters: " + (", ".join(f"{s} {n}" for s, n in dead) or "none"))
+
+        table = Table(title=f"daily AQI {last} (HJ 633 edition in force)")
+        for col in ("site", "站点", "AQI", "level", "category", "primary pollutants", "valid"):
+            table.add_column(col)
+        for site, name_zh, aqi, level, cat, prim, valid in q(
+            """SELECT a.site_id, coalesce(s.name_zh, '全市'), a.aqi, a.level, a.category,
+                      a.primary_pollutants, a.valid
+               FROM aqi_daily a LEFT JOIN sites s USING (site_id)
+               WHERE a.local_date = $d ORDER BY a.scope DESC, a.site_id""", d=last):
+            table.add_row(site, name_zh, str(aqi or "—"), str(level or "—"), cat or "—", prim or "—",
+                          "yes" if valid else "no")
+        console.print(table)
+
+        alerts = Table(title="alerts")
+        for col in ("rule", "site", "parameter", "state", "max", "limit", "case"):
+            alerts.add_column(col)
+        for row in q("""SELECT rule_id, site_id, coalesce(parameter, ''), state, max_value, limit_value,
+                               coalesce(case_id, '') FROM alerts ORDER BY first_period, rule_id, site_id"""):
+            alerts.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        console.print(alerts)
+
+        cases = Table(title="inspection cases by grid")
+        for col in ("grid", "网格", "officer", "case", "site", "family", "state", "deadline"):
+            cases.add_column(col)
+        for row in q("""SELECT c.grid_id, g.name_zh, coalesce(c.officer_id, ''), c.case_id, c.site_id,
+                               c.rule_family, c.state, coalesce(CAST(c.deadline AS VARCHAR), '')
+                        FROM cases c JOIN grids g USING (grid_id) ORDER BY c.grid_id, c.opened_at"""):
+            cases.add_row(*[str(v) for v in row])
+        console.print(cases)
+
+        for e in events:
+            hit = q("""SELECT a.alert_id, c.grid_id FROM alerts a LEFT JOIN cases c USING (case_id)
+                       WHERE a.rule_id = $r AND a.site_id = $s""", r=e.expect_rule, s=e.site_id)
+            ok = bool(hit) and all(g == e.expect_grid for _, g in hit)
+            console.print(f"scenario {e.kind} at {e.site_id}: expected {e.expect_rule} → case in {e.expect_grid}: "
+                          + ("[green]as expected[/]" if ok else f"[red]NOT as expected: {hit}[/]"))
+    site = Path(settings.site_dir)
+    console.print(f"published daily air quality report: {site / 'index.html'} "
+                  f"(real-time page: {site / 'realtime.html'})")

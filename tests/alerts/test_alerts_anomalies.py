@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,17 @@ OUTLET = "yizhuang_auto_da001"  # territorial grid only (yizhuang_park), no spec
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
+def minutes_of(start: datetime, hours_n: int, values_per_hour: list[float]) -> list[tuple[datetime, float]]:
+    """Minute readings: each hour's 60 minutes at that hour's value."""
+    return [(start + timedelta(hours=h, minutes=m), values_per_hour[h]) for h in range(hours_n) for m in range(60)]
+
+
 def test_flat_line_four_hours_opens_case_in_territorial_grid(wh):
     t0 = local(2025, 3, 3, 8)
-    add_readings(wh, OUTLET, "nox", list(zip(hours(t0, 3), [41.0, 41.0, 41.0], strict=True)))
+    add_readings(wh, OUTLET, "nox", minutes_of(t0, 3, [41.0] * 3), interval_s=60)
     evaluate_rules(wh, t0, t0 + timedelta(hours=3), rule_ids=["outlet_flat_line"])
     assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]  # three identical hours: not yet
-    add_readings(wh, OUTLET, "nox", [(t0 + timedelta(hours=3), 41.0)])
+    add_readings(wh, OUTLET, "nox", minutes_of(t0 + timedelta(hours=3), 1, [41.0]), interval_s=60)
     evaluate_rules(
         wh, t0 + timedelta(hours=3), t0 + timedelta(hours=4), rule_ids=["outlet_flat_line"]
     )
@@ -38,9 +43,15 @@ def test_flat_line_four_hours_opens_case_in_territorial_grid(wh):
 
 def test_flat_line_any_change_is_not_flat(wh):
     t0 = local(2025, 3, 3, 8)
-    add_readings(
-        wh, OUTLET, "nox", list(zip(hours(t0, 5), [41.0, 41.0, 41.1, 41.0, 41.0], strict=True))
-    )
+    add_readings(wh, OUTLET, "nox", minutes_of(t0, 5, [41.0, 41.0, 41.1, 41.0, 41.0]), interval_s=60)
+    evaluate_rules(wh, t0, t0 + timedelta(hours=5), rule_ids=["outlet_flat_line"])
+    assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
+
+
+def test_flat_line_ignores_identical_hourly_means(wh):
+    # coarse hourly means of a healthy analyser can repeat; the rule looks at minute data
+    t0 = local(2025, 3, 3, 8)
+    add_readings(wh, OUTLET, "nox", list(zip(hours(t0, 5), [41.0] * 5, strict=True)))
     evaluate_rules(wh, t0, t0 + timedelta(hours=5), rule_ids=["outlet_flat_line"])
     assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
 

@@ -14,6 +14,13 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     bag = DagBag(sys.argv[1])
 
+
+
+def _callbacks(cb):
+    """A mapped task (.expand) keeps its callback as given: one function, not a list."""
+    return cb if isinstance(cb, list) else [cb] if cb else []
+
+
 out = {
     "airflow_import_s": airflow_import_s,
     "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
@@ -33,7 +40,7 @@ for dag_id, dag in bag.dags.items():
                 "pool": t.pool,
                 "retries": t.retries,
                 "timeout_s": t.execution_timeout.total_seconds() if t.execution_timeout else None,
-                "on_failure": [f.__module__ + "." + f.__name__ for f in (t.on_failure_callback or [])],
+                "on_failure": [f.__module__ + "." + f.__name__ for f in _callbacks(t.on_failure_callback)],
                 "upstream": sorted(t.upstream_task_ids),
             }
             for t in dag.tasks

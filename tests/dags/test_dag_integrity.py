@@ -14,9 +14,10 @@ import pytest
 from envmon.airflow_runner import DAGS_FOLDER, airflow_env
 from envmon.settings import get_settings
 
-EXPECTED_DAGS = {"ingest_files", "load_landing", "hourly", "daily", "monthly", "maintenance"}
+EXPECTED_DAGS = {"ingest_files", "load_landing", "hourly", "daily", "monthly", "maintenance", "province_daily"}
 # Tasks that only read the warehouse or never open it; every other task writes it.
-NOT_WRITERS = {("ingest_files", "scan_inbox"), ("hourly", "publish"), ("daily", "publish"), ("monthly", "publish")}
+NOT_WRITERS = {("ingest_files", "scan_inbox"), ("hourly", "publish"), ("daily", "publish"), ("monthly", "publish"),
+               ("province_daily", "partitions"), ("province_daily", "aggregate_region"), ("province_daily", "publish")}
 PROBE = Path(__file__).with_name("_dag_probe.py")
 
 

@@ -113,10 +113,12 @@ def _hour_edition(df: pl.DataFrame, net: Network) -> pl.DataFrame:
 
 
 def hourly_frames(
-    con: duckdb.DuckDBPyConnection, net: Network, lo: datetime, hi: datetime, tz: str
+    con: duckdb.DuckDBPyConnection, net: Network, lo: datetime, hi: datetime, tz: str,
+    site_ids: list[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(aggregates rows, aqi_hourly rows) for the UTC hours starting in [lo, hi)."""
-    hours = hour_values(con, net, lo - 23 * HOUR, hi)
+    """(aggregates rows, aqi_hourly rows) for the UTC hours starting in [lo, hi); `site_ids`
+    restricts the readings read to those sites (a region partition, transforms.derive.partitioned)."""
+    hours = hour_values(con, net, lo - 23 * HOUR, hi, site_ids=site_ids)
     in_range = (pl.col("period_start") >= lo) & (pl.col("period_start") < hi)
     now = hours.filter(in_range)
     stats = now.filter(
@@ -274,10 +276,10 @@ def _day_start_utc(df: pl.DataFrame, net: Network, tz: str) -> pl.DataFrame:
 
 
 def daily_frames(
-    con: duckdb.DuckDBPyConnection, net: Network, day: date, tz: str
+    con: duckdb.DuckDBPyConnection, net: Network, day: date, tz: str, site_ids: list[str] | None = None
 ) -> dict[str, pl.DataFrame]:
     lo, hi = local_day_range(day, tz)
-    hours = hour_values(con, net, lo, hi + 6 * HOUR)  # the night of `day` ends at 06:00 next day
+    hours = hour_values(con, net, lo, hi + 6 * HOUR, site_ids=site_ids)  # the night of `day` ends at 06:00 next day
     hours = with_local_date(hours, net, tz)
     day_hours = hours.filter(pl.col("local_date") == day)
     n_hours = int((hi - lo) / HOUR)

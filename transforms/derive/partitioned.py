@@ -47,7 +47,14 @@ HOUR = timedelta(hours=1)
 HOURLY_TABLES = ("aggregates_hourly", "aqi_hourly")
 DAILY_TABLES = ("aggregates_daily", "aqi_daily", "water_class", "noise_daily", "emission_totals")
 CITY_INPUTS = ("_city_hours", "_city_daily")
-DERIVED_TABLES = ("aggregates", "aqi_hourly", "aqi_daily", "water_class", "noise_daily", "emission_totals")
+DERIVED_TABLES = (
+    "aggregates",
+    "aqi_hourly",
+    "aqi_daily",
+    "water_class",
+    "noise_daily",
+    "emission_totals",
+)
 CITY_REGION = CITY  # sites whose grid is the city grid itself
 
 
@@ -89,12 +96,16 @@ def _days(settings: Settings, start: datetime, end: datetime) -> list[date]:
     return local_days(settings, start, end)
 
 
-def partitions_for(settings: Settings | None, start: datetime, end: datetime) -> list[dict[str, str]]:
+def partitions_for(
+    settings: Settings | None, start: datetime, end: datetime
+) -> list[dict[str, str]]:
     """Every (region, local day) partition of [start, end) — what the DAG maps over."""
     settings = settings or get_settings()
     with connect(settings, write=False, purpose="envmon partitions") as con:
         regions = sorted(set(site_regions(con).values()))
-    return [{"region": r, "day": d.isoformat()} for d in _days(settings, start, end) for r in regions]
+    return [
+        {"region": r, "day": d.isoformat()} for d in _days(settings, start, end) for r in regions
+    ]
 
 
 def _region_network(net: Network, sites: list[str]) -> Network:
@@ -127,14 +138,22 @@ def _air_inputs(con: duckdb.DuckDBPyConnection, net: Network, stations: list[str
         return pl.DataFrame(), pl.DataFrame()
     d_lo, d_hi = local_day_range(day, tz)
     hours = hour_values(con, net, min(lo - 23 * HOUR, d_lo), max(hi, d_hi), site_ids=stations)
-    wide = air.wide_hours(hours.filter(pl.col("period_start").is_between(lo - 23 * HOUR, hi, closed="left")), stations)
+    wide = air.wide_hours(
+        hours.filter(pl.col("period_start").is_between(lo - 23 * HOUR, hi, closed="left")), stations
+    )
     day_hours = with_local_date(hours, net, tz).filter(pl.col("local_date") == day)
     day_wide = air.wide_hours(day_hours, stations)
-    daily = air.daily_values(day_wide, tz).filter(pl.col("date") == day) if day_wide.height else pl.DataFrame()
+    daily = (
+        air.daily_values(day_wide, tz).filter(pl.col("date") == day)
+        if day_wide.height
+        else pl.DataFrame()
+    )
     return wide, daily
 
 
-def compute_partition(settings: Settings | None, region: str, start: datetime, end: datetime) -> dict[str, object]:
+def compute_partition(
+    settings: Settings | None, region: str, start: datetime, end: datetime
+) -> dict[str, object]:
     """Compute one region's hourly and daily rows for [start, end) and write them as Parquet.
     Reads the warehouse read-only, so any number of partitions can run at once."""
     settings = settings or get_settings()
@@ -147,7 +166,9 @@ def compute_partition(settings: Settings | None, region: str, start: datetime, e
         regions = site_regions(con)
         sites = sorted(s for s, r in regions.items() if r == region)
         if not sites:
-            raise PartitionError(f"region {region!r} has no sites; regions: {', '.join(sorted(set(regions.values())))}")
+            raise PartitionError(
+                f"region {region!r} has no sites; regions: {', '.join(sorted(set(regions.values())))}"
+            )
         net = _region_network(load_network(con, settings.config_dir), sites)
         stations = net.site_ids("air")
         for day in _days(settings, lo, hi):
@@ -177,7 +198,12 @@ def compute_partition(settings: Settings | None, region: str, start: datetime, e
             manifest = {"region": region, "day": day.isoformat(), "range": [h_lo.isoformat(), h_hi.isoformat()],
                         "sites": len(sites), "tables": written}  # fmt: skip
             _write_manifest(out, day, region, manifest)
-    return {"region": region, "sites": len(sites), "rows": rows, "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "region": region,
+        "sites": len(sites),
+        "rows": rows,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def _relpath(table: str, day: date, region: str) -> str:
@@ -208,7 +234,9 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _empty_like(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
-    frame = pl.from_arrow(con.sql(f"SELECT * EXCLUDE (computed_at) FROM {table} LIMIT 0").to_arrow_table())
+    frame = pl.from_arrow(
+        con.sql(f"SELECT * EXCLUDE (computed_at) FROM {table} LIMIT 0").to_arrow_table()
+    )
     assert isinstance(frame, pl.DataFrame)
     return frame
 
@@ -233,7 +261,9 @@ def _city_rows(net: Network, tz: str, lo: datetime, hi: datetime, wides: pl.Data
     return aqi_h, aqi_d
 
 
-def write_partitions(settings: Settings | None, start: datetime, end: datetime) -> dict[str, object]:
+def write_partitions(
+    settings: Settings | None, start: datetime, end: datetime
+) -> dict[str, object]:
     """Replace every region's rows, and the city's, of [start, end) with the partitions' rows."""
     settings = settings or get_settings()
     tz = settings.timezone
@@ -254,8 +284,13 @@ def write_partitions(settings: Settings | None, start: datetime, end: datetime) 
                 )
             d_lo, d_hi = local_day_range(day, tz)
             h_lo, h_hi = max(lo, d_lo), min(hi, d_hi)
-            f = {t: _concat([_read(out, t, day, r) for r in expected]) for t in (*HOURLY_TABLES, *DAILY_TABLES, *CITY_INPUTS)}
-            aqi_city_h, aqi_city_d = _city_rows(net, tz, h_lo, h_hi, f["_city_hours"], f["_city_daily"])
+            f = {
+                t: _concat([_read(out, t, day, r) for r in expected])
+                for t in (*HOURLY_TABLES, *DAILY_TABLES, *CITY_INPUTS)
+            }
+            aqi_city_h, aqi_city_d = _city_rows(
+                net, tz, h_lo, h_hi, f["_city_hours"], f["_city_daily"]
+            )
             f["aqi_hourly"] = _concat([f["aqi_hourly"], aqi_city_h])
             f["aqi_daily"] = _concat([f["aqi_daily"], aqi_city_d])
             target = {"aggregates_hourly": "aggregates", "aggregates_daily": "aggregates"}
@@ -296,16 +331,70 @@ def write_partitions(settings: Settings | None, start: datetime, end: datetime) 
 
 
 # ---------------------------------------------------------------- comparison
-def table_digests(settings: Settings | None = None) -> dict[str, list[int | str]]:
-    """Per derived table: row count and an order-independent digest of every column but
-    `computed_at` (the one column a re-run changes) — equal digests, equal tables."""
+# primary keys of the derived tables (migration 0050 / 0001)
+KEYS = {
+    "aggregates": ("site_id", "parameter", "statistic", "period_start"),
+    "aqi_hourly": ("site_id", "period_start"),
+    "aqi_daily": ("site_id", "local_date"),
+    "water_class": ("site_id", "period", "period_start"),
+    "noise_daily": ("site_id", "local_date"),
+    "emission_totals": ("site_id", "parameter", "period", "period_start"),
+}
+# Floating-point sums taken in another order (per region instead of all at once) may differ in
+# the last bit; anything beyond this relative difference is a real difference.
+REL_TOLERANCE = 1e-9
+
+
+def snapshot_tables(settings: Settings | None, directory: str) -> dict[str, int]:
+    """Copy every derived table (all columns but `computed_at`) to `directory`/<table>.parquet."""
     settings = settings or get_settings()
-    out: dict[str, list[int | str]] = {}
-    with connect(settings, write=False, purpose="envmon table digests") as con:
+    rows = {}
+    with connect(settings, write=False, purpose="envmon snapshot derived tables") as con:
         for table in DERIVED_TABLES:
-            n, digest = con.execute(
-                f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR "
-                f"FROM (SELECT * EXCLUDE (computed_at) FROM {table}) t"
-            ).fetchall()[0]
-            out[table] = [int(n), str(digest)]
+            con.execute(
+                f"COPY (SELECT * EXCLUDE (computed_at) FROM {table}) TO '{directory}/{table}.parquet' (FORMAT parquet)"
+            )
+            rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    return rows
+
+
+def compare_tables(settings: Settings | None, directory: str) -> dict[str, dict[str, object]]:
+    """Compare the derived tables with a snapshot, row by row on the primary key: rows only on
+    one side, rows whose non-float columns differ, and float columns beyond REL_TOLERANCE."""
+    settings = settings or get_settings()
+    out: dict[str, dict[str, object]] = {}
+    with connect(settings, write=False, purpose="envmon compare derived tables") as con:
+        for table, key in KEYS.items():
+            cols = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                "AND column_name <> 'computed_at' ORDER BY ordinal_position", [table]).fetchall()  # fmt: skip
+            on = " AND ".join(f"a.{k} = b.{k}" for k in key)
+            floats = [c for c, t in cols if t == "DOUBLE"]
+            exact = [c for c, t in cols if t != "DOUBLE" and c not in key]
+            differs = (
+                " OR ".join(
+                    [f"a.{c} IS DISTINCT FROM b.{c}" for c in exact]
+                    + [
+                        f"(a.{c} IS NULL) <> (b.{c} IS NULL) OR abs(a.{c} - b.{c}) > {REL_TOLERANCE} * greatest(abs(a.{c}), abs(b.{c}))"
+                        for c in floats
+                    ]
+                )
+                or "false"
+            )
+            rel = ", ".join(
+                f"coalesce(abs(a.{c} - b.{c}) / nullif(greatest(abs(a.{c}), abs(b.{c})), 0), 0)"
+                for c in floats
+            )
+            max_rel = f"max(greatest({rel}, 0))" if floats else "0"
+            snap = f"read_parquet('{directory}/{table}.parquet')"
+            only_a, only_b, diff, bitwise, worst, n = con.execute(f"""
+                SELECT count(*) FILTER (WHERE b.{key[0]} IS NULL), count(*) FILTER (WHERE a.{key[0]} IS NULL),
+                       count(*) FILTER (WHERE a.{key[0]} IS NOT NULL AND b.{key[0]} IS NOT NULL AND ({differs})),
+                       count(*) FILTER (WHERE a.{key[0]} IS NOT NULL AND b.{key[0]} IS NOT NULL
+                                        AND ({" OR ".join(f"a.{c} IS DISTINCT FROM b.{c}" for c in floats) or "false"})),
+                       {max_rel}, count(*)
+                FROM (SELECT * EXCLUDE (computed_at) FROM {table}) a FULL OUTER JOIN {snap} b ON {on}""").fetchall()[0]
+            out[table] = {"rows": int(n), "only_now": int(only_a), "only_snapshot": int(only_b), "differing": int(diff),
+                          "float_not_bitwise": int(bitwise), "max_rel_diff": float(worst or 0.0),
+                          "identical": only_a == 0 and only_b == 0 and diff == 0}  # fmt: skip
     return out

@@ -51,3 +51,39 @@ def test_clean_and_dirty_batches(warehouse: Settings, add_readings) -> None:  # 
     with connect(warehouse, write=False) as con:
         assert con.execute("SELECT count(DISTINCT batch_id), count(*) FROM validation_runs").fetchall() == count
         assert con.execute("SELECT count(*) FROM readings WHERE batch_id = 'batch_dirty'").fetchall() == [(6,)]
+
+
+def _runs(warehouse: Settings) -> list[tuple]:
+    with connect(warehouse, write=False) as con:
+        return con.execute("""SELECT batch_id, expectation, kwargs, success, element_count, unexpected_count
+                              FROM validation_runs ORDER BY ALL""").fetchall()
+
+
+def test_batches_validated_together_get_the_results_they_get_alone(
+    warehouse: Settings, add_readings, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    import transforms.qc.gx_suite as gx_suite
+
+    batches = {
+        "b1": [reading(AIR, "pm25", T0 + timedelta(hours=i), 30.0) for i in range(4)],
+        "b2": [reading(AIR, "pm25", T0 + timedelta(hours=i), 7000.0 if i == 1 else 30.0, source_kind="file") for i in range(3)]
+        + [reading(OUTLET, "so2", T0, 30.0, flag="N")],
+        "b3": [reading(AIR, "pm10", T0 + timedelta(hours=i), 40.0) for i in range(2)],
+    }
+    with connect(warehouse) as con:
+        for bid, rows in batches.items():
+            add_readings(con, rows, bid)
+    monkeypatch.setattr(gx_suite, "GROUP_ROWS", 1)  # each batch its own run
+    alone = {r.batch_id: (r.success, r.rows_flagged) for r in validate_batches(warehouse, now=NOW)}
+    runs_alone = _runs(warehouse)
+    with connect(warehouse) as con:
+        con.execute("DELETE FROM validation_runs")
+        con.execute("DELETE FROM qc_flags")
+    monkeypatch.setattr(gx_suite, "GROUP_ROWS", 1_000_000)  # all three in one run
+    together = {r.batch_id: (r.success, r.rows_flagged) for r in validate_batches(warehouse, now=NOW)}
+    assert together == alone == {"b1": (True, 0), "b2": (False, 1), "b3": (True, 0)}
+    assert _runs(warehouse) == runs_alone
+    # a conditioned expectation counts, per batch, only that batch's rows of its parameter
+    pm25_range = [r for r in runs_alone if r[1] == "expect_column_values_to_be_between"
+                  and '"parameter": "pm25"' in r[2]]
+    assert {(r[0], r[4], r[5]) for r in pm25_range} == {("b1", 4, 0), ("b2", 3, 1), ("b3", 0, 0)}

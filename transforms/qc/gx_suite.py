@@ -1,6 +1,7 @@
 """Great Expectations (1.x) suite run on every loaded batch of readings.
 
-`validate_batches` validates each readings batch of `load_ledger` that has no result yet:
+`validate_batches` validates each readings batch of `load_ledger` that has no result yet (many
+batches in one run, each with its own results):
 schema and types, keys not null, timestamps in range, values within each parameter's
 physically possible range (registry `parameters`), allowed data flags, units, sites and
 parameters known. Each expectation's result is stored in `validation_runs`. A failing batch
@@ -85,7 +86,12 @@ def _kwargs(expectation: Any) -> dict[str, Any]:
     return {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "result_format")}
 
 
-def _batch_frame(con: duckdb.DuckDBPyConnection, batch_id: str) -> pd.DataFrame:
+# Batches are validated together, up to this many rows per Great Expectations run: a run has a
+# fixed cost of about two seconds, and a province's day lands in thousands of small batches.
+GROUP_ROWS = 1_000_000
+
+
+def _group_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> pd.DataFrame:
     # value_std: the value in the parameter's registry unit (an outlet's so2 is mg/m3, the
     # parameter's unit ug/m3); null when the unit cannot be converted (the unit expectation says why).
     frame = con.sql(
@@ -95,11 +101,90 @@ def _batch_frame(con: duckdb.DuckDBPyConnection, batch_id: str) -> pd.DataFrame:
            LEFT JOIN parameters p USING (parameter)
            LEFT JOIN units uf ON uf.unit = r.unit
            LEFT JOIN units ut ON ut.unit = p.unit
-           WHERE r.batch_id = $b ORDER BY r.period_start, r.site_id, r.parameter""",
-        params={"b": batch_id},
+           WHERE r.batch_id IN (SELECT unnest($b)) ORDER BY r.batch_id, r.period_start, r.site_id, r.parameter""",
+        params={"b": batch_ids},
     ).df().reset_index(drop=True)
     text = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c]) and c != "period_start"]
     return frame.astype(dict.fromkeys(text, object))
+
+
+def _groups(con: duckdb.DuckDBPyConnection, pending: list[str]) -> list[list[str]]:
+    """Pending batches in groups of at most GROUP_ROWS rows (a bigger batch is a group alone)."""
+    sizes = dict(con.execute(
+        "SELECT batch_id, rows_in FROM load_ledger WHERE batch_id IN (SELECT unnest($b))", {"b": pending}
+    ).fetchall())
+    groups: list[list[str]] = []
+    rows = 0
+    for bid in pending:
+        n = int(sizes.get(bid, 0))
+        if groups and rows + n <= GROUP_ROWS:
+            groups[-1].append(bid)
+            rows += n
+        else:
+            groups.append([bid])
+            rows = n
+    return groups
+
+
+def _domain_mask(frame: pd.DataFrame, kwargs: dict[str, Any]) -> Any:
+    """Rows an expectation looks at: all, or those its row condition selects."""
+    cond = kwargs.get("row_condition")
+    if isinstance(cond, dict) and cond.get("type") == "comparison" and cond.get("operator") == "==":
+        return frame[cond["column"]["name"]] == cond["parameter"]
+    return None
+
+
+def _validate_group(con: duckdb.DuckDBPyConnection, batch_def: Any, suite: gx.ExpectationSuite, digest: str,
+                    batch_ids: list[str]) -> list[BatchValidation]:
+    """One Great Expectations run over several batches; each batch gets its own results.
+
+    Row-level (map) expectations report the unexpected rows' indices: a batch's unexpected count
+    is the number of those rows it holds, its element count the rows of its own in the
+    expectation's domain. Table-level expectations hold for every batch of the run alike.
+    """
+    frame = _group_frame(con, batch_ids)
+    result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
+        suite, result_format={"result_format": "COMPLETE"})
+    evaluated_at = datetime.now(UTC)
+    batch_of = frame["batch_id"].to_numpy()
+    sizes = frame["batch_id"].value_counts().to_dict()
+    rows: list[tuple] = []
+    flagged: dict[str, list[tuple[int, str, str]]] = {b: [] for b in batch_ids}
+    failed: dict[str, list[str]] = {b: [] for b in batch_ids}
+    for r in result.results:
+        cfg = r.expectation_config
+        kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "result_format")}
+        res = r.result or {}
+        column, args = kwargs.get("column"), json.dumps(kwargs, sort_keys=True, default=str)
+        if "unexpected_index_list" in res:
+            idx = [i if isinstance(i, int) else i.get("index", i) if isinstance(i, dict) else i
+                   for i in res.get("unexpected_index_list") or []]
+            idx = [i for i in idx if isinstance(i, int) and 0 <= i < len(frame)]
+            unexpected = pd.Series(batch_of[idx]).value_counts().to_dict() if idx else {}
+            mask = _domain_mask(frame, kwargs)
+            in_domain = frame.loc[mask, "batch_id"].value_counts().to_dict() if mask is not None else sizes
+            for b in batch_ids:
+                n_bad = int(unexpected.get(b, 0))
+                rows.append((b, SUITE_NAME, digest, cfg.type, column, args, n_bad == 0,
+                             int(in_domain.get(b, 0)), n_bad, evaluated_at))
+                if n_bad:
+                    failed[b].append(cfg.type)
+            for i in idx:
+                flagged[batch_of[i]].append((i, f"{GX_PREFIX}{cfg.type}", _detail(cfg.type, kwargs)))
+        else:
+            for b in batch_ids:
+                rows.append((b, SUITE_NAME, digest, cfg.type, column, args, bool(r.success),
+                             res.get("element_count"), res.get("unexpected_count"), evaluated_at))
+                if not r.success:
+                    failed[b].append(cfg.type)
+    keyed = [(frame.at[i, "site_id"], frame.at[i, "parameter"], frame.at[i, "period_start"], int(frame.at[i, "interval_s"]),
+              frame.at[i, "source_kind"], check, int(Flag.FAIL), detail, digest, evaluated_at)
+             for b in batch_ids for i, check, detail in flagged[b] if _has_key(frame, i)]
+    with transaction(con):
+        con.executemany("INSERT INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if keyed:
+            con.executemany("INSERT INTO qc_flags VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", keyed)
+    return [BatchValidation(b, not failed[b], failed[b], len({f[0] for f in flagged[b]})) for b in batch_ids]
 
 
 def validate_batches(settings: Settings | None = None, *, now: datetime | None = None) -> list[BatchValidation]:
@@ -121,35 +206,7 @@ def validate_batches(settings: Settings | None = None, *, now: datetime | None =
         build_suite(con, cfg, now, suite)
         batch_def = context.data_sources.add_pandas("warehouse").add_dataframe_asset("readings").add_batch_definition_whole_dataframe("batch")
         digest = suite_hash(suite)
-        return [_validate_one(con, batch_def, suite, digest, bid) for bid in pending]
-
-
-def _validate_one(con: duckdb.DuckDBPyConnection, batch_def: Any, suite: gx.ExpectationSuite, digest: str, batch_id: str) -> BatchValidation:
-    frame = _batch_frame(con, batch_id)
-    result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
-        suite, result_format={"result_format": "COMPLETE"})
-    evaluated_at = datetime.now(UTC)
-    rows, flagged, failed = [], [], []
-    for r in result.results:
-        cfg = r.expectation_config
-        kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "result_format")}
-        res = r.result or {}
-        rows.append((batch_id, SUITE_NAME, digest, cfg.type, kwargs.get("column"), json.dumps(kwargs, sort_keys=True, default=str),
-                     bool(r.success), res.get("element_count"), res.get("unexpected_count"), evaluated_at))
-        if not r.success:
-            failed.append(cfg.type)
-            for i in res.get("unexpected_index_list") or []:
-                idx = i if isinstance(i, int) else i.get("index", i) if isinstance(i, dict) else i
-                if isinstance(idx, int) and 0 <= idx < len(frame):
-                    flagged.append((idx, f"{GX_PREFIX}{cfg.type}", _detail(cfg.type, kwargs)))
-    with transaction(con):
-        con.executemany("INSERT INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        keyed = [(frame.at[i, "site_id"], frame.at[i, "parameter"], frame.at[i, "period_start"], int(frame.at[i, "interval_s"]),
-                  frame.at[i, "source_kind"], check, int(Flag.FAIL), detail, digest, evaluated_at)
-                 for i, check, detail in flagged if _has_key(frame, i)]
-        if keyed:
-            con.executemany("INSERT INTO qc_flags VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", keyed)
-    return BatchValidation(batch_id, bool(result.success), failed, len({f[0] for f in flagged}))
+        return [v for group in _groups(con, pending) for v in _validate_group(con, batch_def, suite, digest, group)]
 
 
 def _has_key(frame: pd.DataFrame, i: int) -> bool:

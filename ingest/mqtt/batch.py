@@ -1,64 +1,81 @@
-"""Accumulate decoded readings column by column and hand them over as one Arrow table.
+"""Accumulate decoded readings and hand them over as one Arrow table.
 
-Column lists (not row dicts) keep the per-reading cost low: the ingestor appends tens of
-thousands of readings a second, and Arrow builds each column from one list.
+Tuples, not dicts: the ingestor takes tens of thousands of readings a second. What a
+message's readings share (site, period, interval, receipt time, topic) is kept once per
+message and repeated by Arrow (`take`) when the batch is written; `zip(*rows)` turns the
+tuples into columns in C.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from envmon.schema import READINGS_SCHEMA, TS
 from ingest.landing import readings_table
 
+# Per message, and per value; times are epoch microseconds (UTC).
+GROUP_FIELDS = ("site_id", "period_start", "interval_s", "received_at", "origin")
+VALUE_FIELDS = ("parameter", "value", "value_min", "value_max", "unit", "flag", "extra")
+_TYPES = {
+    "period_start": TS,
+    "received_at": TS,
+    "interval_s": pa.int32(),
+    "value": pa.float64(),
+    "value_min": pa.float64(),
+    "value_max": pa.float64(),
+}
 
-class ReadingColumns:
-    """Readings of one source kind, as parallel column lists. Times are epoch microseconds."""
 
-    __slots__ = ("extra", "flag", "interval_s", "origin", "parameter", "period_start", "received_at",
-                 "site_id", "source_kind", "unit", "value", "value_max", "value_min")
+class ReadingRows:
+    """Readings of one source kind: per-message tuples (GROUP_FIELDS) and value tuples (VALUE_FIELDS)."""
+
+    __slots__ = ("counts", "groups", "source_kind", "values")
 
     def __init__(self, source_kind: str):
         self.source_kind = source_kind
-        self.site_id: list[str] = []
-        self.parameter: list[str] = []
-        self.period_start: list[int] = []
-        self.interval_s: list[int] = []
-        self.value: list[float | None] = []
-        self.value_min: list[float | None] = []
-        self.value_max: list[float | None] = []
-        self.unit: list[str] = []
-        self.flag: list[str | None] = []
-        self.received_at: list[int] = []
-        self.origin: list[str] = []
-        self.extra: list[str | None] = []
+        self.groups: list[tuple[Any, ...]] = []
+        self.counts: list[int] = []  # values per group
+        self.values: list[tuple[Any, ...]] = []
 
     def __len__(self) -> int:
-        return len(self.site_id)
+        return len(self.values)
+
+    def add(
+        self,
+        site_id: str,
+        period_start_us: int,
+        interval_s: int,
+        received_at_us: int,
+        origin: str,
+        values: Sequence[tuple[Any, ...]],
+    ) -> None:
+        if values:
+            self.groups.append((site_id, period_start_us, interval_s, received_at_us, origin))
+            self.counts.append(len(values))
+            self.values.extend(values)
 
     def to_table(self) -> pa.Table:
-        n = len(self.site_id)
+        n = len(self.values)
+        if n:
+            per_value = dict(zip(VALUE_FIELDS, zip(*self.values, strict=True), strict=True))
+            per_group = dict(zip(GROUP_FIELDS, zip(*self.groups, strict=True), strict=True))
+        else:
+            per_value = {name: () for name in VALUE_FIELDS}
+            per_group = {name: () for name in GROUP_FIELDS}
+        group_of_value = pa.array(np.repeat(np.arange(len(self.counts)), self.counts))
         arrays = {
-            "site_id": pa.array(self.site_id, pa.string()),
-            "parameter": pa.array(self.parameter, pa.string()),
-            "period_start": pa.array(self.period_start, TS),
-            "interval_s": pa.array(self.interval_s, pa.int32()),
-            "source_kind": pa.array([self.source_kind] * n, pa.string()),
-            "value": pa.array(self.value, pa.float64()),
-            "value_min": pa.array(self.value_min, pa.float64()),
-            "value_max": pa.array(self.value_max, pa.float64()),
-            "unit": pa.array(self.unit, pa.string()),
-            "flag": pa.array(self.flag, pa.string()),
-            "received_at": pa.array(self.received_at, TS),
-            "origin": pa.array(self.origin, pa.string()),
-            "extra": pa.array(self.extra, pa.string()),
+            name: pa.array(col, _TYPES.get(name, pa.string())) for name, col in per_value.items()
         }
-        return pa.table(arrays).select([n for n in READINGS_SCHEMA.names if n in arrays])
+        for name, col in per_group.items():
+            arrays[name] = pa.array(col, _TYPES.get(name, pa.string())).take(group_of_value)
+        arrays["source_kind"] = pa.array([self.source_kind] * n, pa.string())
+        return pa.table(arrays).select([c for c in READINGS_SCHEMA.names if c in arrays])
 
 
 def dead_letter_id(origin: str, reason: str, raw: bytes) -> str:
@@ -74,10 +91,11 @@ def dead_letter_id(origin: str, reason: str, raw: bytes) -> str:
 class Batch:
     """What one landing write covers: readings by source kind, dead letters, and the acks owed."""
 
-    mqtt: ReadingColumns = field(default_factory=lambda: ReadingColumns("mqtt"))
+    mqtt: ReadingRows = field(default_factory=lambda: ReadingRows("mqtt"))
     other_rows: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)  # e.g. hj212 rows
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
-    acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, qos) in order received
+    # (packet id, QoS) in the order received, by the client's connection number
+    acks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     messages: int = 0
     first_at: float = 0.0  # monotonic time of the first message
 

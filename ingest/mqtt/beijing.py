@@ -36,22 +36,33 @@ def _frames(directory: Path, registry: Registry) -> list[pd.DataFrame]:
         station = str(df["station"].iloc[0])
         site_id = station.lower()
         if site_id not in registry.stations:
-            raise EnvmonError(f"{f}: station {station!r} maps to site {site_id!r}, which is not in the registry")
+            raise EnvmonError(
+                f"{f}: station {station!r} maps to site {site_id!r}, which is not in the registry"
+            )
         df["site_id"] = site_id
         frames.append(df.rename(columns=COLUMNS))
     return frames
 
 
-def beijing_messages(directory: str | Path, registry: Registry, start: datetime | None = None,
-                     end: datetime | None = None) -> Iterator[SimMessage]:
+def beijing_messages(
+    directory: str | Path,
+    registry: Registry,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Iterator[SimMessage]:
     """Messages for every station-hour in [start, end) (naive times are Beijing time), in time order."""
     df = pd.concat(_frames(Path(directory), registry), ignore_index=True)
     local = pd.to_datetime(df[["year", "month", "day", "hour"]]).dt.tz_localize(BEIJING)
     df["period_start"] = local
     if start is not None:
-        df = df[df["period_start"] >= pd.Timestamp(start if start.tzinfo else start.replace(tzinfo=BEIJING))]
+        df = df[
+            df["period_start"]
+            >= pd.Timestamp(start if start.tzinfo else start.replace(tzinfo=BEIJING))
+        ]
     if end is not None:
-        df = df[df["period_start"] < pd.Timestamp(end if end.tzinfo else end.replace(tzinfo=BEIJING))]
+        df = df[
+            df["period_start"] < pd.Timestamp(end if end.tzinfo else end.replace(tzinfo=BEIJING))
+        ]
     df = df.sort_values(["period_start", "site_id"], kind="stable")
     for row in df.itertuples(index=False):
         values: dict[str, object] = {}
@@ -59,10 +70,21 @@ def beijing_messages(directory: str | Path, registry: Registry, start: datetime 
             v = getattr(row, param)
             if pd.isna(v):
                 continue
-            values[param] = {"value": float(v), "unit": UNITS[param]} if param in UNITS else float(v)
+            values[param] = (
+                {"value": float(v), "unit": UNITS[param]} if param in UNITS else float(v)
+            )
         if not values:
             continue
         ts = row.period_start.to_pydatetime()
-        payload = {"site": row.site_id, "period_start": ts.isoformat(), "interval_s": 3600, "values": values}
-        yield SimMessage(station_topic("air", row.site_id), json.dumps(payload, separators=(",", ":")).encode(),
-                         ts, len(values))
+        payload = {
+            "site": row.site_id,
+            "period_start": ts.isoformat(),
+            "interval_s": 3600,
+            "values": values,
+        }
+        yield SimMessage(
+            station_topic("air", row.site_id),
+            json.dumps(payload, separators=(",", ":")).encode(),
+            ts,
+            len(values),
+        )

@@ -1,7 +1,7 @@
 """Start and stop a private Mosquitto broker (tests, benchmark, demo).
 
 The broker gets its own config file and persistence folder under `workdir`, listens on one
-loopback port, and keeps that port across `restart()` so clients reconnect on their own.
+loopback port (optionally with TLS and user names/passwords), and keeps that port across `restart()` so clients reconnect on their own.
 `stop()` ends it with SIGTERM, which makes Mosquitto save its persistence file: sessions and
 queued QoS 1 messages survive a restart.
 """
@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -46,7 +47,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _config_text(host: str, port: int, persistence_dir: Path, log_file: Path, password_file: Path | None) -> str:
+@dataclass(frozen=True)
+class TlsFiles:
+    """The broker's TLS listener: CA bundle, server certificate and key (PEM files)."""
+
+    cafile: str
+    certfile: str
+    keyfile: str
+
+
+def _config_text(
+    host: str,
+    port: int,
+    persistence_dir: Path,
+    log_file: Path,
+    password_file: Path | None,
+    tls: TlsFiles | None = None,
+) -> str:
     lines = [
         f"listener {port} {host}",
         # Run as the caller: started as root, Mosquitto would switch to user `mosquitto`, which
@@ -69,6 +86,8 @@ def _config_text(host: str, port: int, persistence_dir: Path, log_file: Path, pa
         "log_type notice",
         "connection_messages false",
     ]
+    if tls is not None:
+        lines += [f"cafile {tls.cafile}", f"certfile {tls.certfile}", f"keyfile {tls.keyfile}"]
     if password_file is None:
         lines.append("allow_anonymous true")
     else:
@@ -86,12 +105,14 @@ class Broker:
         host: str = "127.0.0.1",
         port: int | None = None,
         users: dict[str, str] | None = None,
+        tls: TlsFiles | None = None,
     ):
         self.binary = find_mosquitto()
         self.workdir = Path(workdir)
         self.host = host
         self.port = port or free_port(host)
         self.users = users
+        self.tls = tls
         self.persistence_dir = self.workdir / "persistence"
         self.config_file = self.workdir / "mosquitto.conf"
         self.log_file = self.workdir / "mosquitto.log"
@@ -108,7 +129,9 @@ class Broker:
                 subprocess.run([passwd, "-b", str(password_file), user, password], check=True)
             password_file.chmod(0o600)
         self.config_file.write_text(
-            _config_text(self.host, self.port, self.persistence_dir, self.log_file, password_file)
+            _config_text(
+                self.host, self.port, self.persistence_dir, self.log_file, password_file, self.tls
+            )
         )
 
     @property
@@ -129,16 +152,20 @@ class Broker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise BrokerError(f"mosquitto exited with code {self.proc.returncode}: {err.strip()} "
-                                  f"(config {self.config_file}, log {self.log_file})")
+                raise BrokerError(
+                    f"mosquitto exited with code {self.proc.returncode}: {err.strip()} "
+                    f"(config {self.config_file}, log {self.log_file})"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     return self
             except OSError:
                 time.sleep(0.05)
         self.kill()
-        raise BrokerError(f"mosquitto did not accept connections on {self.host}:{self.port} "
-                          f"within {timeout_s:.0f} s (log {self.log_file})")
+        raise BrokerError(
+            f"mosquitto did not accept connections on {self.host}:{self.port} "
+            f"within {timeout_s:.0f} s (log {self.log_file})"
+        )
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM: Mosquitto saves sessions and queued messages to its persistence file."""
@@ -171,6 +198,9 @@ class Broker:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

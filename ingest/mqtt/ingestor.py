@@ -1,8 +1,8 @@
 """The MQTT ingestor: station readings from the broker into the landing zone, none lost, none twice.
 
 Ack after durable: messages arrive with QoS 1 on a persistent MQTT v5 session and manual
-acknowledgement. The network thread decodes each message into the current batch and records
-its packet id; the writer thread swaps the batch out when it is full (by messages) or old (by
+acknowledgement. The network thread (paho's loop, reading in bulk: ingest/mqtt/client.py)
+decodes each message into the current batch and records its packet id; the writer thread swaps the batch out when it is full (by messages) or old (by
 time), writes its readings and dead letters to the landing zone (fsynced, atomic), and only
 then sends the PUBACKs. A crash before the PUBACKs leaves the messages unacknowledged at the
 broker, which redelivers them on reconnect; the copies then written collapse in the warehouse
@@ -23,20 +23,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
+import pyarrow as pa
+import pyarrow.parquet as pq
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest.landing import LandingZone
+from envmon.schema import READINGS_SCHEMA
+from ingest.landing import LandingZone, conform
 from ingest.mqtt.batch import Batch
+from ingest.mqtt.client import BulkClient, Message
 from ingest.mqtt.hj212_adapter import hj212_payload_to_readings
 from ingest.mqtt.payload import DEFAULT_MAX_FUTURE_S, StationDecoder, _dead
-from ingest.mqtt.topics import ALL_TOPICS, HJ212, TopicError, parse_topic, shared
+from ingest.mqtt.topics import ALL_TOPICS, HJ212, Topic, TopicError, parse_topic, shared
 from warehouse.registry.config import Registry
 
 log = logging.getLogger("envmon.mqtt")
 
 DEAD_LETTER_SOURCE = "mqtt"  # every rejection of this ingestor is counted under source mqtt
+_TOPIC_CACHE_SIZE = 10_000  # parsed topics remembered (one per site); bounded for flat memory
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,9 @@ class IngestorConfig:
     host: str = "127.0.0.1"
     port: int = 1883
     client_id: str = field(default_factory=lambda: f"envmon-ingest-{socket.gethostname()}")
-    group: str | None = "envmon-ingest"  # shared-subscription group; None subscribes plainly
+    # Shared-subscription group ($share/group/...); None: a plain subscription, the default
+    # because Mosquitto does not restore shared subscriptions after a restart (docs/mqtt.md).
+    group: str | None = None
     topic_filter: str = ALL_TOPICS
     username: str | None = None
     password: str | None = None
@@ -92,27 +99,32 @@ class MqttIngestor:
         self._closing = False  # no new messages are taken; the writer flushes and ends
         self._abort = False  # stop retrying a failing write (shutdown deadline passed)
         self._writer: threading.Thread | None = None
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # set once subscribed, cleared on disconnect
+        self._session_present = False
+        self._topics: dict[bytes, tuple[str, Topic | TopicError]] = {}
         self.client = self._make_client()
 
     # -- the client --------------------------------------------------------------------
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> BulkClient:
         cfg = self.config
-        client = mqtt.Client(
+        client = BulkClient(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
+            on_messages=self._on_messages,
         )
         if cfg.username is not None:
             client.username_pw_set(cfg.username, cfg.password)
         if cfg.tls_ca or cfg.tls_cert:
             client.tls_set(ca_certs=cfg.tls_ca, certfile=cfg.tls_cert, keyfile=cfg.tls_key)
             client.tls_insecure_set(cfg.tls_insecure)
-        client.reconnect_delay_set(min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=round(cfg.reconnect_max_s))
+        client.reconnect_delay_set(
+            min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=round(cfg.reconnect_max_s)
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _connect_properties(self) -> Properties:
@@ -121,59 +133,133 @@ class MqttIngestor:
         props.ReceiveMaximum = self.config.inflight
         return props
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
-                    reason_code: mqtt.ReasonCode, properties: Properties | None) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if reason_code.is_failure:
-            log.error("broker %s:%s refused the connection: %s", self.config.host, self.config.port, reason_code)
+            log.error(
+                "broker %s:%s refused the connection: %s",
+                self.config.host,
+                self.config.port,
+                reason_code,
+            )
             return
         self.stats.connects += 1
-        sub = shared(self.config.topic_filter, self.config.group)
-        client.subscribe(sub, options=SubscribeOptions(qos=1))
-        log.info("connected to %s:%s as %s (session present: %s); subscribed to %s",
-                 self.config.host, self.config.port, self.config.client_id, flags.session_present, sub)
-        self.connected.set()
+        self._session_present = flags.session_present
+        client.subscribe(
+            shared(self.config.topic_filter, self.config.group), options=SubscribeOptions(qos=1)
+        )
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
-                       reason_code: mqtt.ReasonCode, properties: Properties | None) -> None:
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[mqtt.ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        sub = shared(self.config.topic_filter, self.config.group)
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error(
+                "broker %s:%s refused the subscription to %s: %s",
+                self.config.host,
+                self.config.port,
+                sub,
+                ", ".join(map(str, failed)),
+            )
+            return
+        log.info(
+            "connected to %s:%s as %s (session present: %s); subscribed to %s",
+            self.config.host,
+            self.config.port,
+            self.config.client_id,
+            self._session_present,
+            sub,
+        )
+        self.connected.set()  # only now: a message published from here on is ours
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         self.connected.clear()
         if not self._closing:
             log.warning("disconnected from the broker (%s); reconnecting with backoff", reason_code)
 
     # -- intake (network thread) -------------------------------------------------------
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+    def _on_messages(self, messages: list[Message], connection: int) -> None:
+        """Decode messages into the current batch (waiting while the writer is behind)."""
         now_us = time.time_ns() // 1000
-        with self._cond:
-            while self._current.messages >= self.config.batch_messages and not self._closing:
-                self._cond.wait()  # backpressure: the writer is behind
-            if self._closing:
-                return  # not acknowledged: the broker redelivers it to the next session
-            batch = self._current
-            if batch.messages == 0:
-                batch.first_at = time.monotonic()
-                self._cond.notify_all()  # starts the writer's age timer
-            self._decode(batch, msg.topic, msg.payload, now_us)
-            if msg.qos > 0:
-                batch.acks.append((msg.mid, msg.qos))
-            batch.messages += 1
-            if batch.messages >= self.config.batch_messages:
-                self._cond.notify_all()
+        limit = self.config.batch_messages
+        cond = self._cond
+        with cond:
+            for topic, payload, mid, qos in messages:
+                batch = self._current
+                while batch.messages >= limit and not self._closing:
+                    cond.wait()  # backpressure: the writer is behind; the broker holds the rest
+                    batch = self._current
+                if self._closing:
+                    return  # not acknowledged: the broker redelivers them to the next session
+                if batch.messages == 0:
+                    batch.first_at = time.monotonic()
+                    cond.notify_all()  # starts the writer's age timer
+                self._decode(batch, topic, payload, now_us)
+                if qos:
+                    acks = batch.acks.get(connection)
+                    if acks is None:
+                        acks = batch.acks[connection] = []
+                    acks.append((mid, qos))
+                batch.messages += 1
+                if batch.messages >= limit:
+                    cond.notify_all()
 
-    def _decode(self, batch: Batch, topic_str: str, payload: bytes, now_us: int) -> None:
+    def _topic(self, raw: bytes) -> tuple[str, Topic | TopicError]:
+        found = self._topics.get(raw)
+        if found is None:
+            topic_str = raw.decode("utf-8", errors="replace")
+            try:
+                found = (topic_str, parse_topic(topic_str))
+            except TopicError as exc:
+                found = (topic_str, exc)
+            if len(self._topics) >= _TOPIC_CACHE_SIZE:
+                self._topics.clear()
+            self._topics[raw] = found
+        return found
+
+    def _decode(self, batch: Batch, raw_topic: bytes, payload: bytes, now_us: int) -> None:
+        topic_str, topic = self._topic(raw_topic)
         try:
-            topic = parse_topic(topic_str)
-            if topic.kind == HJ212:
+            if isinstance(topic, TopicError):
+                _dead(batch.dead_letters, topic_str, str(topic), payload, now_us)
+            elif topic.kind == HJ212:
                 received = datetime.fromtimestamp(now_us / 1e6, UTC)
-                rows, reasons = hj212_payload_to_readings(payload, self.registry, mn=topic.key, received_at=received)
+                rows, reasons = hj212_payload_to_readings(
+                    payload, self.registry, mn=topic.key, received_at=received
+                )
                 batch.add_rows("hj212", rows)
                 for reason in reasons:
                     _dead(batch.dead_letters, topic_str, reason, payload, now_us)
             else:
                 self.decoder.decode(topic_str, topic, payload, batch, now_us)
-        except TopicError as exc:
-            _dead(batch.dead_letters, topic_str, str(exc), payload, now_us)
         except Exception as exc:  # the daemon never crashes on input
             log.exception("unexpected error decoding a message on %s", topic_str)
-            _dead(batch.dead_letters, topic_str, f"internal error while decoding: {exc!r}", payload, now_us)
+            _dead(
+                batch.dead_letters,
+                topic_str,
+                f"internal error while decoding: {exc!r}",
+                payload,
+                now_us,
+            )
 
     # -- writer thread -----------------------------------------------------------------
     def _next_batch(self) -> Batch | None:
@@ -203,10 +289,13 @@ class MqttIngestor:
         """Write the batch durably, retrying on failure; False only if aborted unwritten."""
         t0 = time.monotonic()
         pending: list[Callable[[], object]] = [
-            (lambda k=kind, t=table: self.landing.write_readings(t, k)) for kind, table in batch.tables()
+            (lambda k=kind, t=table: self.landing.write_readings(t, k))
+            for kind, table in batch.tables()
         ]
         if batch.dead_letters:
-            pending.append(lambda: self.landing.write_dead_letters(batch.dead_letters, DEAD_LETTER_SOURCE))
+            pending.append(
+                lambda: self.landing.write_dead_letters(batch.dead_letters, DEAD_LETTER_SOURCE)
+            )
         delay = 0.5
         while pending:
             try:
@@ -214,8 +303,11 @@ class MqttIngestor:
                 pending.pop(0)  # done steps are not repeated on retry
             except Exception:
                 self.stats.write_errors += 1
-                log.exception("landing write failed; %d messages stay unacknowledged, retrying in %.1f s",
-                              batch.messages, delay)
+                log.exception(
+                    "landing write failed; %d messages stay unacknowledged, retrying in %.1f s",
+                    batch.messages,
+                    delay,
+                )
                 if self._abort:
                     return False
                 time.sleep(delay)
@@ -228,19 +320,32 @@ class MqttIngestor:
         return True
 
     def _ack(self, batch: Batch) -> None:
-        # In the order received (MQTT asks acks in order). If the connection dropped since,
-        # paho discards these and the broker redelivers: duplicates then collapse on load.
-        for mid, qos in batch.acks:
-            self.client.ack(mid, qos)
-        self.stats.acked += len(batch.acks)
+        # In the order received (MQTT asks acks in order), as one write. Acks owed on an
+        # earlier connection are dropped: the broker redelivers those messages on the new
+        # one, and their copies collapse in the warehouse loader.
+        for connection, acks in batch.acks.items():
+            if self.client.ack_many(acks, connection):
+                self.stats.acked += len(acks)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        self._writer = threading.Thread(target=self._writer_loop, name="landing-writer", daemon=True)
+        # Encode an empty batch in memory: pyarrow loads its compute, parquet and zstd code
+        # now, not on the first batch (a second or more, while messages wait unacknowledged).
+        pq.write_table(
+            conform(Batch().mqtt.to_table(), READINGS_SCHEMA),
+            pa.BufferOutputStream(),
+            compression="zstd",
+        )
+        self._writer = threading.Thread(
+            target=self._writer_loop, name="landing-writer", daemon=True
+        )
         self._writer.start()
         self.client.connect_async(
-            self.config.host, self.config.port, keepalive=self.config.keepalive_s,
-            clean_start=False, properties=self._connect_properties(),
+            self.config.host,
+            self.config.port,
+            keepalive=self.config.keepalive_s,
+            clean_start=False,
+            properties=self._connect_properties(),
         )
         self.client.loop_start()
 
@@ -259,11 +364,18 @@ class MqttIngestor:
             self._writer.join(timeout_s)
             if self._writer.is_alive():
                 self._abort = True
-                log.error("landing writes still failing at shutdown; unwritten messages stay "
-                          "unacknowledged and will be redelivered")
+                log.error(
+                    "landing writes still failing at shutdown; unwritten messages stay "
+                    "unacknowledged and will be redelivered"
+                )
                 self._writer.join(5)
         self.client.disconnect()  # queued after the PUBACKs, so those go out first
         self.client.loop_stop()
-        log.info("stopped: %d messages, %d readings, %d dead letters in %d batches; %d acked",
-                 self.stats.messages, self.stats.readings, self.stats.dead_letters,
-                 self.stats.batches, self.stats.acked)
+        log.info(
+            "stopped: %d messages, %d readings, %d dead letters in %d batches; %d acked",
+            self.stats.messages,
+            self.stats.readings,
+            self.stats.dead_letters,
+            self.stats.batches,
+            self.stats.acked,
+        )

@@ -13,17 +13,21 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from ingest.mqtt.batch import Batch, ReadingColumns, dead_letter_id
+import msgspec
+
+from ingest.hj212.codes import data_flags
+from ingest.mqtt.batch import Batch, ReadingRows, dead_letter_id
 from ingest.mqtt.topics import Topic
 from warehouse.registry.config import Registry
 
-# The data flags a value may carry: HJ 212-2017 table 7 (N normal, F stopped, M maintenance,
-# S manual input, D fault, C calibration, T over range, B communication fault).
-FLAGS = frozenset("NFMSDCTB")
+# The data flags a value may carry: HJ 212's (ingest/hj212/flags.csv, HJ 212-2017 Table 8).
+FLAGS = frozenset(data_flags())
 MESSAGE_FIELDS = ("site", "period_start", "interval_s", "values")
 VALUE_FIELDS = ("value", "unit", "flag", "min", "max")
+_MESSAGE_FIELDS = frozenset(MESSAGE_FIELDS)
+_TIME_CACHE_SIZE = 4096  # distinct period_start texts remembered (stations share period starts)
 EARLIEST_US = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
 DEFAULT_MAX_FUTURE_S = 600.0  # clock skew tolerated on a period start
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,12 +45,53 @@ class SiteSpec:
 
 
 def _type_name(v: Any) -> str:
-    return "null" if v is None else {bool: "boolean", str: "string", list: "array", dict: "object"}.get(
-        type(v), type(v).__name__)
+    return (
+        "null"
+        if v is None
+        else {bool: "boolean", str: "string", list: "array", dict: "object"}.get(
+            type(v), type(v).__name__
+        )
+    )
 
 
 def _number(v: Any) -> bool:
     return type(v) is int or type(v) is float
+
+
+_fast_json = msgspec.json.Decoder()
+_INTERVALS = frozenset([0, *(d for d in range(1, 86401) if 86400 % d == 0)])  # see _interval
+
+
+class _Value(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A value object as the fast path takes it (a float field also takes JSON integers)."""
+
+    value: float | None = None
+    flag: Literal[tuple(sorted(FLAGS))] | None = None  # type: ignore[valid-type]
+    unit: str | msgspec.UnsetType = msgspec.UNSET
+    min: float | None = None
+    max: float | None = None
+
+
+class _Message(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    period_start: str
+    interval_s: int
+    values: dict[str, float | _Value | None]
+    site: str | msgspec.UnsetType = msgspec.UNSET
+
+
+_typed_json = msgspec.json.Decoder(_Message)
+
+
+def loads(payload: bytes) -> Any:
+    """JSON as the standard library reads it, at msgspec's speed.
+
+    msgspec decodes well-formed UTF-8 JSON; anything it refuses (malformed, NaN, 1e400, a BOM
+    or UTF-16) goes to json.loads, whose result or error message is then the answer.
+    """
+    try:
+        return _fast_json.decode(payload)
+    except msgspec.DecodeError:
+        return json.loads(payload)
 
 
 def _round(x: float) -> float:
@@ -61,56 +106,125 @@ class StationDecoder:
         self.registry = registry
         self.max_future_us = int(max_future_s * 1_000_000)
         self.sites = {
-            site_id: SiteSpec(site_id, st.kind, {m.parameter: registry.site_unit(site_id, m.parameter)
-                                                 for m in st.parameters})
+            site_id: SiteSpec(
+                site_id,
+                st.kind,
+                {m.parameter: registry.site_unit(site_id, m.parameter) for m in st.parameters},
+            )
             for site_id, st in registry.stations.items()
         }
         self._factors: dict[tuple[str, str], float | None] = {}
+        self._starts: dict[str, int] = {}  # period_start text -> epoch us, for valid texts
 
     def _factor(self, unit_from: str, unit_to: str) -> float | None:
         key = (unit_from, unit_to)
         if key not in self._factors:
             conv = self.registry.convertible(unit_from, unit_to)
-            self._factors[key] = self.registry.conversion_factor(unit_from, unit_to) if conv else None
+            self._factors[key] = (
+                self.registry.conversion_factor(unit_from, unit_to) if conv else None
+            )
         return self._factors[key]
 
-    def decode(self, topic_str: str, topic: Topic, payload: bytes, batch: Batch, now_us: int | None = None) -> int:
+    def decode(
+        self, topic_str: str, topic: Topic, payload: bytes, batch: Batch, now_us: int | None = None
+    ) -> int:
         """Append the message's good readings to batch.mqtt and its rejections to
         batch.dead_letters; returns the number of readings appended."""
         now_us = now_us if now_us is not None else time.time_ns() // 1000
+        n = self._accept(topic_str, topic, payload, batch.mqtt, now_us)
+        if n is not None:
+            return n
         try:
             return self._decode(topic_str, topic, payload, batch.mqtt, batch.dead_letters, now_us)
         except Reject as exc:
             _dead(batch.dead_letters, topic_str, str(exc), payload, now_us)
             return 0
 
-    def _decode(self, topic_str: str, topic: Topic, payload: bytes, out: ReadingColumns,
-                dead: list[dict[str, Any]], now_us: int) -> int:
+    def _accept(
+        self, topic_str: str, topic: Topic, payload: bytes, out: ReadingRows, now_us: int
+    ) -> int | None:
+        """The fast path: take a message that is valid in every respect, or return None.
+
+        msgspec decodes and type-checks the message in one C call (_Message); what it cannot
+        check (site, period start, interval, parameters, units) is checked here. Anything
+        unusual - a problem, a unit conversion - returns None and goes to _decode, the one
+        place that words reasons, so both paths accept and reject exactly the same.
+        """
         try:
-            msg = json.loads(payload)
+            msg = _typed_json.decode(payload)
+        except msgspec.MsgspecError:
+            return None
+        if msg.site is not msgspec.UNSET and msg.site != topic.key:
+            return None
+        spec = self.sites.get(topic.key)
+        if spec is None or spec.kind != topic.kind or not msg.values:
+            return None
+        start_us = self._starts.get(msg.period_start)
+        interval = msg.interval_s
+        if start_us is None or start_us > now_us + self.max_future_us or interval not in _INTERVALS:
+            return None  # an unseen period start is parsed (and remembered) by _decode
+        units = spec.units
+        values = []
+        for param, item in msg.values.items():
+            unit = units.get(param)
+            if unit is None:
+                return None
+            if type(item) is _Value:
+                if item.unit is not msgspec.UNSET:
+                    return None
+                values.append((param, item.value, item.min, item.max, unit, item.flag, None))
+            else:
+                values.append((param, item, None, None, unit, None, None))
+        out.add(spec.site_id, start_us, interval, now_us, topic_str, values)
+        return len(values)
+
+    def _decode(
+        self,
+        topic_str: str,
+        topic: Topic,
+        payload: bytes,
+        out: ReadingRows,
+        dead: list[dict[str, Any]],
+        now_us: int,
+    ) -> int:
+        try:
+            msg = loads(payload)
         except (UnicodeDecodeError, ValueError) as exc:
             raise Reject(f"invalid JSON: {exc}") from None
-        if not isinstance(msg, dict):
-            raise Reject(f"payload is a JSON {_type_name(msg)}, expected an object with fields "
-                         f"{', '.join(MESSAGE_FIELDS)}")
-        unknown = [k for k in msg if k not in MESSAGE_FIELDS]
-        if unknown:
-            raise Reject(f"unknown field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(MESSAGE_FIELDS)}")
+        if type(msg) is not dict:
+            raise Reject(
+                f"payload is a JSON {_type_name(msg)}, expected an object with fields "
+                f"{', '.join(MESSAGE_FIELDS)}"
+            )
+        if not _MESSAGE_FIELDS.issuperset(msg):
+            unknown = [k for k in msg if k not in _MESSAGE_FIELDS]
+            raise Reject(
+                f"unknown field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(MESSAGE_FIELDS)}"
+            )
         spec = self._site(topic, msg)
         start_us = self._period_start(msg, now_us)
         interval = self._interval(msg)
         values = msg.get("values")
-        if not isinstance(values, dict) or not values:
-            raise Reject(f"field 'values': expected a non-empty object of parameter -> value, got {_type_name(values)}")
+        if type(values) is not dict or not values:
+            raise Reject(
+                f"field 'values': expected a non-empty object of parameter -> value, got {_type_name(values)}"
+            )
 
-        n = 0
+        taken = []
         for param, item in values.items():
-            problem = self._append(spec, param, item, start_us, interval, topic_str, now_us, out)
-            if problem:
-                _dead(dead, f"{topic_str}#{param}", f"parameter {param!r}: {problem}", payload, now_us)
+            value_or_problem = self._value(spec, param, item)
+            if type(value_or_problem) is str:
+                _dead(
+                    dead,
+                    f"{topic_str}#{param}",
+                    f"parameter {param!r}: {value_or_problem}",
+                    payload,
+                    now_us,
+                )
             else:
-                n += 1
-        return n
+                taken.append(value_or_problem)
+        out.add(spec.site_id, start_us, interval, now_us, topic_str, taken)
+        return len(taken)
 
     def _site(self, topic: Topic, msg: dict[str, Any]) -> SiteSpec:
         site = msg.get("site", topic.key)
@@ -120,16 +234,36 @@ class StationDecoder:
             raise Reject(f"field 'site': {site!r} does not match the topic's site {topic.key!r}")
         spec = self.sites.get(site)
         if spec is None:
-            kind = "an outlet, whose data comes as HJ 212" if site in self.registry.outlets else "not in the registry"
+            kind = (
+                "an outlet, whose data comes as HJ 212"
+                if site in self.registry.outlets
+                else "not in the registry"
+            )
             raise Reject(f"unknown site {site!r}: {kind}")
         if spec.kind != topic.kind:
-            raise Reject(f"site {site!r} is a {spec.kind} site but was published under the {topic.kind!r} topic")
+            raise Reject(
+                f"site {site!r} is a {spec.kind} site but was published under the {topic.kind!r} topic"
+            )
         return spec
 
     def _period_start(self, msg: dict[str, Any], now_us: int) -> int:
         raw = msg.get("period_start")
-        if not isinstance(raw, str):
-            raise Reject(f"field 'period_start': expected an ISO 8601 string with offset, got {_type_name(raw)}")
+        if type(raw) is not str:
+            raise Reject(
+                f"field 'period_start': expected an ISO 8601 string with offset, got {_type_name(raw)}"
+            )
+        us = self._starts.get(raw)
+        if us is None:
+            us = self._parse_period_start(raw)
+            if len(self._starts) >= _TIME_CACHE_SIZE:
+                self._starts.clear()  # bounded: memory stays flat over a long run
+            self._starts[raw] = us
+        if us > now_us + self.max_future_us:
+            raise Reject(f"field 'period_start': {raw!r} is in the future")
+        return us
+
+    @staticmethod
+    def _parse_period_start(raw: str) -> int:
         try:
             dt = datetime.fromisoformat(raw)
         except ValueError:
@@ -137,29 +271,34 @@ class StationDecoder:
         if dt.tzinfo is None or dt.utcoffset() is None:
             raise Reject(f"field 'period_start': {raw!r} has no UTC offset (write e.g. +08:00)")
         us = (dt - _EPOCH) // _ONE_US
-        if us > now_us + self.max_future_us:
-            raise Reject(f"field 'period_start': {raw!r} is in the future")
         if us < EARLIEST_US:
-            raise Reject(f"field 'period_start': {raw!r} is before 2000, not a plausible reading time")
+            raise Reject(
+                f"field 'period_start': {raw!r} is before 2000, not a plausible reading time"
+            )
         return us
 
     @staticmethod
     def _interval(msg: dict[str, Any]) -> int:
         iv = msg.get("interval_s")
         if type(iv) is not int:
-            raise Reject(f"field 'interval_s': expected an integer number of seconds, got {_type_name(iv)}")
+            raise Reject(
+                f"field 'interval_s': expected an integer number of seconds, got {_type_name(iv)}"
+            )
         if not (iv == 0 or (0 < iv <= 86400 and 86400 % iv == 0)):
-            raise Reject(f"field 'interval_s': {iv} is not 0 (real-time) or a divisor of a day in seconds")
+            raise Reject(
+                f"field 'interval_s': {iv} is not 0 (real-time) or a divisor of a day in seconds"
+            )
         return iv
 
-    def _append(self, spec: SiteSpec, param: str, item: Any, start_us: int, interval: int,
-                origin: str, now_us: int, out: ReadingColumns) -> str | None:
-        """Append one value; returns the reason instead when it cannot be taken."""
+    def _value(self, spec: SiteSpec, param: str, item: Any) -> tuple[Any, ...] | str:
+        """One value as a ReadingRows value tuple, or the reason it cannot be taken."""
         site_unit = spec.units.get(param)
         if site_unit is None:
             if param not in self.registry.parameters:
                 return "unknown parameter"
-            return f"not measured at site {spec.site_id!r} (measured: {', '.join(sorted(spec.units))})"
+            return (
+                f"not measured at site {spec.site_id!r} (measured: {', '.join(sorted(spec.units))})"
+            )
         vmin = vmax = None
         flag = None
         unit = site_unit
@@ -174,12 +313,25 @@ class StationDecoder:
             if not isinstance(unit, str):
                 return f"field 'unit': expected a string, got {_type_name(unit)}"
             if flag is not None and (not isinstance(flag, str) or flag not in FLAGS):
-                return f"field 'flag': {flag!r} is not a data flag; valid: {', '.join(sorted(FLAGS))}"
+                return (
+                    f"field 'flag': {flag!r} is not a data flag; valid: {', '.join(sorted(FLAGS))}"
+                )
         else:
             value = item
+        numbers: list[float | None] = []
         for name, v in (("value", value), ("min", vmin), ("max", vmax)):
-            if v is not None and (not _number(v) or not math.isfinite(v)):
-                return f"field {name!r}: expected a finite number or null, got {_type_name(v)} {v!r}"
+            if v is not None:
+                if not _number(v):
+                    return f"field {name!r}: expected a finite number or null, got {_type_name(v)} {v!r}"
+                try:
+                    v = float(v)
+                except OverflowError:
+                    v = math.inf
+                if not math.isfinite(v):
+                    return f"field {name!r}: expected a finite number or null, got {_type_name(v)} {v!r}"
+            numbers.append(v)
+        original = value
+        value, vmin, vmax = numbers
         extra = None
         if unit != site_unit:
             if unit not in self.registry.units:
@@ -187,33 +339,27 @@ class StationDecoder:
             factor = self._factor(unit, site_unit)
             if factor is None:
                 return f"unit {unit!r} cannot be converted to the site unit {site_unit!r}"
-            extra = json.dumps({"original_unit": unit, "original_value": value}, separators=(",", ":"))
+            extra = json.dumps(
+                {"original_unit": unit, "original_value": original}, separators=(",", ":")
+            )
             value = None if value is None else _round(value * factor)
             vmin = None if vmin is None else _round(vmin * factor)
             vmax = None if vmax is None else _round(vmax * factor)
-        out.site_id.append(spec.site_id)
-        out.parameter.append(param)
-        out.period_start.append(start_us)
-        out.interval_s.append(interval)
-        out.value.append(value)
-        out.value_min.append(vmin)
-        out.value_max.append(vmax)
-        out.unit.append(site_unit)
-        out.flag.append(flag)
-        out.received_at.append(now_us)
-        out.origin.append(origin)
-        out.extra.append(extra)
-        return None
+        return (param, value, vmin, vmax, site_unit, flag, extra)
 
 
 _ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
 
 
-def _dead(dead: list[dict[str, Any]], origin: str, reason: str, payload: bytes, now_us: int) -> None:
-    dead.append({
-        "dead_letter_id": dead_letter_id(origin, reason, payload),
-        "origin": origin,
-        "reason": reason,
-        "raw": payload,
-        "received_at": datetime.fromtimestamp(now_us / 1e6, UTC),
-    })
+def _dead(
+    dead: list[dict[str, Any]], origin: str, reason: str, payload: bytes, now_us: int
+) -> None:
+    dead.append(
+        {
+            "dead_letter_id": dead_letter_id(origin, reason, payload),
+            "origin": origin,
+            "reason": reason,
+            "raw": payload,
+            "received_at": datetime.fromtimestamp(now_us / 1e6, UTC),
+        }
+    )

@@ -33,8 +33,18 @@ class PublishResult:
 
 
 class Publisher:
-    def __init__(self, host: str, port: int, *, client_id: str | None = None, username: str | None = None,
-                 password: str | None = None, tls_ca: str | None = None, qos: int = 1, inflight: int = 1000):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls_ca: str | None = None,
+        qos: int = 1,
+        inflight: int = 1000,
+    ):
         self.qos = qos
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
@@ -58,13 +68,25 @@ class Publisher:
         self.client.connect_async(host, port, keepalive=30, clean_start=True)
         self.client.loop_start()
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
-                    reason_code: mqtt.ReasonCode, properties: Properties | None) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if not reason_code.is_failure:
             self._connected.set()
 
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
-                    reason_code: mqtt.ReasonCode, properties: Properties | None) -> None:
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         with self._cond:
             self._acked += 1
             self._cond.notify_all()
@@ -78,7 +100,10 @@ class Publisher:
             while self._sent - self._acked >= MAX_OUTSTANDING:
                 self._cond.wait(1.0)
         info = self.client.publish(topic, payload, qos=self.qos)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: kept, sent on reconnect
+        if info.rc not in (
+            mqtt.MQTT_ERR_SUCCESS,
+            mqtt.MQTT_ERR_NO_CONN,
+        ):  # NO_CONN: kept, sent on reconnect
             raise PublishError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
         if self.qos > 0:
             self._sent += 1
@@ -90,7 +115,9 @@ class Publisher:
             while self._acked < self._sent:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise PublishError(f"{self._sent - self._acked} messages still unacknowledged after {timeout_s:.0f} s")
+                    raise PublishError(
+                        f"{self._sent - self._acked} messages still unacknowledged after {timeout_s:.0f} s"
+                    )
                 self._cond.wait(min(left, 1.0))
 
     def close(self) -> None:
@@ -107,8 +134,13 @@ class Publisher:
         return PublishResult(n, time.monotonic() - t0)
 
 
-def publish_paced(publisher: Publisher, messages: Iterable[tuple[str, bytes, float]], *,
-                  speedup: float | None = None, rate: float | None = None) -> PublishResult:
+def publish_paced(
+    publisher: Publisher,
+    messages: Iterable[tuple[str, bytes, float]],
+    *,
+    speedup: float | None = None,
+    rate: float | None = None,
+) -> PublishResult:
     """Publish (topic, payload, simulated epoch seconds) in order, then wait for every ack.
 
     speedup: simulated seconds per real second (3600: an hour of data a second); None or 0

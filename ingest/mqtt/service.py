@@ -17,9 +17,13 @@ from warehouse.registry.config import load_registry
 log = logging.getLogger("envmon.mqtt")
 
 
-def run_ingestor(settings: Settings, config: IngestorConfig, *, stats_every_s: float = 10.0) -> MqttIngestor:
+def run_ingestor(
+    settings: Settings, config: IngestorConfig, *, stats_every_s: float = 10.0
+) -> MqttIngestor:
     """Run until SIGTERM or SIGINT (then flush and acknowledge); SIGHUP reloads the registry."""
-    registry = load_registry(settings.config_dir)  # once at start: ingestors never open the warehouse
+    registry = load_registry(
+        settings.config_dir
+    )  # once at start: ingestors never open the warehouse
     ingestor = MqttIngestor(config, registry, LandingZone(settings.landing_root))
     stop = threading.Event()
     reload = threading.Event()
@@ -33,8 +37,13 @@ def run_ingestor(settings: Settings, config: IngestorConfig, *, stats_every_s: f
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
-    log.info("ingesting %s from %s:%s into %s", config.topic_filter, config.host, config.port,
-             settings.landing_root)
+    log.info(
+        "ingesting %s from %s:%s into %s",
+        config.topic_filter,
+        config.host,
+        config.port,
+        settings.landing_root,
+    )
     ingestor.start()
     last = time.monotonic()
     while not stop.wait(0.2):
@@ -48,8 +57,14 @@ def run_ingestor(settings: Settings, config: IngestorConfig, *, stats_every_s: f
         if stats_every_s and time.monotonic() - last >= stats_every_s:
             last = time.monotonic()
             s = ingestor.stats
-            log.info("%d messages, %d readings, %d dead letters, %d batches, %d acked",
-                     s.messages, s.readings, s.dead_letters, s.batches, s.acked)
+            log.info(
+                "%d messages, %d readings, %d dead letters, %d batches, %d acked",
+                s.messages,
+                s.readings,
+                s.dead_letters,
+                s.batches,
+                s.acked,
+            )
     log.info("shutting down: flushing and acknowledging")
     ingestor.stop()
     return ingestor

@@ -46,7 +46,9 @@ def _shape(parameter: str, local_hour: float) -> float:
     if parameter in ("leq", "lmax"):
         return 1.0 if 6 <= local_hour < 22 else -1.0
     if parameter in ("pm25", "pm10", "no2", "co"):  # morning and evening rush, night inversion
-        return 0.6 * math.cos((local_hour - 8.0) / 12.0 * 2 * math.pi) + 0.4 * math.cos((local_hour - 21) / 24 * 2 * math.pi)
+        return 0.6 * math.cos((local_hour - 8.0) / 12.0 * 2 * math.pi) + 0.4 * math.cos(
+            (local_hour - 21) / 24 * 2 * math.pi
+        )
     return 0.0
 
 
@@ -63,7 +65,9 @@ class StationSimulator:
         self.rng = np.random.default_rng(self.options.seed)
         self._drift: dict[tuple[str, str], float] = {}
         self._stuck: dict[tuple[str, str], float] = {}
-        self.groups: list[tuple[str, str, int, list[str], ZoneInfo]] = []  # site, kind, interval, params, tz
+        self.groups: list[
+            tuple[str, str, int, list[str], ZoneInfo]
+        ] = []  # site, kind, interval, params, tz
         for site_id in sorted(registry.stations):
             st = registry.stations[site_id]
             if st.kind not in self.options.kinds:
@@ -73,9 +77,13 @@ class StationSimulator:
                 if m.interval_s > 0:
                     by_interval.setdefault(m.interval_s, []).append(m.parameter)
             for interval, params in sorted(by_interval.items()):
-                self.groups.append((site_id, st.kind, interval, params, ZoneInfo(registry.site_timezone(site_id))))
+                self.groups.append(
+                    (site_id, st.kind, interval, params, ZoneInfo(registry.site_timezone(site_id)))
+                )
 
-    def _value(self, site_id: str, kind: str, param: str, local_hour: float, episode: float) -> float:
+    def _value(
+        self, site_id: str, kind: str, param: str, local_hour: float, episode: float
+    ) -> float:
         level, amp = _TYPICAL.get(param, (10.0, 0.2))
         v = level * (1 + amp * _shape(param, local_hour))
         if kind == "water":  # slow drift: a bounded random walk per section and parameter
@@ -119,16 +127,29 @@ class StationSimulator:
                     key = (site_id, p)
                     if key in self._stuck or rng.random() < opt.fault_rate:
                         # a fault: the analyser repeats its last value, flagged D, for a few periods
-                        stuck = self._stuck.setdefault(key, self._value(site_id, kind, p, local_hour, 1.0))
+                        stuck = self._stuck.setdefault(
+                            key, self._value(site_id, kind, p, local_hour, 1.0)
+                        )
                         if rng.random() < 0.3:
                             del self._stuck[key]
                         values[p] = {"value": stuck, "flag": "D"}
                     else:
-                        values[p] = {"value": self._value(site_id, kind, p, local_hour, ep), "flag": "N"}
+                        values[p] = {
+                            "value": self._value(site_id, kind, p, local_hour, ep),
+                            "flag": "N",
+                        }
                 if not values:
                     continue
-                payload = {"site": site_id, "period_start": _iso_local(t, tz), "interval_s": interval,
-                           "values": values}
-                yield SimMessage(station_topic(kind, site_id), json.dumps(payload, separators=(",", ":")).encode(),
-                                 t, len(values))
+                payload = {
+                    "site": site_id,
+                    "period_start": _iso_local(t, tz),
+                    "interval_s": interval,
+                    "values": values,
+                }
+                yield SimMessage(
+                    station_topic(kind, site_id),
+                    json.dumps(payload, separators=(",", ":")).encode(),
+                    t,
+                    len(values),
+                )
             t += timedelta(seconds=step)

@@ -1,7 +1,7 @@
 """The MQTT topic tree (documented in docs/mqtt.md).
 
-    envmon/v1/{air|water|noise}/{site_id}   station readings, JSON
-    envmon/v1/hj212/{mn}                    one raw HJ 212 packet of an enterprise logger
+envmon/v1/{air|water|noise}/{site_id}   station readings, JSON
+envmon/v1/hj212/{mn}                    one raw HJ 212 packet of an enterprise logger
 """
 
 from __future__ import annotations
@@ -40,10 +40,14 @@ def shared(topic_filter: str, group: str | None) -> str:
 def parse_topic(topic: str) -> Topic:
     parts = topic.split("/")
     if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != ROOT:
-        raise TopicError(f"topic {topic!r} is not in the tree {ROOT}/{{air|water|noise|hj212}}/{{id}}")
+        raise TopicError(
+            f"topic {topic!r} is not in the tree {ROOT}/{{air|water|noise|hj212}}/{{id}}"
+        )
     kind, key = parts[2], parts[3]
     if kind not in (*STATION_KINDS, HJ212):
-        raise TopicError(f"topic {topic!r}: unknown kind {kind!r}; valid: {', '.join((*STATION_KINDS, HJ212))}")
+        raise TopicError(
+            f"topic {topic!r}: unknown kind {kind!r}; valid: {', '.join((*STATION_KINDS, HJ212))}"
+        )
     if not key:
         raise TopicError(f"topic {topic!r}: empty site id")
     return Topic(kind, key)

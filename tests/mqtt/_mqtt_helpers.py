@@ -50,7 +50,9 @@ def load_and_count(settings: Settings) -> WarehouseCounts:
     return WarehouseCounts(report, readings, keys, conflicts, dead)
 
 
-def sim_messages(registry: Registry, days: float, seed: int = 1, **options: object) -> list[SimMessage]:
+def sim_messages(
+    registry: Registry, days: float, seed: int = 1, **options: object
+) -> list[SimMessage]:
     """A deterministic stream ending a day ago (so no period start is in the future)."""
     end = datetime(2025, 1, 1, tzinfo=UTC)
     sim = StationSimulator(registry, SimOptions(seed=seed, **options))  # type: ignore[arg-type]
@@ -79,31 +81,56 @@ class LandingReader:
                 self.seen.add(relpath)
                 self.dead.extend(pq.read_table(self.zone.full_path(relpath)).to_pylist())
 
-    def wait_for(self, predicate: Callable[[LandingReader], bool], timeout_s: float = 120.0) -> None:
+    def wait_for(
+        self, predicate: Callable[[LandingReader], bool], timeout_s: float = 120.0
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             self.poll()
             if predicate(self):
                 return
             if time.monotonic() > deadline:  # a hang guard, not a timing assertion
-                raise AssertionError(f"landing zone did not reach the expected state: {len(self.keys)} keys, "
-                                     f"{len(self.dead)} dead letters")
+                raise AssertionError(
+                    f"landing zone did not reach the expected state: {len(self.keys)} keys, "
+                    f"{len(self.dead)} dead letters"
+                )
             time.sleep(0.2)
 
 
-def start_ingestor_process(settings: Settings, broker: Broker, *args: str) -> subprocess.Popen[bytes]:
+def start_ingestor_process(
+    settings: Settings, broker: Broker, *args: str
+) -> subprocess.Popen[bytes]:
     """`envmon mqtt run` as a subprocess against the test broker and the test's ENVMON_HOME."""
-    env = {**os.environ, "ENVMON_HOME": str(settings.home), "ENVMON_MQTT_HOST": broker.host,
-           "ENVMON_MQTT_PORT": str(broker.port)}
+    env = {
+        **os.environ,
+        "ENVMON_HOME": str(settings.home),
+        "ENVMON_MQTT_HOST": broker.host,
+        "ENVMON_MQTT_PORT": str(broker.port),
+    }
     log = open(settings.home / "ingestor.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
-        [sys.executable, "-m", "envmon", "mqtt", "run", "--client-id", "test-ingestor",
-         "--batch-wait", "0.2", *args],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "envmon",
+            "mqtt",
+            "run",
+            "--client-id",
+            "test-ingestor",
+            "--batch-wait",
+            "0.2",
+            *args,
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
     )
 
 
-def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 60.0) -> int:
+def stop_process(
+    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 60.0
+) -> int:
     if proc.poll() is None:
         proc.send_signal(sig)
     return proc.wait(timeout=timeout_s)

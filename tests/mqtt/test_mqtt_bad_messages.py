@@ -21,8 +21,20 @@ pytestmark = pytest.mark.network
 T = "2024-05-01T08:00:00+08:00"
 
 
-def msg(values: dict, site: str = "dongsi", period_start: object = T, interval_s: object = 3600, **more: object) -> bytes:
-    body = {"site": site, "period_start": period_start, "interval_s": interval_s, "values": values, **more}
+def msg(
+    values: dict,
+    site: str = "dongsi",
+    period_start: object = T,
+    interval_s: object = 3600,
+    **more: object,
+) -> bytes:
+    body = {
+        "site": site,
+        "period_start": period_start,
+        "interval_s": interval_s,
+        "values": values,
+        **more,
+    }
     return json.dumps(body).encode()
 
 
@@ -32,36 +44,79 @@ AIR = "envmon/v1/air/dongsi"
 BAD = [
     (AIR, b"{not json", AIR, "invalid JSON: Expecting property name enclosed in double quotes"),
     (AIR, b"[1, 2]", AIR, "payload is a JSON array, expected an object"),
-    ("envmon/v1/air/nowhere", msg({"pm25": 1}, site="nowhere"), "envmon/v1/air/nowhere",
-     "unknown site 'nowhere': not in the registry"),
-    (AIR, msg({"pm25": 1}, site="tiantan"), AIR, "field 'site': 'tiantan' does not match the topic's site 'dongsi'"),
-    ("envmon/v1/water/dongsi", msg({"pm25": 1}), "envmon/v1/water/dongsi",
-     "site 'dongsi' is a air site but was published under the 'water' topic"),
+    (
+        "envmon/v1/air/nowhere",
+        msg({"pm25": 1}, site="nowhere"),
+        "envmon/v1/air/nowhere",
+        "unknown site 'nowhere': not in the registry",
+    ),
+    (
+        AIR,
+        msg({"pm25": 1}, site="tiantan"),
+        AIR,
+        "field 'site': 'tiantan' does not match the topic's site 'dongsi'",
+    ),
+    (
+        "envmon/v1/water/dongsi",
+        msg({"pm25": 1}),
+        "envmon/v1/water/dongsi",
+        "site 'dongsi' is a air site but was published under the 'water' topic",
+    ),
     ("envmon/v1/soil/dongsi", msg({"pm25": 1}), "envmon/v1/soil/dongsi", "unknown kind 'soil'"),
-    (AIR, msg({"pm25": 1}, period_start="yesterday"), AIR, "field 'period_start': 'yesterday' is not an ISO 8601 time"),
-    (AIR, msg({"pm25": 1}, period_start="2024-05-01T08:00:00"), AIR,
-     "field 'period_start': '2024-05-01T08:00:00' has no UTC offset"),
-    (AIR, msg({"pm25": 1}, period_start="2099-01-01T00:00:00+08:00"), AIR,
-     "field 'period_start': '2099-01-01T00:00:00+08:00' is in the future"),
-    (AIR, msg({"pm25": 1}, period_start=1714521600), AIR, "field 'period_start': expected an ISO 8601 string with offset, got int"),
-    (AIR, msg({"pm25": 1}, interval_s="3600"), AIR, "field 'interval_s': expected an integer number of seconds, got string"),
-    (AIR, msg({"pm25": 1}, interval_s=7), AIR, "field 'interval_s': 7 is not 0 (real-time) or a divisor of a day"),
+    (
+        AIR,
+        msg({"pm25": 1}, period_start="yesterday"),
+        AIR,
+        "field 'period_start': 'yesterday' is not an ISO 8601 time",
+    ),
+    (
+        AIR,
+        msg({"pm25": 1}, period_start="2024-05-01T08:00:00"),
+        AIR,
+        "field 'period_start': '2024-05-01T08:00:00' has no UTC offset",
+    ),
+    (
+        AIR,
+        msg({"pm25": 1}, period_start="2099-01-01T00:00:00+08:00"),
+        AIR,
+        "field 'period_start': '2099-01-01T00:00:00+08:00' is in the future",
+    ),
+    (
+        AIR,
+        msg({"pm25": 1}, period_start=1714521600),
+        AIR,
+        "field 'period_start': expected an ISO 8601 string with offset, got int",
+    ),
+    (
+        AIR,
+        msg({"pm25": 1}, interval_s="3600"),
+        AIR,
+        "field 'interval_s': expected an integer number of seconds, got string",
+    ),
+    (
+        AIR,
+        msg({"pm25": 1}, interval_s=7),
+        AIR,
+        "field 'interval_s': 7 is not 0 (real-time) or a divisor of a day",
+    ),
     (AIR, msg({}), AIR, "field 'values': expected a non-empty object"),
     (AIR, msg({"pm25": 1}, station="x"), AIR, "unknown field(s) 'station'"),
     ("envmon/v1/hj212/NOSUCHMN", b"##garbage", "envmon/v1/hj212/NOSUCHMN", "invalid HJ 212 packet"),
 ]
 
 # One message, some good and some bad values: the good ones land, each bad one is dead-lettered.
-MIXED = msg({
-    "pm25": {"value": 35, "flag": "N"},
-    "no2": 40,
-    "xyz": 1,
-    "ph": 7.1,
-    "co": {"value": 1.0, "unit": "dB(A)"},
-    "so2": {"value": "12"},
-    "o3": {"value": 80, "flag": "Q"},
-    "pm10": {"value": 90, "unit": "furlongs"},
-})
+MIXED = msg(
+    {
+        "pm25": {"value": 35, "flag": "N"},
+        "no2": 40,
+        "xyz": 1,
+        "ph": 7.1,
+        "co": {"value": 1.0, "unit": "dB(A)"},
+        "so2": {"value": "12"},
+        "o3": {"value": 80, "flag": "Q"},
+        "pm10": {"value": 90, "unit": "furlongs"},
+    }
+)
 MIXED_BAD = {
     f"{AIR}#xyz": "parameter 'xyz': unknown parameter",
     f"{AIR}#ph": "parameter 'ph': not measured at site 'dongsi'",
@@ -72,10 +127,14 @@ MIXED_BAD = {
 }
 
 
-def test_bad_messages_dead_lettered_with_reason(broker: Broker, settings: Settings, registry: Registry,
-                                                landing: LandingReader) -> None:
-    ingestor = MqttIngestor(IngestorConfig(host=broker.host, port=broker.port, client_id="bad", batch_wait_s=0.05),
-                            registry, LandingZone(settings.landing_root))
+def test_bad_messages_dead_lettered_with_reason(
+    broker: Broker, settings: Settings, registry: Registry, landing: LandingReader
+) -> None:
+    ingestor = MqttIngestor(
+        IngestorConfig(host=broker.host, port=broker.port, client_id="bad", batch_wait_s=0.05),
+        registry,
+        LandingZone(settings.landing_root),
+    )
     ingestor.start()
     assert ingestor.connected.wait(15)
     pub = Publisher(broker.host, broker.port)
@@ -86,7 +145,9 @@ def test_bad_messages_dead_lettered_with_reason(broker: Broker, settings: Settin
     n_dead = len(BAD) + len(MIXED_BAD)
     landing.wait_for(lambda r: len(r.dead) >= 2 * n_dead and len(r.keys) >= 2)
     ingestor.stop()
-    assert ingestor.stats.acked == 2 * len(stream)  # bad messages are acknowledged: they do not loop
+    assert ingestor.stats.acked == 2 * len(
+        stream
+    )  # bad messages are acknowledged: they do not loop
 
     counts = load_and_count(settings)
     assert counts.readings == 2 and counts.distinct_keys == 2  # pm25 and no2 of the mixed message
@@ -97,9 +158,16 @@ def test_bad_messages_dead_lettered_with_reason(broker: Broker, settings: Settin
     for origin, reason in counts.dead_letters:
         reasons.setdefault(origin, []).append(reason)
     for _, _, origin, expected in BAD:
-        assert any(expected in r for r in reasons.get(origin, [])), (origin, expected, reasons.get(origin))
+        assert any(expected in r for r in reasons.get(origin, [])), (
+            origin,
+            expected,
+            reasons.get(origin),
+        )
     for origin, expected in MIXED_BAD.items():
-        assert len(reasons[origin]) == 1 and expected in reasons[origin][0], (origin, reasons[origin])
+        assert len(reasons[origin]) == 1 and expected in reasons[origin][0], (
+            origin,
+            reasons[origin],
+        )
     raw = {d["origin"]: d["raw"] for d in landing.dead}
     assert raw[f"{AIR}#xyz"] == MIXED  # the payload exactly as received
     assert status_job(settings).dead_letters_waiting == {"mqtt": n_dead}

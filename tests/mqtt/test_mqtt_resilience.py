@@ -28,8 +28,9 @@ from warehouse.registry.config import Registry
 pytestmark = pytest.mark.network
 
 
-def _publish_in_background(broker: Broker, messages: list, rate: float | None = None
-                           ) -> tuple[threading.Thread, list[BaseException]]:
+def _publish_in_background(
+    broker: Broker, messages: list, rate: float | None = None
+) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -46,7 +47,9 @@ def _publish_in_background(broker: Broker, messages: list, rate: float | None = 
     return t, errors
 
 
-def _wait_connected(settings: Settings, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+def _wait_connected(
+    settings: Settings, proc: subprocess.Popen[bytes], timeout_s: float = 60.0
+) -> None:
     """Until the ingestor process logged its subscription (a hang guard, not a timing check)."""
     log = settings.home / "ingestor.log"
     deadline = time.monotonic() + timeout_s
@@ -57,8 +60,9 @@ def _wait_connected(settings: Settings, proc: subprocess.Popen[bytes], timeout_s
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_exactly_once(broker: Broker, settings: Settings, registry: Registry,
-                                               landing: LandingReader) -> None:
+def test_sigkill_at_random_points_exactly_once(
+    broker: Broker, settings: Settings, registry: Registry, landing: LandingReader
+) -> None:
     messages = sim_messages(registry, days=36, seed=7)
     expected = sum(m.readings for m in messages)
     assert expected >= 100_000
@@ -88,14 +92,24 @@ def test_sigkill_at_random_points_exactly_once(broker: Broker, settings: Setting
     assert landing.rows == expected + counts.report.rows_duplicate
 
 
-def test_broker_restart_mid_stream(broker: Broker, settings: Settings, registry: Registry,
-                                   landing: LandingReader) -> None:
+def test_broker_restart_mid_stream(
+    broker: Broker, settings: Settings, registry: Registry, landing: LandingReader
+) -> None:
     messages = sim_messages(registry, days=8, seed=3)
     expected = sum(m.readings for m in messages)
-    ingestor = MqttIngestor(IngestorConfig(host=broker.host, port=broker.port, client_id="restart",
-                                           batch_messages=300, batch_wait_s=0.1, reconnect_min_s=0.5,
-                                           reconnect_max_s=2),
-                            registry, LandingZone(settings.landing_root))
+    ingestor = MqttIngestor(
+        IngestorConfig(
+            host=broker.host,
+            port=broker.port,
+            client_id="restart",
+            batch_messages=300,
+            batch_wait_s=0.1,
+            reconnect_min_s=0.5,
+            reconnect_max_s=2,
+        ),
+        registry,
+        LandingZone(settings.landing_root),
+    )
     ingestor.start()
     assert ingestor.connected.wait(15)
     publisher, errors = _publish_in_background(broker, messages)
@@ -111,11 +125,14 @@ def test_broker_restart_mid_stream(broker: Broker, settings: Settings, registry:
     assert counts.conflicts == 0
 
 
-def test_messages_published_while_down_are_delivered(broker: Broker, settings: Settings, registry: Registry,
-                                                    landing: LandingReader) -> None:
+def test_messages_published_while_down_are_delivered(
+    broker: Broker, settings: Settings, registry: Registry, landing: LandingReader
+) -> None:
     messages = sim_messages(registry, days=2, seed=5)
     expected = sum(m.readings for m in messages)
-    config = IngestorConfig(host=broker.host, port=broker.port, client_id="offline", batch_wait_s=0.1)
+    config = IngestorConfig(
+        host=broker.host, port=broker.port, client_id="offline", batch_wait_s=0.1
+    )
     first = MqttIngestor(config, registry, LandingZone(settings.landing_root))
     first.start()
     assert first.connected.wait(15)
@@ -133,12 +150,15 @@ def test_messages_published_while_down_are_delivered(broker: Broker, settings: S
     assert counts.readings == expected
 
 
-def test_sigterm_flushes_and_acknowledges(broker: Broker, settings: Settings, registry: Registry,
-                                          landing: LandingReader) -> None:
+def test_sigterm_flushes_and_acknowledges(
+    broker: Broker, settings: Settings, registry: Registry, landing: LandingReader
+) -> None:
     messages = sim_messages(registry, days=1, seed=9)
     expected = sum(m.readings for m in messages)
     # A batch that neither fills nor ages during the test: only the shutdown flush writes it.
-    proc = start_ingestor_process(settings, broker, "--batch-messages", "30000", "--batch-wait", "600")
+    proc = start_ingestor_process(
+        settings, broker, "--batch-messages", "30000", "--batch-wait", "600"
+    )
     log = settings.home / "ingestor.log"
     _wait_connected(settings, proc)
     publisher, errors = _publish_in_background(broker, messages)

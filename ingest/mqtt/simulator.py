@@ -52,6 +52,40 @@ def _shape(parameter: str, local_hour: float) -> float:
     return 0.0
 
 
+# Where a healthy site sits against its own standard: water at this share of its target class's
+# limit (DO this much above its minimum); noise this many dB(A) under its zone's limits, with
+# maxima this many above the Leq. Demo choices, not limits.
+WATER_SHARE_OF_LIMIT = 0.6
+WATER_DO_OVER_MINIMUM = 1.25
+NOISE_MARGIN_DBA = 3.0
+NOISE_LMAX_OVER_LEQ_DBA = 10.0
+
+
+def _site_levels(registry: Registry, kinds: tuple[str, ...]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(day, night) typical level per water section / noise point and parameter, from the
+    section's GB 3838 target class and the point's GB 3096 functional zone."""
+    from transforms.standards.noise import zone_limits
+    from transforms.standards.water import ALL_CLASSES, limits
+
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for site_id, st in registry.stations.items():
+        params = [m.parameter for m in st.parameters]
+        if st.kind == "water" and "water" in kinds and st.water_target_class and st.waterbody:
+            k = ALL_CLASSES.index(st.water_target_class)
+            for p, lim in limits(st.waterbody).items():
+                cell = lim.limits[k]
+                if p not in params or not isinstance(cell, float):
+                    continue
+                level = cell * (WATER_DO_OVER_MINIMUM if lim.direction == "min" else WATER_SHARE_OF_LIMIT)
+                out[site_id, p] = (level, level)
+        elif st.kind == "noise" and "noise" in kinds and st.noise_zone:
+            day, night = zone_limits(st.noise_zone)
+            out[site_id, "leq"] = (day - NOISE_MARGIN_DBA, night - NOISE_MARGIN_DBA)
+            out[site_id, "lmax"] = (day - NOISE_MARGIN_DBA + NOISE_LMAX_OVER_LEQ_DBA,
+                                    night - NOISE_MARGIN_DBA + NOISE_LMAX_OVER_LEQ_DBA)
+    return out
+
+
 def _iso_local(ts: datetime, tz: ZoneInfo) -> str:
     return ts.astimezone(tz).isoformat()
 
@@ -80,17 +114,25 @@ class StationSimulator:
                 self.groups.append(
                     (site_id, st.kind, interval, params, ZoneInfo(registry.site_timezone(site_id)))
                 )
+        self._levels = _site_levels(registry, self.options.kinds)
 
     def _value(
         self, site_id: str, kind: str, param: str, local_hour: float, episode: float
     ) -> float:
         level, amp = _TYPICAL.get(param, (10.0, 0.2))
+        own = self._levels.get((site_id, param))
+        if own is not None:  # a level that fits the site: its water class, its noise zone
+            day_level, night_level = own
+            level = day_level if 6 <= local_hour < 22 else night_level
+            amp = amp if kind == "water" else 0.0
         v = level * (1 + amp * _shape(param, local_hour))
         if kind == "water":  # slow drift: a bounded random walk per section and parameter
             key = (site_id, param)
             d = self._drift.get(key, 0.0) * 0.98 + float(self.rng.normal(0, 0.02))
             self._drift[key] = d
             v *= 1 + d
+        elif kind == "noise":  # levels vary by a decibel or so, not by a share of themselves
+            v += float(self.rng.normal(0, 1.0))
         else:
             v *= 1 + float(self.rng.normal(0, 0.08))
         if kind == "air":

@@ -37,7 +37,8 @@ from envmon.errors import EnvmonError
 from envmon.settings import REPO_ROOT, Settings, get_settings, reset_settings_cache
 from warehouse.registry.config import Registry
 
-console = Console()
+# A log file or a CI job is not a terminal: keep the tables readable there too.
+console = Console(width=None if sys.stdout.isatty() else 140)
 SCENARIO_FILE = REPO_ROOT / "config" / "demo" / "scenario.yaml"
 
 

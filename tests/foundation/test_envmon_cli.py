@@ -10,16 +10,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def envmon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def envmon(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "envmon", *args], capture_output=True, text=True,
-                          env=(env or dict(os.environ)) | {"COLUMNS": "200"}, cwd=REPO, timeout=300)
+                          env=(env or dict(os.environ)) | {"COLUMNS": "200"}, cwd=REPO, timeout=timeout)
 
 
 def test_demo_runs_end_to_end_and_summarises(tmp_path: Path) -> None:
-    out = envmon("demo", "--home", str(tmp_path / "demo"))
-    assert out.returncode == 0, out.stderr
-    assert "summary" in out.stdout and "readings in the warehouse" in out.stdout
-    assert (tmp_path / "demo" / "warehouse.duckdb").exists()
+    # the README's main job: real broker, ingestors, HJ 212 server, simulators and Airflow DAGs
+    out = envmon("demo", "--home", str(tmp_path / "demo"), timeout=900)
+    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-5000:]
+    text = out.stdout
+    assert "summary" in text and "4 succeeded, 0 failed" in text
+    for source in ("readings from hj212", "readings from mqtt", "readings from file"):
+        assert source in text
+    # each scripted event raised its alert and opened its case in the expected grid
+    assert text.count("as expected") == 3 and "NOT as expected" not in text
+    assert "全市" in text  # the city's daily AQI row
+    assert (tmp_path / "demo" / "site" / "index.html").is_file()
     again = envmon("load", env=dict(os.environ) | {"ENVMON_HOME": str(tmp_path / "demo")})
     assert again.returncode == 0 and "loaded 0 batches" in again.stdout
 

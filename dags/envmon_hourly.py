@@ -4,9 +4,10 @@ The data interval is the hour; every task works on it, so a re-run or a backfill
 gives the same rows, alerts and cases as the run on time.
 """
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag
 
 from envmon import dag_defaults as d
+from envmon import dag_tasks as t
 
 
 @dag(
@@ -20,37 +21,7 @@ from envmon import dag_defaults as d
     doc_md=__doc__,
 )
 def hourly():
-    @task(pool=d.WAREHOUSE_POOL)
-    def load():
-        from envmon.pipeline import load_and_validate
-
-        return load_and_validate()
-
-    @task(pool=d.WAREHOUSE_POOL)
-    def qc(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import qc_interval
-
-        return qc_interval(data_interval_start, data_interval_end)
-
-    @task(pool=d.WAREHOUSE_POOL)
-    def aggregate(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import derive_hours
-
-        return derive_hours(data_interval_start, data_interval_end)
-
-    @task(pool=d.WAREHOUSE_POOL)
-    def alerts(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import evaluate_alerts
-
-        return evaluate_alerts(data_interval_start, data_interval_end)
-
-    @task
-    def publish(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import publish_realtime
-
-        return publish_realtime(data_interval_start, data_interval_end)
-
-    load() >> qc() >> aggregate() >> alerts() >> publish()
+    t.load() >> t.qc() >> t.aggregate_hours() >> t.alerts() >> t.publish_realtime()
 
 
 hourly()

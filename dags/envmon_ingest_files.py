@@ -4,11 +4,10 @@ Files are taken as they come (the inbox is the interval's input); each accepted 
 batches update the landing Asset, which starts `load_landing`.
 """
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag
 
 from envmon import dag_defaults as d
-
-LANDING = Asset(d.LANDING_URI)
+from envmon import dag_tasks as t
 
 
 @dag(
@@ -22,13 +21,7 @@ LANDING = Asset(d.LANDING_URI)
     doc_md=__doc__,
 )
 def ingest_files():
-    @task(outlets=[LANDING])
-    def scan_inbox():
-        from envmon.pipeline import ingest_inbox
-
-        return ingest_inbox()
-
-    scan_inbox()
+    t.scan_inbox()
 
 
 ingest_files()

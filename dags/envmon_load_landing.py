@@ -4,9 +4,10 @@ Loading is ledger-driven (a batch is never loaded twice), so it needs no data in
 hourly DAG loads as well, for the streams (MQTT, HJ 212) that land continuously.
 """
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, dag
 
 from envmon import dag_defaults as d
+from envmon import dag_tasks as t
 
 
 @dag(
@@ -20,13 +21,7 @@ from envmon import dag_defaults as d
     doc_md=__doc__,
 )
 def load_landing():
-    @task(pool=d.WAREHOUSE_POOL)
-    def load():
-        from envmon.pipeline import load_and_validate
-
-        return load_and_validate()
-
-    load()
+    t.load()
 
 
 load_landing()

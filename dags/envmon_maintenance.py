@@ -1,8 +1,9 @@
 """maintenance: nightly landing-zone compaction, retention, and a warehouse checkpoint."""
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag
 
 from envmon import dag_defaults as d
+from envmon import dag_tasks as t
 
 
 @dag(
@@ -16,13 +17,7 @@ from envmon import dag_defaults as d
     doc_md=__doc__,
 )
 def maintenance():
-    @task(pool=d.WAREHOUSE_POOL)
-    def compact_and_checkpoint(data_interval_end=None):
-        from envmon.pipeline import maintain
-
-        return maintain(data_interval_end)
-
-    compact_and_checkpoint()
+    t.compact_and_checkpoint()
 
 
 maintenance()

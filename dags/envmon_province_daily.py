@@ -9,6 +9,7 @@ when created: enable it instead of `daily` where one process per night is not en
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from envmon import dag_defaults as d
+from envmon import dag_tasks as t
 
 
 @dag(
@@ -23,18 +24,6 @@ from envmon import dag_defaults as d
     doc_md=__doc__,
 )
 def province_daily():
-    @task(pool=d.WAREHOUSE_POOL)
-    def load():
-        from envmon.pipeline import load_and_validate
-
-        return load_and_validate()
-
-    @task(pool=d.WAREHOUSE_POOL)
-    def qc(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import qc_interval
-
-        return qc_interval(data_interval_start, data_interval_end)
-
     @task
     def partitions(data_interval_start=None, data_interval_end=None):
         from transforms.derive.partitioned import partitions_for
@@ -53,28 +42,10 @@ def province_daily():
 
         return write_partitions(None, data_interval_start, data_interval_end)
 
-    @task(pool=d.WAREHOUSE_POOL)
-    def availability(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import availability
-
-        return availability(data_interval_start, data_interval_end)
-
-    @task(pool=d.WAREHOUSE_POOL)
-    def alerts(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import evaluate_alerts
-
-        return evaluate_alerts(data_interval_start, data_interval_end)
-
-    @task
-    def publish(data_interval_start=None, data_interval_end=None):
-        from envmon.pipeline import publish_day
-
-        return publish_day(data_interval_start, data_interval_end)
-
     regions = partitions()
-    load() >> qc() >> regions
+    t.load() >> t.qc() >> regions
     written = aggregate_region.expand(region=regions) >> write_aggregates()
-    written >> [availability(), alerts(), publish()]
+    written >> [t.availability(), t.alerts(), t.publish_day()]
 
 
 province_daily()

@@ -45,10 +45,22 @@ class Settings(BaseModel):
     landing_retention_days: int | None = Field(
         default=90, ge=1, description="remove loaded landing partitions older than this (null: keep)"
     )
+    duckdb_memory_limit: str = Field(
+        default="4GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB's buffer memory per connection (its default is 80% of RAM); beyond it, it spills",
+    )
+    duckdb_temp_dir: Path | None = Field(
+        default=None, description="where DuckDB spills (default: $ENVMON_HOME/tmp/duckdb)"
+    )
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def duckdb_spill_dir(self) -> Path:
+        return self.duckdb_temp_dir or self.home / "tmp" / "duckdb"
 
     @property
     def quarantine_dir(self) -> Path:
@@ -78,6 +90,8 @@ _ENV = {
     "hj212_port": "ENVMON_HJ212_PORT",
     "compact_after_days": "ENVMON_COMPACT_AFTER_DAYS",
     "landing_retention_days": "ENVMON_LANDING_RETENTION_DAYS",
+    "duckdb_memory_limit": "ENVMON_DUCKDB_MEMORY_LIMIT",
+    "duckdb_temp_dir": "ENVMON_DUCKDB_TEMP_DIR",
 }
 
 
@@ -118,8 +132,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     }
     values.update({k: v for k, v in raw.items() if k != "home"})
     values.update({key: env[var] for key, var in _ENV.items() if env.get(var)})
-    for key in ("warehouse_path", "site_dir", "config_dir"):
-        values[key] = Path(values[key]).expanduser().absolute()
+    for key in ("warehouse_path", "site_dir", "config_dir", "duckdb_temp_dir"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key]).expanduser().absolute()
     try:
         return Settings(**values)
     except ValidationError as exc:

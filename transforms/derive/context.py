@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import duckdb
@@ -60,16 +60,23 @@ class Network:
         f = self.sites.filter(pl.col("site_id") == site_id)
         return f["timezone"][0] if f.height else default
 
+    # Lookups by dict: these are called per site and parameter (thousands at province scale).
+    @cached_property
+    def _parameter_units(self) -> dict[str, str]:
+        return dict(zip(self.parameters["parameter"], self.parameters["unit"], strict=True))
+
+    @cached_property
+    def _quantities(self) -> dict[str, tuple[str | None, float | None]]:
+        return {u: (q, b) for u, q, b in self.units.select("unit", "quantity", "to_base").iter_rows()}
+
     def unit_of(self, site_id: str, parameter: str) -> str:
         unit = self.site_units.get((site_id, parameter))
         if unit is not None:
             return unit
-        f = self.parameters.filter(pl.col("parameter") == parameter)
-        return f["unit"][0] if f.height else ""
+        return self._parameter_units.get(parameter, "")
 
     def quantity_of(self, unit: str) -> tuple[str | None, float | None]:
-        f = self.units.filter(pl.col("unit") == unit)
-        return (f["quantity"][0], f["to_base"][0]) if f.height else (None, None)
+        return self._quantities.get(unit, (None, None))
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:

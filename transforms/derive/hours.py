@@ -30,36 +30,38 @@ WITH r AS (
     FROM v_readings_qc v
     WHERE v.period_start >= $lo AND v.period_start < $hi AND v.interval_s <= 3600 {site_filter}
 ),
-dedup AS (
-    SELECT *, date_trunc('hour', period_start) AS hour_start,
-           CASE WHEN interval_s = 0 THEN 3599 ELSE interval_s END AS level_rank
-    FROM r
-    QUALIFY row_number() OVER (
-        PARTITION BY site_id, parameter, period_start, interval_s
-        ORDER BY valid DESC, coalesce(list_position($priority, source_kind), 99), source_kind) = 1
+dedup AS (  -- one row per key: the valid one first, then by source priority
+    SELECT site_id, parameter, period_start, interval_s,
+           date_trunc('hour', period_start) AS hour_start,
+           CASE WHEN interval_s = 0 THEN 3599 ELSE interval_s END AS level_rank,
+           arg_min(struct_pack(value := value, unit := unit, valid := valid),
+                   (NOT valid, coalesce(list_position($priority, source_kind), 99), source_kind)) AS best
+    FROM r GROUP BY site_id, parameter, period_start, interval_s
 ),
-chosen AS (
-    SELECT site_id, parameter, hour_start, min(level_rank) AS level_rank FROM dedup GROUP BY ALL
-),
-agg AS (
-    SELECT d.site_id, d.parameter, d.hour_start,
-           min(d.interval_s) AS source_interval_s,
+levels AS (  -- per site, parameter, hour and data level
+    SELECT site_id, parameter, hour_start, level_rank,
+           min(interval_s) AS source_interval_s,
            -- Sums in DECIMAL, not DOUBLE: a parallel sum of doubles adds its partial sums in
            -- no fixed order, so the last bits of a mean change from run to run; decimal sums
            -- are exact, and a re-run or a backfill stores the very same numbers.
-           CAST(sum(CAST(d.value AS DECIMAL(38, 9))) FILTER (WHERE d.valid) AS DOUBLE)
-               / nullif(count(*) FILTER (WHERE d.valid), 0) AS mean_value,
+           CAST(sum(CAST(best.value AS DECIMAL(38, 9))) FILTER (WHERE best.valid) AS DOUBLE)
+               / nullif(count(*) FILTER (WHERE best.valid), 0) AS mean_value,
            -- energy mean of levels (noise, dB); other quantities have none
-           10 * log10(CAST(sum(CASE WHEN d.unit = 'dB(A)' AND d.value < 300
-                                    THEN CAST(pow(10, 0.1 * d.value) AS DECIMAL(38, 6)) END)
-                               FILTER (WHERE d.valid) AS DOUBLE)
-               / nullif(count(*) FILTER (WHERE d.valid), 0)) AS energy_value,
-           max(d.value) FILTER (WHERE d.valid) AS max_value,
-           count(*) FILTER (WHERE d.valid) AS n_valid,
-           count(DISTINCT date_trunc('minute', d.period_start)) FILTER (WHERE d.valid) AS valid_minutes_rt,
-           any_value(d.unit) AS unit
-    FROM dedup d JOIN chosen c USING (site_id, parameter, hour_start, level_rank)
-    GROUP BY ALL
+           10 * log10(CAST(sum(CASE WHEN best.unit = 'dB(A)' AND best.value < 300
+                                    THEN CAST(pow(10, 0.1 * best.value) AS DECIMAL(38, 6)) END)
+                               FILTER (WHERE best.valid) AS DOUBLE)
+               / nullif(count(*) FILTER (WHERE best.valid), 0)) AS energy_value,
+           max(best.value) FILTER (WHERE best.valid) AS max_value,
+           count(*) FILTER (WHERE best.valid) AS n_valid,
+           -- distinct minutes count only for real-time (interval 0) data, the only level that uses them
+           count(DISTINCT CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END)
+               FILTER (WHERE best.valid) AS valid_minutes_rt,
+           any_value(best.unit) AS unit
+    FROM dedup GROUP BY site_id, parameter, hour_start, level_rank
+),
+agg AS (  -- the finest level present in the hour decides
+    SELECT * EXCLUDE (level_rank) FROM levels
+    QUALIFY row_number() OVER (PARTITION BY site_id, parameter, hour_start ORDER BY level_rank) = 1
 ),
 grid AS (
     SELECT sp.site_id, sp.parameter, h.hour_start

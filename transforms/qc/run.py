@@ -5,6 +5,10 @@ rows no longer produced are deleted, new rows are inserted, identical rows are l
 are. A re-run on the same readings and configuration therefore changes nothing and adds no
 rows. Readings just outside the range are read as context (a flat line or spike crossing the
 boundary) but only flags inside the range are written.
+
+Readings are evaluated in chunks of whole sites (every check looks at one site's series, or
+at parameters of the same site and period), so memory stays bounded at province scale and
+the flags are those of one pass over everything.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from transforms.qc.engine import context_from_db, evaluate
 from warehouse.db import connect, transaction
 
 GX_PREFIX = "gx:"  # flags set by validate_batches; run_qc leaves them alone
+# Readings held in memory at once (whole sites per chunk); ~0.5 KB a reading while checked.
+QC_CHUNK_ROWS = 2_000_000
 _READ_COLUMNS = "site_id, parameter, period_start, interval_s, source_kind, value, value_zs, unit, flag"
 
 
@@ -62,15 +68,19 @@ def run_qc_on(
     range_end: datetime,
     *,
     now: datetime | None = None,
+    chunk_rows: int = QC_CHUNK_ROWS,
 ) -> QcRunReport:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     cfg = qc_config_for(con, settings)
     ctx = context_from_db(con)
-    frame = _read(con, cfg, range_start, range_end)
-    flags = evaluate(frame, cfg, ctx, now).filter(
-        (pl.col("period_start") >= range_start) & (pl.col("period_start") < range_end)
-    )
-    in_range = frame.filter((pl.col("period_start") >= range_start) & (pl.col("period_start") < range_end)).height
+    inside = (pl.col("period_start") >= range_start) & (pl.col("period_start") < range_end)
+    parts, in_range = [], 0
+    for sites in _site_ranges(con, cfg, range_start, range_end, chunk_rows):
+        frame = _read(con, cfg, range_start, range_end, sites)
+        parts.append(evaluate(frame, cfg, ctx, now).filter(inside))
+        in_range += frame.filter(inside).height
+        del frame
+    flags = pl.concat(parts) if parts else evaluate(pl.DataFrame(), cfg, ctx, now)
     # Stored times are wall-clock (coverage is compared with load times); `now` only judges the future.
     return _store(con, flags, cfg.config_hash, range_start, range_end, in_range, datetime.now(UTC))
 
@@ -82,16 +92,50 @@ def _context_periods(cfg: QcConfig) -> int:
     return longest + 1
 
 
-def _read(con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime) -> pl.DataFrame:
-    m = _context_periods(cfg)
+def _outer(con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
+    """The range read: [lo, hi) widened by the context of the longest interval."""
     max_iv = con.execute("SELECT coalesce(max(interval_s), 0) FROM readings").fetchall()
-    outer = timedelta(seconds=m * int(max_iv[0][0] if max_iv else 0))
+    outer = timedelta(seconds=_context_periods(cfg) * int(max_iv[0][0] if max_iv else 0))
+    return lo - outer, hi + outer
+
+
+def _site_ranges(
+    con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime, chunk_rows: int
+) -> list[tuple[str, str]]:
+    """Consecutive site_id ranges (first, last) of about `chunk_rows` readings each."""
+    outer_lo, outer_hi = _outer(con, cfg, lo, hi)
+    counts = con.execute(
+        """SELECT site_id, count(*) FROM readings
+           WHERE period_start >= $outer_lo AND period_start < $outer_hi GROUP BY site_id ORDER BY site_id""",
+        {"outer_lo": outer_lo, "outer_hi": outer_hi},
+    ).fetchall()
+    ranges: list[tuple[str, str]] = []
+    chunk: list[str] = []
+    rows = 0
+    for site_id, n in counts:
+        if chunk and rows + n > chunk_rows:
+            ranges.append((chunk[0], chunk[-1]))
+            chunk, rows = [], 0
+        chunk.append(site_id)
+        rows += n
+    if chunk:
+        ranges.append((chunk[0], chunk[-1]))
+    return ranges
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime, sites: tuple[str, str]
+) -> pl.DataFrame:
+    """Readings of sites[0]..sites[1] (inclusive) in [lo, hi) with their checks' context."""
+    outer_lo, outer_hi = _outer(con, cfg, lo, hi)
     table = con.sql(
         f"""SELECT {_READ_COLUMNS} FROM readings
             WHERE period_start >= $outer_lo AND period_start < $outer_hi
+              AND site_id >= $first AND site_id <= $last
               AND period_start >= $lo - to_seconds(interval_s * $m)
               AND period_start <  $hi + to_seconds(interval_s * $m)""",
-        params={"outer_lo": lo - outer, "outer_hi": hi + outer, "lo": lo, "hi": hi, "m": m},
+        params={"outer_lo": outer_lo, "outer_hi": outer_hi, "lo": lo, "hi": hi, "m": _context_periods(cfg),
+                "first": sites[0], "last": sites[1]},
     ).to_arrow_table()
     return pl.from_arrow(table)  # type: ignore[return-value]
 

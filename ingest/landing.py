@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from envmon.durable import write_durably
 from envmon.schema import DEAD_LETTER_SCHEMA, READINGS_SCHEMA, SOURCE_KINDS
 
 READINGS = "readings"
@@ -122,22 +123,8 @@ class LandingZone:
     def _write_local(self, table: pa.Table, reldir: str, batch_id: str) -> None:
         directory = Path(self.base) / reldir
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f"{TMP_PREFIX}{batch_id}.parquet"
-        final = directory / f"{batch_id}.parquet"
-        try:
-            with open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.rename(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_durably(directory / f"{batch_id}.parquet", directory / f"{TMP_PREFIX}{batch_id}.parquet",
+                      lambda fh: pq.write_table(table, fh, compression="zstd"))
 
     # -- reading ---------------------------------------------------------------------------
     def list_batches(self, kind: str = READINGS) -> list[str]:

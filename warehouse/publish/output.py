@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from envmon.durable import write_durably
 from envmon.errors import EnvmonError
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
@@ -97,18 +98,4 @@ class OutputRoot:
         real_root = Path(self.base).resolve()
         if not directory.resolve().is_relative_to(real_root):
             raise UnsafePathError(f"{final}: resolves outside the output root {real_root}")
-        tmp = directory / f"{TMP_PREFIX}{final.name}.{os.getpid()}"
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_durably(final, directory / f"{TMP_PREFIX}{final.name}.{os.getpid()}", lambda fh: fh.write(data))

@@ -5,6 +5,7 @@ backfill over three days equals three on-time runs."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import date, datetime, timedelta
@@ -118,10 +119,25 @@ def test_a_task_failing_once_and_retried_gives_the_same_result(tmp_path: Path) -
     settings = get_settings()
     held = threading.Event()
 
-    def hold_lock() -> None:  # another writer holds the warehouse while the first try runs
+    airflow_db = Path(settings.home) / "airflow" / "airflow.db"
+
+    def load_has_failed_once() -> bool:
+        if not airflow_db.exists():
+            return False
+        try:
+            with sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True, timeout=1) as db:
+                rows = db.execute("SELECT count(*) FROM task_instance WHERE dag_id = 'daily' AND task_id = 'load' "
+                                  "AND (state = 'up_for_retry' OR try_number >= 2)").fetchall()
+        except sqlite3.Error:
+            return False
+        return bool(rows and rows[0][0])
+
+    def hold_lock() -> None:  # another writer holds the warehouse until the first try has failed
         with warehouse_lock(Path(settings.warehouse_path), exclusive=True, timeout_s=5, purpose="test holder"):
             held.set()
-            time.sleep(25)  # past the first tries (retry delays 3, 6, 12 s)
+            deadline = time.monotonic() + 300
+            while not load_has_failed_once() and time.monotonic() < deadline:
+                time.sleep(0.5)
 
     holder = threading.Thread(target=hold_lock)
     holder.start()

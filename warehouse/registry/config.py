@@ -117,7 +117,8 @@ class _Problems:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader when built in: a province registry is tens of MB of YAML
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: missing; the registry needs {', '.join(REGISTRY_FILES)} in {path.parent}"

@@ -17,6 +17,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=
 command -v mosquitto_sub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 if [ "$job" = test ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # a CJK font, so that the browser test's screenshots of the report show Chinese, not boxes
+  (fc-list :lang=zh 2>/dev/null | grep -q .) || need_apt+=(fonts-wqy-zenhei)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "run.sh: installing Debian packages: ${need_apt[*]}"

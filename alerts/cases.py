@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
-from alerts.routing import leader_of, route_site
+from alerts.bulk import insert_rows
+from alerts.routing import Router, leader_of, route_site
 from envmon.errors import EnvmonError
 
 STATES = (
@@ -150,6 +152,89 @@ def open_or_attach(
     )
     con.execute("UPDATE alerts SET case_id = ? WHERE alert_id = ?", [case_id, alert_id])
     return case_id, True
+
+
+class CaseBatch:
+    """open_or_attach and add_event for one evaluation, which may attach thousands of alerts:
+    the open cases are read once, event numbers are kept in memory and the events are written
+    in bulk by flush(). Same rows, same order, as the one-at-a-time functions above; the
+    alerts' case_id is left to the caller, which writes the alert rows itself."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, router: Router) -> None:
+        self.con, self.router = con, router
+        self.open: dict[tuple[str, str], str] = {}
+        for case_id, site_id, family in con.execute(
+            "SELECT case_id, site_id, rule_family FROM cases WHERE state NOT IN ('closed', 'dismissed') "
+            "ORDER BY opened_at, case_id"
+        ).fetchall():
+            self.open.setdefault((site_id, family), case_id)
+        self.last_seq: dict[str, int] = {}
+        self.events: list[tuple[Any, ...]] = []
+
+    def add_event(
+        self,
+        case_id: str,
+        at: datetime,
+        actor: str,
+        action: str,
+        from_state: str | None = None,
+        to_state: str | None = None,
+        note: str | None = None,
+    ) -> int:
+        if case_id not in self.last_seq:
+            self.last_seq[case_id] = self.con.execute(
+                "SELECT coalesce(max(seq), 0) FROM case_events WHERE case_id = ?", [case_id]
+            ).fetchall()[0][0]
+        self.last_seq[case_id] += 1
+        seq = self.last_seq[case_id]
+        self.events.append((case_id, seq, at, actor, action, from_state, to_state, note))
+        return seq
+
+    def open_or_attach(
+        self,
+        *,
+        alert_id: str,
+        site_id: str,
+        family: str,
+        parameter: str | None,
+        severity: str,
+        title: str,
+        message: str,
+        at: datetime,
+    ) -> tuple[str, bool]:
+        existing = self.open.get((site_id, family))
+        if existing:
+            self.add_event(
+                existing, at, SYSTEM, "evidence_attached", note=f"alert {alert_id}: {message}"
+            )
+            return existing, False
+        route = self.router.route(site_id)
+        case_id = (
+            f"C{at:%Y%m%d}-"
+            + hashlib.sha256(f"{site_id}|{family}|{at.isoformat()}".encode()).hexdigest()[:8]
+        )
+        self.con.execute(
+            "INSERT INTO cases (case_id, site_id, rule_family, grid_id, officer_id, state, title, opened_at, deadline, "
+            "closed_at, parameter, severity, routed_by) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, NULL, NULL, ?, ?, ?)",
+            [case_id, site_id, family, route.grid_id, route.officer_id, title, at, parameter, severity,
+             route.routed_by],
+        )  # fmt: skip
+        self.open[(site_id, family)] = case_id
+        self.last_seq[case_id] = 0
+        self.add_event(
+            case_id,
+            at,
+            SYSTEM,
+            "opened",
+            None,
+            "open",
+            f"routed to grid {route.grid_id} ({route.routed_by}), officer {route.officer_id or '(none)'}; alert {alert_id}: {message}",
+        )
+        return case_id, True
+
+    def flush(self) -> None:
+        insert_rows(self.con, "INSERT INTO case_events", self.events, 8)
+        self.events = []
 
 
 # ---------------------------------------------------------------------------- staff actions

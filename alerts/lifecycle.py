@@ -4,6 +4,11 @@ Per rule, site and parameter at most one alert is firing. A period is evaluated 
 cursor (`alert_cursors`) remembers the end of the last period evaluated, so evaluating the
 same hours again changes nothing. Every automatic timestamp is the end of the period that
 caused it, never the clock.
+
+Writes are set-based: the alerts, evidence periods, outbox rows and cursors a rule changes are
+kept in memory while its series are stepped and written in bulk when the rule is done (one
+statement per table, not one per row); series with nothing exceeded and no alert firing only
+move their cursor.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from typing import Any
 import duckdb
 
 from alerts import cases as case_flow
-from alerts.notify import NotificationConfig, queue
+from alerts.bulk import insert_rows
+from alerts.notify import NotificationConfig, insert_messages, plan_messages
 from alerts.observe import Observation, Observer, Window
-from alerts.routing import leader_of, route_site
+from alerts.routing import Router
 from alerts.rules import RuleSet, ThresholdRule
 
 ALERT_COLUMNS = (
@@ -85,6 +91,19 @@ class Evaluation:
             "SELECT silence_id, site_id, rule_id, parameter, starts_at, ends_at, revoked_at FROM silences "
             "WHERE kind = 'silence' ORDER BY silence_id"
         ).fetchall()
+        # the registry cannot change while the evaluation holds the writer lock: read it once
+        self.router = Router(con)
+        self.emails = {
+            o: e for o, e in con.execute("SELECT officer_id, email FROM officers").fetchall()
+        }
+        self.cases: dict[str, case_flow.CaseRow] = {}
+        self.casebook = case_flow.CaseBatch(con, self.router)
+        # written when the rule is done (flush): alert rows (new ones apart), evidence, outbox
+        self.dirty: dict[str, dict[str, Any]] = {}
+        self.new_alerts: set[str] = set()
+        self.periods: dict[tuple[str, datetime], tuple[Any, ...]] = {}
+        self.outbox: list[tuple[Any, ...]] = []
+        self.known_ids: set[str] = set()
 
     # ---------------------------------------------------------------------------- driver
     def run_rule(self, rule: Any) -> None:
@@ -104,6 +123,13 @@ class Evaluation:
             (row["site_id"], row["parameter"] or ""): row
             for row in self._alerts("WHERE rule_id = ? AND state = 'firing'", [rule.rule_id])
         }
+        self.known_ids = {
+            a
+            for (a,) in self.con.execute(
+                "SELECT alert_id FROM alerts WHERE rule_id = ?", [rule.rule_id]
+            ).fetchall()
+        }
+        moved = []
         for key, obs in sorted(series.items()):
             through = cursors.get(key)
             todo = [
@@ -113,16 +139,47 @@ class Evaluation:
             ]
             if not todo:
                 continue
-            by_end = {o.period_end: o for o in obs}
             alert = firing.get(key)
-            for o in todo:
-                alert = self.step(rule, o, by_end, alert)
+            # without a firing alert, only an exceeded period can change anything (step)
+            if alert is not None or any(o.exceeded for o in todo):
+                by_end = {o.period_end: o for o in obs}
+                for o in todo:
+                    alert = self.step(rule, o, by_end, alert)
             self.report.periods_evaluated += len(todo)
-            self.con.execute(
-                "INSERT OR REPLACE INTO alert_cursors VALUES (?, ?, ?, ?)",
-                [rule.rule_id, key[0], key[1], todo[-1].period_end],
-            )
+            moved.append((rule.rule_id, key[0], key[1], todo[-1].period_end))
+        self.flush()
+        insert_rows(self.con, "INSERT OR REPLACE INTO alert_cursors", moved, 4)
         self.report.rules_evaluated += 1
+
+    def flush(self) -> None:
+        """Write what the rule changed: new alerts, updated alerts, evidence, the outbox."""
+        new = [self.dirty[a] for a in self.dirty if a in self.new_alerts]
+        insert_rows(
+            self.con,
+            f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)})",
+            [tuple(a[c] for c in ALERT_COLUMNS) for a in new],
+            len(ALERT_COLUMNS),
+        )
+        changed = [self.dirty[a] for a in self.dirty if a not in self.new_alerts]
+        cols = [c for c in ALERT_COLUMNS if c != "alert_id"]
+        for chunk in range(0, len(changed), 200):
+            part = changed[chunk : chunk + 200]
+            row = f"({', '.join('?' * len(ALERT_COLUMNS))})"
+            self.con.execute(
+                f"UPDATE alerts SET {', '.join(f'{c} = v.{c}' for c in cols)} "
+                f"FROM (VALUES {', '.join(row for _ in part)}) AS v({', '.join(ALERT_COLUMNS)}) "
+                "WHERE alerts.alert_id = v.alert_id",
+                [a[c] for a in part for c in ALERT_COLUMNS],
+            )
+        insert_rows(
+            self.con,
+            "INSERT OR IGNORE INTO alert_periods",
+            list(self.periods.values()),
+            9,
+        )
+        self.report.notifications_queued += insert_messages(self.con, self.outbox)
+        self.casebook.flush()
+        self.dirty, self.new_alerts, self.periods, self.outbox = {}, set(), {}, []
 
     def _alerts(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
         rows = self.con.execute(
@@ -200,9 +257,10 @@ class Evaluation:
             alert["max_multiple"] = max(alert["max_multiple"] or 0.0, o.multiple)
 
     def _record_period(self, alert_id: str, o: Observation) -> None:
-        self.con.execute(
-            "INSERT OR IGNORE INTO alert_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        # INSERT OR IGNORE: the first record of a period stands
+        self.periods.setdefault(
+            (alert_id, o.period_start),
+            (
                 alert_id,
                 o.period_start,
                 o.interval_s,
@@ -212,7 +270,7 @@ class Evaluation:
                 o.multiple,
                 bool(o.exceeded),
                 o.detail,
-            ],
+            ),
         )
 
     # ---------------------------------------------------------------------------- transitions
@@ -227,10 +285,15 @@ class Evaluation:
         first = exceeded[0]
         key = f"{rule.rule_id}|{o.site_id}|{o.parameter or ''}|{first.period_start.isoformat()}"
         alert_id = "A" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        known = self._alerts("WHERE alert_id = ?", [alert_id])
+        if alert_id in self.dirty:  # opened earlier in this run (the series re-fired)
+            known = [self.dirty[alert_id]]
+        elif alert_id in self.known_ids:
+            known = self._alerts("WHERE alert_id = ?", [alert_id])
+        else:
+            known = []
         if known:  # opened before (the cursor was reset): carry on with it if it still fires
             return known[0] if known[0]["state"] == "firing" else None
-        route = route_site(self.con, o.site_id)
+        route = self.router.route(o.site_id)
         site = self.observer.sites[o.site_id]
         alert: dict[str, Any] = dict.fromkeys(ALERT_COLUMNS)
         alert.update(
@@ -256,10 +319,8 @@ class Evaluation:
         for c in exceeded:
             self._count_exceeded(rule, alert, c)
         alert["message"] = self._message(rule, site, alert, o)
-        self.con.execute(
-            f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({', '.join('?' * len(ALERT_COLUMNS))})",
-            [alert[c] for c in ALERT_COLUMNS],
-        )
+        self.new_alerts.add(alert_id)
+        self.dirty[alert_id] = alert
         # Evidence: the triggering periods and the context before the first exceedance.
         context = list(reversed(chain))
         before = by_end.get(context[0].period_start)
@@ -284,8 +345,7 @@ class Evaluation:
         if rule.opens_case and alert["case_id"] is None:
             site = self.observer.sites[alert["site_id"]]
             title = f"{site.name_zh} {rule.name_zh} / {site.name_en}: {rule.name_en}"
-            case_id, opened = case_flow.open_or_attach(
-                self.con,
+            case_id, opened = self.casebook.open_or_attach(
                 alert_id=alert["alert_id"],
                 site_id=alert["site_id"],
                 family=rule.family,
@@ -316,10 +376,9 @@ class Evaluation:
         self._save(alert)
         self.report.alerts_resolved.append(alert["alert_id"])
         if alert["case_id"]:
-            case = case_flow.get_case(self.con, alert["case_id"])
+            case = self._case(alert["case_id"])
             if case.state not in case_flow.TERMINAL:
-                case_flow.add_event(
-                    self.con,
+                self.casebook.add_event(
                     case.case_id,
                     o.period_end,
                     case_flow.SYSTEM,
@@ -330,11 +389,13 @@ class Evaluation:
             self._notify("alert_resolved", rule, alert, o.period_end)
 
     def _save(self, alert: dict[str, Any]) -> None:
-        cols = [c for c in ALERT_COLUMNS if c != "alert_id"]
-        self.con.execute(
-            f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in cols)} WHERE alert_id = ?",
-            [*(alert[c] for c in cols), alert["alert_id"]],
-        )
+        self.dirty[alert["alert_id"]] = alert  # written by flush, as it is then
+
+    def _case(self, case_id: str) -> case_flow.CaseRow:
+        # an evaluation opens cases but never changes one's state, grid or officer
+        if case_id not in self.cases:
+            self.cases[case_id] = case_flow.get_case(self.con, case_id)
+        return self.cases[case_id]
 
     # ---------------------------------------------------------------------------- helpers
     def _silence(
@@ -374,7 +435,7 @@ class Evaluation:
         officer = alert["officer_id"]
         grid = alert["grid_id"]
         if alert["case_id"]:
-            case = case_flow.get_case(self.con, alert["case_id"])
+            case = self._case(alert["case_id"])
             officer, grid = case.officer_id, case.grid_id
         payload = {
             "event": event,
@@ -412,8 +473,8 @@ class Evaluation:
         subject = (
             f"[envmon {rule.severity}] {label} {site.name_zh} {rule.name_zh} ({alert['alert_id']})"
         )
-        self.report.notifications_queued += queue(
-            self.con,
+        self.outbox += plan_messages(
+            lambda ids: [self.emails[i] for i in ids if i and self.emails.get(i)],
             self.notifications,
             event=event,
             severity=rule.severity,
@@ -423,5 +484,5 @@ class Evaluation:
             alert_id=alert["alert_id"],
             case_id=alert["case_id"],
             officer_id=officer,
-            leader_id=leader_of(self.con, grid) if grid else None,
+            leader_id=self.router.leader(grid) if grid else None,
         )

@@ -15,6 +15,7 @@ import logging
 import smtplib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -30,10 +31,22 @@ from envmon.strict import StrictModel
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated", "pipeline_failed")
+EVENTS = (
+    "alert_firing",
+    "alert_repeat",
+    "alert_resolved",
+    "case_opened",
+    "case_escalated",
+    "pipeline_failed",
+)
 SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
 Event = Literal[
-    "alert_firing", "alert_repeat", "alert_resolved", "case_opened", "case_escalated", "pipeline_failed"
+    "alert_firing",
+    "alert_repeat",
+    "alert_resolved",
+    "case_opened",
+    "case_escalated",
+    "pipeline_failed",
 ]
 Severity = Literal["info", "minor", "major", "critical"]
 
@@ -123,8 +136,8 @@ def _officer_emails(con: duckdb.DuckDBPyConnection, officer_ids: list[str | None
     return out
 
 
-def queue(
-    con: duckdb.DuckDBPyConnection,
+def plan_messages(
+    emails_of: Callable[[list[str | None]], list[str]],
     config: NotificationConfig,
     *,
     event: str,
@@ -136,10 +149,10 @@ def queue(
     case_id: str | None = None,
     officer_id: str | None = None,
     leader_id: str | None = None,
-) -> int:
-    """Put one message per channel (and e-mail recipient) in the outbox; ids are derived from
-    the event, its subject and period, so queueing the same event twice adds nothing."""
-    added = 0
+) -> list[tuple[Any, ...]]:
+    """The outbox rows of one event: one per channel (and e-mail recipient), each with an id
+    derived from the event, its subject and period, so the same event twice is the same rows."""
+    rows = []
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
     for channel in config.channels:
         if (
@@ -153,7 +166,7 @@ def queue(
                 wanted.append(officer_id)
             if "leader" in channel.to:
                 wanted.append(leader_id)
-            recipients = sorted(set(_officer_emails(con, wanted)) | set(channel.cc))
+            recipients = sorted(set(emails_of(wanted)) | set(channel.cc))
         elif isinstance(channel, WebhookChannel):
             recipients = [channel.url]
         else:
@@ -170,14 +183,8 @@ def queue(
                 ]
             )
             nid = "N" + hashlib.sha256(key.encode()).hexdigest()[:16]
-            exists = con.execute(
-                "SELECT 1 FROM notifications WHERE notification_id = ?", [nid]
-            ).fetchall()
-            if exists:
-                continue
-            con.execute(
-                "INSERT INTO notifications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL)",
-                [
+            rows.append(
+                (
                     nid,
                     event,
                     alert_id,
@@ -189,10 +196,68 @@ def queue(
                     body,
                     at,
                     at,
-                ],
+                )
             )
-            added += 1
-    return added
+    return rows
+
+
+def insert_messages(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> int:
+    """Add the planned rows the outbox does not hold yet (the first of equal ids wins), in
+    bulk; returns how many were added."""
+    fresh: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        fresh.setdefault(row[0], row)
+    if not fresh:
+        return 0
+    known = {
+        nid
+        for (nid,) in con.execute(
+            "SELECT notification_id FROM notifications WHERE notification_id IN (SELECT unnest(?))",
+            [list(fresh)],
+        ).fetchall()
+    }
+    todo = [row for nid, row in fresh.items() if nid not in known]
+    if todo:  # one statement: each column a list, unnested side by side
+        columns = [list(c) for c in zip(*todo, strict=True)]
+        unnest = [f"unnest(${i + 1})" for i in range(len(columns))]
+        con.execute(
+            f"INSERT INTO notifications SELECT {', '.join(unnest[:10])}, 'pending', 0, {unnest[10]}, "
+            "NULL, NULL",
+            columns,
+        )
+    return len(todo)
+
+
+def queue(
+    con: duckdb.DuckDBPyConnection,
+    config: NotificationConfig,
+    *,
+    event: str,
+    severity: str,
+    at: datetime,
+    subject: str,
+    payload: dict[str, Any],
+    alert_id: str | None = None,
+    case_id: str | None = None,
+    officer_id: str | None = None,
+    leader_id: str | None = None,
+) -> int:
+    """Put one message per channel (and e-mail recipient) in the outbox; ids are derived from
+    the event, its subject and period, so queueing the same event twice adds nothing."""
+    rows = plan_messages(
+        lambda ids: _officer_emails(con, ids),
+        config,
+        event=event,
+        severity=severity,
+        at=at,
+        subject=subject,
+        payload=payload,
+        alert_id=alert_id,
+        case_id=case_id,
+        officer_id=officer_id,
+        leader_id=leader_id,
+    )
+    return insert_messages(con, rows)
 
 
 # ---------------------------------------------------------------------------- delivery
@@ -225,10 +290,11 @@ def claim_due(
         {"now": now},
     ).fetchall()
     claim_until = now + timedelta(seconds=config.retry.claim_timeout_s)
-    for row in rows:
+    if rows:  # one statement for the whole claim
         con.execute(
-            "UPDATE notifications SET status = 'sending', next_attempt_at = ? WHERE notification_id = ?",
-            [claim_until, row[0]],
+            "UPDATE notifications SET status = 'sending', next_attempt_at = ? "
+            "WHERE notification_id IN (SELECT unnest(?))",
+            [claim_until, [r[0] for r in rows]],
         )
     return [Message(*r) for r in rows]
 
@@ -302,36 +368,43 @@ def record(
     now: datetime,
 ) -> DeliveryReport:
     report = DeliveryReport(0, 0, 0, [])
+    # (id, status, attempts, sent_at, next_attempt_at, last_error), written in one statement;
+    # sent_at stays as it was unless the message was sent now
+    updates: list[tuple[Any, ...]] = []
     for m in messages:
         error = outcome.get(m.notification_id, "not attempted")
         attempts = m.attempts + 1
         if error is None:
-            con.execute(
-                "UPDATE notifications SET status = 'sent', attempts = ?, sent_at = ?, next_attempt_at = NULL, "
-                "last_error = NULL WHERE notification_id = ?",
-                [attempts, now, m.notification_id],
-            )
+            updates.append((m.notification_id, "sent", attempts, now, None, None))
             report.sent += 1
         elif attempts >= config.retry.max_attempts:
-            con.execute(
-                "UPDATE notifications SET status = 'failed', attempts = ?, next_attempt_at = NULL, last_error = ? "
-                "WHERE notification_id = ?",
-                [attempts, error, m.notification_id],
-            )
+            updates.append((m.notification_id, "failed", attempts, None, None, error))
             report.failed += 1
             report.errors.append(
                 f"{m.notification_id} ({m.channel_id} → {m.recipient}): {error}; gave up"
             )
         else:
-            con.execute(
-                "UPDATE notifications SET status = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? "
-                "WHERE notification_id = ?",
-                [attempts, now + config.retry.delay(attempts), error, m.notification_id],
-            )
+            retry_at = now + config.retry.delay(attempts)
+            updates.append((m.notification_id, "pending", attempts, None, retry_at, error))
             report.retried += 1
             report.errors.append(
                 f"{m.notification_id} ({m.channel_id} → {m.recipient}): {error}; will retry"
             )
+    if updates:
+        columns = [list(c) for c in zip(*updates, strict=True)]
+        con.execute(
+            """
+            UPDATE notifications SET status = v.status, attempts = v.attempts,
+                   sent_at = CASE WHEN v.status = 'sent' THEN v.sent_at ELSE notifications.sent_at END,
+                   next_attempt_at = v.next_attempt_at, last_error = v.last_error
+            FROM (SELECT unnest($1) AS notification_id, unnest($2) AS status, unnest($3) AS attempts,
+                         CAST(unnest($4) AS TIMESTAMPTZ) AS sent_at,
+                         CAST(unnest($5) AS TIMESTAMPTZ) AS next_attempt_at,
+                         CAST(unnest($6) AS VARCHAR) AS last_error) AS v
+            WHERE notifications.notification_id = v.notification_id
+            """,
+            columns,
+        )
     return report
 
 
@@ -362,8 +435,14 @@ def notify_pipeline_failure(settings: Any, failure: dict[str, Any]) -> dict[str,
             recipients = [channel.path]
         for recipient in recipients:
             key = "|".join(["pipeline_failed", channel.channel_id, recipient, payload])
-            message = Message("N" + hashlib.sha256(key.encode()).hexdigest()[:16], channel.channel_id,
-                              recipient, subject, payload, 0)
+            message = Message(
+                "N" + hashlib.sha256(key.encode()).hexdigest()[:16],
+                channel.channel_id,
+                recipient,
+                subject,
+                payload,
+                0,
+            )
             try:
                 send_one(channel, message, Path(settings.log_dir))
                 outcome[f"{channel.channel_id}:{recipient}"] = None

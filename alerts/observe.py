@@ -8,6 +8,7 @@ and the alert lifecycle work on these observations alone (alerts.lifecycle).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -126,6 +127,7 @@ class Observer:
             self.permits[(site_id, parameter, statistic)].append(
                 (valid_from, valid_to, limit, unit, basis)
             )
+        self._reported: dict[tuple[Any, ...], tuple[list[tuple[Any, ...]], list[datetime]]] = {}
         self.maintenance = con.execute(
             "SELECT silence_id, site_id, rule_id, parameter, starts_at, ends_at, revoked_at FROM silences "
             "WHERE kind = 'maintenance'"
@@ -347,19 +349,29 @@ class Observer:
 
     def _aggregates(self, rule: ThresholdRule, w: Window) -> list[Observation]:
         rows = self.con.execute(
-            "SELECT site_id, parameter, period_start, interval_s, value, unit, valid, coalesce(invalid_reason, '') "
-            "FROM aggregates WHERE statistic = $stat AND parameter IN (SELECT unnest($params)) "
+            # period_start as a naive UTC timestamp: fetching time-zone-aware values costs a
+            # pytz localisation per row
+            "SELECT site_id, parameter, timezone('UTC', period_start), interval_s, value, unit, valid, "
+            "coalesce(invalid_reason, '') FROM aggregates WHERE statistic = $stat AND parameter IN (SELECT unnest($params)) "
             "AND period_start >= $lo AND period_start < $hi",
             {"stat": rule.statistic, "params": rule.parameters, "lo": w.read_from, "hi": w.end},
         ).fetchall()
         out = []
+        # every site reports the same few period starts: convert each once per time zone
+        times: dict[tuple[datetime, int, str], tuple[datetime, datetime, date]] = {}
         for site_id, parameter, ps, interval_s, value, unit, valid, why in rows:
             site = self.sites.get(site_id)
             if site is None or site.kind not in rule.site_kinds:
                 continue
-            ps = _utc(ps)
-            pe = ps + timedelta(seconds=interval_s)
-            local_day = ps.astimezone(site.tz).date()
+            key = (ps, interval_s, site.timezone)
+            if key not in times:
+                utc = ps.replace(tzinfo=UTC)
+                times[key] = (
+                    utc,
+                    utc + timedelta(seconds=interval_s),
+                    utc.astimezone(site.tz).date(),
+                )
+            ps, pe, local_day = times[key]
             limit, limit_unit, basis = self._limit_for(rule, site, parameter, local_day)
             if limit is None:
                 out.append(Observation(site_id, parameter, ps, pe, value, None, unit, None, basis))
@@ -457,98 +469,98 @@ class Observer:
         return [first + HOUR * i for i in range(n)]
 
     def _flat_line(self, rule: FlatLineRule, w: Window) -> list[Observation]:
-        sites = {s.site_id for s in self.sites_of(rule.site_kinds)}
+        """Per site, parameter and hour h: for each reporting interval, the valid values of the
+        `hours` hours ending with h — if they cover enough of the window and span it (data in
+        its first and last hour), flat when max − min ≤ tolerance. Flat if any interval is.
+        One query: hourly min/max/count cells, then a window over each interval's cells."""
+        sites = [s.site_id for s in self.sites_of(rule.site_kinds)]
+        first = w.read_from.replace(minute=0, second=0, microsecond=0)
         rows = self.con.execute(
-            "SELECT site_id, parameter, interval_s, date_trunc('hour', period_start) AS h, "
-            "min(value), max(value), count(value) FROM readings "
-            "WHERE parameter IN (SELECT unnest($params)) AND interval_s IN (SELECT unnest($intervals)) "
-            "AND period_start >= $lo AND period_start < $hi AND coalesce(flag, 'N') = 'N' AND value IS NOT NULL "
-            "GROUP BY ALL",
+            """
+            WITH cells AS (
+                SELECT site_id, parameter, interval_s, date_trunc('hour', period_start) AS h,
+                       min(value) AS lo, max(value) AS hi, count(value) AS n
+                FROM readings
+                WHERE parameter IN (SELECT unnest($params)) AND interval_s IN (SELECT unnest($intervals))
+                  AND period_start >= $lo AND period_start < $hi AND coalesce(flag, 'N') = 'N'
+                  AND value IS NOT NULL AND site_id IN (SELECT unnest($sites))
+                GROUP BY ALL
+            ),
+            spans AS (
+                SELECT site_id, parameter, interval_s, h,
+                       sum(n) OVER win AS n, max(hi) OVER win - min(lo) OVER win AS spread,
+                       min(h) OVER win AS first_h
+                FROM cells
+                WINDOW win AS (PARTITION BY site_id, parameter, interval_s ORDER BY h
+                               RANGE BETWEEN $span PRECEDING AND CURRENT ROW)
+            )
+            SELECT site_id, parameter, interval_s, h, n, spread FROM spans
+            WHERE h >= $first AND h < $end AND first_h = h - $span
+              AND n >= $coverage * ($hours * greatest(1, 3600 // interval_s))
+            ORDER BY site_id, parameter, h, interval_s
+            """,
             {
                 "params": rule.parameters,
                 "intervals": rule.interval_s,
+                "sites": sites,
                 "lo": w.read_from - HOUR * rule.hours,
                 "hi": w.end,
+                "first": first,
+                "end": w.end,
+                "span": HOUR * (rule.hours - 1),
+                "coverage": rule.min_coverage,
+                "hours": rule.hours,
             },
         ).fetchall()
-        hourly: dict[tuple[str, str], dict[int, dict[datetime, tuple[float, float, int]]]] = (
-            defaultdict(lambda: defaultdict(dict))
-        )
-        for site_id, parameter, interval_s, h, lo, hi, n in rows:
-            if site_id in sites:
-                hourly[(site_id, parameter)][interval_s][_utc(h)] = (lo, hi, n)
-        out = []
-        for (site_id, parameter), by_interval in sorted(hourly.items()):
-            for h in self._hours(w):
-                pe = h + HOUR
-                verdict: bool | None = None
-                spread_seen, detail = None, None
-                for interval_s, hours in sorted(by_interval.items()):
-                    cells = [
-                        hours[t]
-                        for t in (pe - HOUR * (k + 1) for k in range(rule.hours))
-                        if t in hours
-                    ]
-                    n = sum(c[2] for c in cells)
-                    expected = rule.hours * max(1, 3600 // interval_s)
-                    # the unchanged values must span the whole window: its first and last hour
-                    if (
-                        n < rule.min_coverage * expected
-                        or (pe - HOUR) not in hours
-                        or (pe - HOUR * rule.hours) not in hours
-                    ):
-                        continue
-                    spread = max(c[1] for c in cells) - min(c[0] for c in cells)
-                    flat = spread <= rule.tolerance
-                    if spread_seen is None or spread < spread_seen:
-                        spread_seen = spread
-                        detail = (
-                            f"{n} values at {interval_s} s over {rule.hours} h, range {spread:g}"
-                        )
-                    verdict = flat if verdict is None else (verdict or flat)
-                if verdict is not None:
-                    out.append(
-                        Observation(
-                            site_id,
-                            parameter,
-                            h,
-                            pe,
-                            spread_seen,
-                            rule.tolerance,
-                            None,
-                            verdict,
-                            detail,
-                        )
-                    )
+        out: list[Observation] = []
+        last: tuple[str, str, datetime] | None = None
+        for site_id, parameter, interval_s, h, n, spread in rows:
+            flat = spread <= rule.tolerance
+            detail = f"{n} values at {interval_s} s over {rule.hours} h, range {spread:g}"
+            if (site_id, parameter, h) == last:  # another interval: flat if any is
+                o = out[-1]
+                o.exceeded = o.exceeded or flat
+                if spread < o.value:  # the detail of the flattest interval (first on ties)
+                    o.value, o.detail = spread, detail
+                continue
+            last = (site_id, parameter, h)
+            h = _utc(h)
+            out.append(
+                Observation(
+                    site_id, parameter, h, h + HOUR, spread, rule.tolerance, None, flat, detail
+                )
+            )
         return out
 
     def _no_data(self, rule: NoDataRule, w: Window) -> list[Observation]:
         sites = {s.site_id for s in self.sites_of(rule.site_kinds)}
         lookback = timedelta(hours=rule.lookback_h)
-        rows = self.con.execute(
-            "SELECT site_id, date_trunc('hour', period_start) AS h, max(interval_s) FROM readings "
-            "WHERE period_start >= $lo AND period_start < $hi GROUP BY ALL",
-            {"lo": w.read_from - lookback, "hi": w.end},
-        ).fetchall()
+        rows, lows = self._hours_reported(w, w.read_from - lookback)
+        column = lows.index(w.read_from - lookback)
         covered: dict[str, set[datetime]] = defaultdict(set)
-        for site_id, h, interval_s in rows:
-            if site_id not in sites:
+        utc: dict[datetime, datetime] = {}
+        for site_id, h, *by_low in rows:
+            interval_s = by_low[column]
+            if interval_s is None or site_id not in sites:
                 continue
-            h = _utc(h)
+            if h not in utc:
+                utc[h] = _utc(h)
+            h = utc[h]
             for k in range(max(1, -(-int(interval_s) // 3600))):
                 covered[site_id].add(h + HOUR * k)
         out = []
+        hours = self._hours(w)
         for site_id in sorted(covered):
             hours_with_data = sorted(covered[site_id])
-            for h in self._hours(w):
+            for h in hours:
                 if h in covered[site_id]:
                     out.append(
                         Observation(site_id, None, h, h + HOUR, 1.0, None, None, False, None)
                     )
                     continue
-                seen = [t for t in hours_with_data if h - lookback <= t < h]
-                if not seen:  # never reported within the lookback: not an outage we can judge
-                    continue
+                before = bisect_left(hours_with_data, h)  # the last hour with data before h
+                if before == 0 or hours_with_data[before - 1] < h - lookback:
+                    continue  # never reported within the lookback: not an outage we can judge
                 out.append(
                     Observation(
                         site_id,
@@ -559,10 +571,36 @@ class Observer:
                         None,
                         None,
                         True,
-                        f"no reading; last data in hour {max(seen):%Y-%m-%d %H:%M} UTC",
+                        f"no reading; last data in hour {hours_with_data[before - 1]:%Y-%m-%d %H:%M} UTC",
                     )
                 )
         return out
+
+    def _hours_reported(
+        self, w: Window, low: datetime
+    ) -> tuple[list[tuple[Any, ...]], list[datetime]]:
+        """(site, hour, max interval_s of the readings from each low bound on) for the low
+        bounds of every no-data rule: one scan of the readings serves them all."""
+        lows = sorted(
+            {
+                Window(r, w.start, w.end).read_from - timedelta(hours=r.lookback_h)
+                for r in self.ruleset.rules
+                if isinstance(r, NoDataRule)
+            }
+            | {low}
+        )
+        key = (tuple(lows), w.end)
+        if key not in self._reported:
+            columns = ", ".join(
+                f"max(interval_s) FILTER (WHERE period_start >= $lo{i})" for i in range(len(lows))
+            )
+            rows = self.con.execute(
+                f"SELECT site_id, date_trunc('hour', period_start) AS h, {columns} FROM readings "
+                "WHERE period_start >= $lo0 AND period_start < $hi GROUP BY ALL",
+                {"hi": w.end, **{f"lo{i}": t for i, t in enumerate(lows)}},
+            ).fetchall()
+            self._reported = {key: (rows, lows)}
+        return self._reported[key]
 
     def _flagged(self, rule: FlaggedRule, w: Window) -> list[Observation]:
         sites = {s.site_id for s in self.sites_of(rule.site_kinds)}

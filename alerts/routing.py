@@ -67,3 +67,47 @@ def route_site(con: duckdb.DuckDBPyConnection, site_id: str) -> Route:
 
 def leader_of(con: duckdb.DuckDBPyConnection, grid_id: str) -> str | None:
     return officer_up_tree(con, grid_id, "leader")[0]
+
+
+class Router:
+    """route_site and leader_of over one read of sites, grids and officers: for an evaluation,
+    which routes many alerts while the registry cannot change (it holds the writer lock)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.grids = _grids(con)
+        self.sites = {
+            s: (g, sg)
+            for s, g, sg in con.execute(
+                "SELECT site_id, grid_id, special_grid_id FROM sites"
+            ).fetchall()
+        }
+        self.first_officer: dict[tuple[str, str], str] = {}
+        for officer_id, grid_id, role in con.execute(
+            "SELECT officer_id, grid_id, role FROM officers ORDER BY officer_id"
+        ).fetchall():
+            self.first_officer.setdefault((grid_id, role), officer_id)
+
+    def officer_up_tree(self, grid_id: str, role: str) -> tuple[str | None, bool]:
+        current: str | None = grid_id
+        seen: set[str] = set()
+        while current is not None and current not in seen:
+            seen.add(current)
+            officer = self.first_officer.get((current, role))
+            if officer is not None:
+                return officer, current != grid_id
+            current = self.grids.get(current, (None, False))[0]
+        return None, False
+
+    def route(self, site_id: str) -> Route:
+        if site_id not in self.sites:
+            raise KeyError(f"unknown site {site_id!r}")
+        grid_id, special_grid_id = self.sites[site_id]
+        if special_grid_id and special_grid_id in self.grids:
+            target, how = special_grid_id, "special_grid"
+        else:
+            target, how = grid_id, "territorial_grid"
+        officer, from_parent = self.officer_up_tree(target, "responsible")
+        return Route(target, officer, how + ("/parent_grid" if from_parent else ""))
+
+    def leader(self, grid_id: str) -> str | None:
+        return self.officer_up_tree(grid_id, "leader")[0]

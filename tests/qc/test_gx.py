@@ -42,9 +42,12 @@ def test_clean_and_dirty_batches(warehouse: Settings, add_readings) -> None:  # 
     assert ("batch_dirty", "expect_column_values_to_be_in_set", "unit", False, 1) in runs
     assert ("batch_dirty", "expect_column_values_to_be_in_set", "site_id", False, 1) in runs
     assert ("batch_dirty", "expect_column_values_to_be_between", "period_start", False, 1) in runs
-    assert ("batch_dirty", "expect_column_values_to_be_between", "value_std", False, 1) in runs
+    assert ("batch_dirty", "expect_column_values_to_be_in_set", "value_possible", False, 1) in runs
     assert all(r[0] == "batch_dirty" for r in runs)
-    assert ("air_a", "pm25", "gx:expect_column_values_to_be_between", 2) in flagged
+    assert ("air_a", "pm25", "gx:expect_column_values_to_be_in_set", 2) in flagged
+    with connect(warehouse, write=False) as con:
+        details = [r[0] for r in con.execute("SELECT detail FROM qc_flags WHERE detail LIKE '%possible range%'").fetchall()]
+    assert details == ["great expectations: pm25 6000 (in its registry unit) outside the physically possible range [0, 5000]"]
     assert all(f[0] != OUTLET for f in flagged)  # the clean batch's rows are not flagged
     # Rows of a failing batch are kept (flagged, not dropped); a second call validates nothing new.
     assert validate_batches(warehouse, now=NOW) == []
@@ -83,7 +86,6 @@ def test_batches_validated_together_get_the_results_they_get_alone(
     together = {r.batch_id: (r.success, r.rows_flagged) for r in validate_batches(warehouse, now=NOW)}
     assert together == alone == {"b1": (True, 0), "b2": (False, 1), "b3": (True, 0)}
     assert _runs(warehouse) == runs_alone
-    # a conditioned expectation counts, per batch, only that batch's rows of its parameter
-    pm25_range = [r for r in runs_alone if r[1] == "expect_column_values_to_be_between"
-                  and '"parameter": "pm25"' in r[2]]
-    assert {(r[0], r[4], r[5]) for r in pm25_range} == {("b1", 4, 0), ("b2", 3, 1), ("b3", 0, 0)}
+    # each batch counts its own rows and its own unexpected ones
+    ranges = [r for r in runs_alone if r[1] == "expect_column_values_to_be_in_set" and '"value_possible"' in r[2]]
+    assert {(r[0], r[4], r[5]) for r in ranges} == {("b1", 4, 0), ("b2", 4, 1), ("b3", 2, 0)}

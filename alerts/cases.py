@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from alerts.bulk import insert_rows
-from alerts.routing import Router, leader_of, route_site
+from alerts.routing import Router, leader_of
 from envmon.errors import EnvmonError
 
 STATES = (
@@ -90,72 +90,8 @@ def add_event(
     return seq
 
 
-def open_case_for(con: duckdb.DuckDBPyConnection, site_id: str, family: str) -> str | None:
-    row = con.execute(
-        "SELECT case_id FROM cases WHERE site_id = ? AND rule_family = ? AND state NOT IN ('closed', 'dismissed') "
-        "ORDER BY opened_at LIMIT 1",
-        [site_id, family],
-    ).fetchall()
-    return row[0][0] if row else None
-
-
-def open_or_attach(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    alert_id: str,
-    site_id: str,
-    family: str,
-    parameter: str | None,
-    severity: str,
-    title: str,
-    message: str,
-    at: datetime,
-) -> tuple[str, bool]:
-    """Attach the alert to the site's open case of this family, or open one. (case_id, opened)."""
-    existing = open_case_for(con, site_id, family)
-    if existing:
-        con.execute("UPDATE alerts SET case_id = ? WHERE alert_id = ?", [existing, alert_id])
-        add_event(
-            con, existing, at, SYSTEM, "evidence_attached", note=f"alert {alert_id}: {message}"
-        )
-        return existing, False
-    route = route_site(con, site_id)
-    case_id = (
-        f"C{at:%Y%m%d}-"
-        + hashlib.sha256(f"{site_id}|{family}|{at.isoformat()}".encode()).hexdigest()[:8]
-    )
-    con.execute(
-        "INSERT INTO cases (case_id, site_id, rule_family, grid_id, officer_id, state, title, opened_at, deadline, "
-        "closed_at, parameter, severity, routed_by) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, NULL, NULL, ?, ?, ?)",
-        [
-            case_id,
-            site_id,
-            family,
-            route.grid_id,
-            route.officer_id,
-            title,
-            at,
-            parameter,
-            severity,
-            route.routed_by,
-        ],
-    )
-    add_event(
-        con,
-        case_id,
-        at,
-        SYSTEM,
-        "opened",
-        None,
-        "open",
-        f"routed to grid {route.grid_id} ({route.routed_by}), officer {route.officer_id or '(none)'}; alert {alert_id}: {message}",
-    )
-    con.execute("UPDATE alerts SET case_id = ? WHERE alert_id = ?", [case_id, alert_id])
-    return case_id, True
-
-
 class CaseBatch:
-    """open_or_attach and add_event for one evaluation, which may attach thousands of alerts:
+    """Opening or attaching to cases, and adding events, for one evaluation, which may attach thousands of alerts:
     the open cases are read once, event numbers are kept in memory and the events are written
     in bulk by flush(). Same rows, same order, as the one-at-a-time functions above; the
     alerts' case_id is left to the caller, which writes the alert rows itself."""

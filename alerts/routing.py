@@ -30,48 +30,9 @@ def _grids(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, bool]]
     }
 
 
-def officer_up_tree(
-    con: duckdb.DuckDBPyConnection, grid_id: str, role: str
-) -> tuple[str | None, bool]:
-    """(officer_id, found_on_an_ancestor) of the first grid up the tree with an officer of `role`."""
-    grids = _grids(con)
-    current: str | None = grid_id
-    seen: set[str] = set()
-    while current is not None and current not in seen:
-        seen.add(current)
-        row = con.execute(
-            "SELECT officer_id FROM officers WHERE grid_id = ? AND role = ? ORDER BY officer_id LIMIT 1",
-            [current, role],
-        ).fetchall()
-        if row:
-            return row[0][0], current != grid_id
-        current = grids.get(current, (None, False))[0]
-    return None, False
-
-
-def route_site(con: duckdb.DuckDBPyConnection, site_id: str) -> Route:
-    row = con.execute(
-        "SELECT grid_id, special_grid_id FROM sites WHERE site_id = ?", [site_id]
-    ).fetchall()
-    if not row:
-        raise KeyError(f"unknown site {site_id!r}")
-    grid_id, special_grid_id = row[0]
-    grids = _grids(con)
-    if special_grid_id and special_grid_id in grids:
-        target, how = special_grid_id, "special_grid"
-    else:
-        target, how = grid_id, "territorial_grid"
-    officer, from_parent = officer_up_tree(con, target, "responsible")
-    return Route(target, officer, how + ("/parent_grid" if from_parent else ""))
-
-
-def leader_of(con: duckdb.DuckDBPyConnection, grid_id: str) -> str | None:
-    return officer_up_tree(con, grid_id, "leader")[0]
-
-
 class Router:
-    """route_site and leader_of over one read of sites, grids and officers: for an evaluation,
-    which routes many alerts while the registry cannot change (it holds the writer lock)."""
+    """Routing over one read of sites, grids and officers: an evaluation routes many alerts while
+    the registry cannot change (it holds the writer lock)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.grids = _grids(con)
@@ -111,3 +72,11 @@ class Router:
 
     def leader(self, grid_id: str) -> str | None:
         return self.officer_up_tree(grid_id, "leader")[0]
+
+
+def route_site(con: duckdb.DuckDBPyConnection, site_id: str) -> Route:
+    return Router(con).route(site_id)
+
+
+def leader_of(con: duckdb.DuckDBPyConnection, grid_id: str) -> str | None:
+    return Router(con).leader(grid_id)

@@ -132,21 +132,12 @@ def _groups(con: duckdb.DuckDBPyConnection, pending: list[str]) -> list[list[str
     return groups
 
 
-def _domain_mask(frame: pd.DataFrame, kwargs: dict[str, Any]) -> Any:
-    """Rows an expectation looks at: all, or those its row condition selects."""
-    cond = kwargs.get("row_condition")
-    if isinstance(cond, dict) and cond.get("type") == "comparison" and cond.get("operator") == "==":
-        return frame[cond["column"]["name"]] == cond["parameter"]
-    return None
-
-
 def _validate_group(con: duckdb.DuckDBPyConnection, batch_def: Any, suite: gx.ExpectationSuite, digest: str,
                     batch_ids: list[str]) -> list[BatchValidation]:
     """One Great Expectations run over several batches; each batch gets its own results.
 
     Row-level (map) expectations report the unexpected rows' indices: a batch's unexpected count
-    is the number of those rows it holds, its element count the rows of its own in the
-    expectation's domain. Table-level expectations hold for every batch of the run alike.
+    is the number of those rows it holds, its element count its own rows. Table-level expectations hold for every batch of the run alike.
     """
     frame = _group_frame(con, batch_ids)
     result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
@@ -167,8 +158,7 @@ def _validate_group(con: duckdb.DuckDBPyConnection, batch_def: Any, suite: gx.Ex
                    for i in res.get("unexpected_index_list") or []]
             idx = [i for i in idx if isinstance(i, int) and 0 <= i < len(frame)]
             unexpected = pd.Series(batch_of[idx]).value_counts().to_dict() if idx else {}
-            mask = _domain_mask(frame, kwargs)
-            in_domain = frame.loc[mask, "batch_id"].value_counts().to_dict() if mask is not None else sizes
+            in_domain = sizes  # no expectation has a row condition: its domain is every row
             for b in batch_ids:
                 n_bad = int(unexpected.get(b, 0))
                 rows.append((b, SUITE_NAME, digest, cfg.type, column, args, n_bad == 0,

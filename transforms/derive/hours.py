@@ -46,7 +46,8 @@ levels AS (  -- per site, parameter, hour and data level
            -- are exact, and a re-run or a backfill stores the very same numbers.
            CAST(sum(CAST(best.value AS DECIMAL(38, 9))) FILTER (WHERE best.valid) AS DOUBLE)
                / nullif(count(*) FILTER (WHERE best.valid), 0) AS mean_value,
-           -- energy mean of levels (noise, dB); other quantities have none
+           -- energy mean of levels (noise, dB); other quantities have none. The < 300 guard only
+           -- keeps 10^(L/10) inside DECIMAL(38,6); such a level is never valid (QC's range fails it).
            10 * log10(CAST(sum(CASE WHEN best.unit = 'dB(A)' AND best.value < 300
                                     THEN CAST(pow(10, 0.1 * best.value) AS DECIMAL(38, 6)) END)
                                FILTER (WHERE best.valid) AS DOUBLE)

@@ -34,7 +34,10 @@ from transforms.standards.air_daily import DAILY_VALUE_COLUMNS, with_moving_mean
 from transforms.standards.air_validity import DAILY_MEAN_POLLUTANTS, by_date_expr, min_count
 from transforms.standards.editions import all_editions, edition_for
 from transforms.standards.emissions import _min_count as hj75_min_count
+from transforms.standards.noise import rule as noise_rule
 from warehouse.db import connect
+
+NOISE_STANDARD = "GB3096-2008"  # the ambient noise standard whose day and night the noise levels use
 
 HOURLY_STATISTICS = ("hour_avg", "hour_avg_o2", "hour_load_kg", "hour_leq", "o3_8h")
 DAILY_STATISTICS = ("day_avg", "day_avg_o2", "day_total_kg", "o3_8h_max", "o3_1h_max")
@@ -279,7 +282,9 @@ def daily_frames(
     con: duckdb.DuckDBPyConnection, net: Network, day: date, tz: str, site_ids: list[str] | None = None
 ) -> dict[str, pl.DataFrame]:
     lo, hi = local_day_range(day, tz)
-    hours = hour_values(con, net, lo, hi + 6 * HOUR, site_ids=site_ids)  # the night of `day` ends at 06:00 next day
+    # the night of `day` runs into the next morning, up to the standard's start of the day
+    night_end = hi + int(noise_rule(NOISE_STANDARD, "day_start_hour")) * HOUR
+    hours = hour_values(con, net, lo, night_end, site_ids=site_ids)
     hours = with_local_date(hours, net, tz)
     day_hours = hours.filter(pl.col("local_date") == day)
     n_hours = int((hi - lo) / HOUR)

@@ -15,9 +15,9 @@ from typing import Any
 
 import duckdb
 
-from alerts.bulk import insert_rows
 from alerts.routing import Router, leader_of
 from envmon.errors import EnvmonError
+from warehouse.bulk import insert_rows
 
 STATES = (
     "open",

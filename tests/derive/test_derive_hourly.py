@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from derivedata import query, reading
+from derivedata import LOADED_AT, query, reading
 
 from transforms.derive.jobs import derive_hourly
 from transforms.qc.review import record_review
@@ -133,3 +133,30 @@ def test_o3_8h_window_counts_and_city_mean_and_reruns(wh, insert) -> None:  # ty
     assert query(wh, f"SELECT {cols} FROM aggregates ORDER BY ALL") == before_agg
     assert query(wh, f"SELECT {cols} FROM aqi_hourly ORDER BY ALL") == before_aqi
     assert query(wh, "SELECT count(*), min(stage) FROM derivation_runs") == [(4, "hourly")]
+
+
+def test_minutes_from_two_sources_count_once_valid_first_then_by_priority(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # Hour 1: MQTT sends minutes 0-39 at 30 mg/m3, HJ 212 minutes 30-49 at 60; the overlap
+    # (30-39) takes HJ 212's value (SOURCE_PRIORITY), except minute 35, where HJ 212's value
+    # failed QC and MQTT's valid one counts. 50 distinct minutes, not 60 readings.
+    # Hour 2: MQTT alone, 45 minutes (the single-source path of the same query).
+    def minutes(
+        source: str, first: int, last: int, value: float, start: datetime = H
+    ) -> list[dict]:
+        return [reading(OUTLET, "so2", start + i * MIN, value, "mg/m3", interval_s=60, source_kind=source)
+                for i in range(first, last + 1)]  # fmt: skip
+
+    rows = minutes("mqtt", 0, 39, 30.0) + minutes("hj212", 30, 49, 60.0)
+    rows += minutes("mqtt", 0, 44, 20.0, start=H + HOUR)
+    insert(rows, H, H + 2 * HOUR)
+    with connect(wh) as con:
+        con.execute(
+            "INSERT INTO qc_flags VALUES (?, 'so2', ?, 60, 'hj212', 'range', 2, 'test', 'h', ?)",
+            [OUTLET, H + 35 * MIN, LOADED_AT],
+        )
+    derive_hourly(wh, H, H + 2 * HOUR)
+    value, valid, n_valid, n_expected, reason, _ = _agg(wh, OUTLET, "so2", "hour_avg")
+    assert (valid, n_valid, n_expected, reason) == (True, 50, 60, None)
+    assert abs(value - (31 * 30.0 + 19 * 60.0) / 50) < 1e-9  # 41.4; 40.0 if readings were summed
+    value, valid, n_valid, *_ = _agg(wh, OUTLET, "so2", "hour_avg", H + HOUR)
+    assert (value, valid, n_valid) == (20.0, True, 45)

@@ -21,47 +21,91 @@ from datetime import datetime
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms.derive.context import HOUR_COMBINE, SOURCE_PRIORITY, Network, hour_min_minutes
 
-_SQL = """
-WITH r AS (
-    SELECT v.site_id, v.parameter, v.period_start, v.interval_s, v.source_kind, v.value, v.unit, v.valid
+# The readings of the range, with their hour and data level (sub-hour intervals, then real-time
+# data — interval 0 ranks just below the hour —, then hourly readings).
+_READINGS = """
+    SELECT v.site_id, v.parameter, v.period_start, v.interval_s, v.source_kind, v.value, v.unit, v.valid,
+           date_trunc('hour', v.period_start) AS hour_start,
+           CASE WHEN v.interval_s = 0 THEN 3599 ELSE v.interval_s END AS level_rank
     FROM v_readings_qc v
     WHERE v.period_start >= $lo AND v.period_start < $hi AND v.interval_s <= 3600 {site_filter}
-),
-dedup AS (  -- one row per key: the valid one first, then by source priority
-    SELECT site_id, parameter, period_start, interval_s,
-           date_trunc('hour', period_start) AS hour_start,
-           CASE WHEN interval_s = 0 THEN 3599 ELSE interval_s END AS level_rank,
+"""
+
+# Sums in DECIMAL, not DOUBLE: a parallel sum of doubles adds its partial sums in no fixed
+# order, so the last bits of a mean change from run to run; decimal sums are exact, and a re-run
+# or a backfill stores the very same numbers. Energy (noise, dB) is summed as 10^(L/10); the
+# < 300 guard only keeps that inside DECIMAL(38,6) — such a level is never valid (QC's range).
+_SUMS = """
+    sum(CAST({t}value AS DECIMAL(38, 9))) FILTER (WHERE {t}valid) AS sum_value,
+    sum(CASE WHEN {t}unit = 'dB(A)' AND {t}value < 300
+             THEN CAST(pow(10, 0.1 * {t}value) AS DECIMAL(38, 6)) END) FILTER (WHERE {t}valid) AS sum_energy,
+    max({t}value) FILTER (WHERE {t}valid) AS max_value,
+    count(*) FILTER (WHERE {t}valid) AS n_valid
+"""
+
+# Pass 1, per hour, data level and source kind (real-time data also per minute, for its valid
+# minutes), then per hour and level. Keys are unique within a source kind, so where one source
+# kind fills an hour's level these sums are that level's; an hour's level with several source
+# kinds (n_sources > 1) is done again by pass 2.
+_LEVELS = (
+    """
+WITH parts AS (
+    SELECT site_id, parameter, hour_start, level_rank, source_kind,
+           CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END AS rt_minute,
+           min(interval_s) AS source_interval_s, any_value(unit) AS unit,"""
+    + _SUMS.format(t="")
+    + """
+    FROM ("""
+    + _READINGS
+    + """) GROUP BY ALL
+)
+SELECT site_id, parameter, hour_start, level_rank,
+       min(source_interval_s) AS source_interval_s, sum(sum_value) AS sum_value,
+       sum(sum_energy) AS sum_energy, max(max_value) AS max_value, sum(n_valid) AS n_valid,
+       count(rt_minute) FILTER (WHERE n_valid > 0) AS valid_minutes_rt, any_value(unit) AS unit,
+       count(DISTINCT source_kind) AS n_sources
+FROM parts GROUP BY site_id, parameter, hour_start, level_rank
+"""
+)
+
+# Pass 2, only the hours' levels in `_shared_levels`: one reading per key — the valid one first,
+# then by source priority — then the level's sums. (A group-by on every reading's key: most of
+# the hourly derivation's time when it ran for every hour.)
+_SHARED_LEVELS = (
+    """
+WITH dedup AS (
+    SELECT site_id, parameter, period_start, interval_s, hour_start, level_rank,
            arg_min(struct_pack(value := value, unit := unit, valid := valid),
                    (NOT valid, coalesce(list_position($priority, source_kind), 99), source_kind)) AS best
-    FROM r GROUP BY site_id, parameter, period_start, interval_s
-),
-levels AS (  -- per site, parameter, hour and data level
-    SELECT site_id, parameter, hour_start, level_rank,
-           min(interval_s) AS source_interval_s,
-           -- Sums in DECIMAL, not DOUBLE: a parallel sum of doubles adds its partial sums in
-           -- no fixed order, so the last bits of a mean change from run to run; decimal sums
-           -- are exact, and a re-run or a backfill stores the very same numbers.
-           CAST(sum(CAST(best.value AS DECIMAL(38, 9))) FILTER (WHERE best.valid) AS DOUBLE)
-               / nullif(count(*) FILTER (WHERE best.valid), 0) AS mean_value,
-           -- energy mean of levels (noise, dB); other quantities have none. The < 300 guard only
-           -- keeps 10^(L/10) inside DECIMAL(38,6); such a level is never valid (QC's range fails it).
-           10 * log10(CAST(sum(CASE WHEN best.unit = 'dB(A)' AND best.value < 300
-                                    THEN CAST(pow(10, 0.1 * best.value) AS DECIMAL(38, 6)) END)
-                               FILTER (WHERE best.valid) AS DOUBLE)
-               / nullif(count(*) FILTER (WHERE best.valid), 0)) AS energy_value,
-           max(best.value) FILTER (WHERE best.valid) AS max_value,
-           count(*) FILTER (WHERE best.valid) AS n_valid,
-           -- distinct minutes count only for real-time (interval 0) data, the only level that uses them
-           count(DISTINCT CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END)
-               FILTER (WHERE best.valid) AS valid_minutes_rt,
-           any_value(best.unit) AS unit
-    FROM dedup GROUP BY site_id, parameter, hour_start, level_rank
-),
-agg AS (  -- the finest level present in the hour decides
-    SELECT * EXCLUDE (level_rank) FROM levels
+    FROM ("""
+    + _READINGS
+    + """) r
+    SEMI JOIN _shared_levels s USING (site_id, parameter, hour_start, level_rank)
+    GROUP BY site_id, parameter, period_start, interval_s, hour_start, level_rank
+)
+SELECT site_id, parameter, hour_start, level_rank, min(interval_s) AS source_interval_s,"""
+    + _SUMS.format(t="best.")
+    + """,
+       count(DISTINCT CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END)
+           FILTER (WHERE best.valid) AS valid_minutes_rt,
+       any_value(best.unit) AS unit
+FROM dedup GROUP BY site_id, parameter, hour_start, level_rank
+"""
+)
+
+# Every expected hour, from the levels in `_levels`: the finest level present decides.
+_HOURS = """
+WITH agg AS (
+    SELECT site_id, parameter, hour_start, source_interval_s,
+           CAST(sum_value AS DOUBLE) / nullif(n_valid, 0) AS mean_value,
+           10 * log10(CAST(sum_energy AS DOUBLE) / nullif(n_valid, 0)) AS energy_value,
+           max_value, n_valid, valid_minutes_rt, unit
+    FROM _levels
     QUALIFY row_number() OVER (PARTITION BY site_id, parameter, hour_start ORDER BY level_rank) = 1
 ),
 grid AS (
@@ -99,14 +143,33 @@ def hour_values(
         raise ValueError(
             f"hourly ranges need whole hours, got {lo.isoformat()} .. {hi.isoformat()}"
         )
-    params: dict[str, object] = {"lo": lo, "hi": hi, "priority": list(SOURCE_PRIORITY)}
+    params: dict[str, object] = {"lo": lo, "hi": hi}
     site_filter = grid_filter = ""
     if site_ids is not None:
         params["sites"] = site_ids
         site_filter = "AND v.site_id IN (SELECT unnest($sites))"
         grid_filter = "AND sp.site_id IN (SELECT unnest($sites))"
-    sql = _SQL.format(site_filter=site_filter, grid_filter=grid_filter)
-    raw = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    levels = con.sql(_LEVELS.format(site_filter=site_filter), params=params).to_arrow_table()
+    shared = levels.filter(pc.greater(levels["n_sources"], 1))
+    levels = levels.filter(pc.equal(levels["n_sources"], 1)).drop_columns("n_sources")
+    if shared.num_rows:
+        con.register(
+            "_shared_levels", shared.select(["site_id", "parameter", "hour_start", "level_rank"])
+        )
+        try:
+            redone = con.sql(
+                _SHARED_LEVELS.format(site_filter=site_filter),
+                params={**params, "priority": list(SOURCE_PRIORITY)},
+            ).to_arrow_table()
+        finally:
+            con.unregister("_shared_levels")
+        levels = pa.concat_tables([levels, redone.select(levels.column_names).cast(levels.schema)])
+    con.register("_levels", levels)
+    try:
+        table = con.sql(_HOURS.format(grid_filter=grid_filter), params=params).to_arrow_table()
+    finally:
+        con.unregister("_levels")
+    raw = pl.from_arrow(table)
     assert isinstance(raw, pl.DataFrame)
     return _validate(raw, net)
 

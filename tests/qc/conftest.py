@@ -50,7 +50,7 @@ def warehouse(qc_settings: Settings, tmp_path: Path) -> Settings:
         con.executemany("INSERT INTO sites VALUES (" + ", ".join("?" * 16) + ")",
                         [site_row(AIR, "air", date(2020, 1, 1)), site_row(OUTLET, "outlet", date(2024, 1, 10))])
         con.execute("INSERT INTO outlets VALUES (?, 'ent1', 'flue_gas', 6.0, NULL, 'MN1', 'pw', 'HJ212-2017')", [OUTLET])
-        con.executemany("INSERT INTO site_parameters VALUES (?, ?, ?)",
+        con.executemany("INSERT INTO site_parameters (site_id, parameter, interval_s) VALUES (?, ?, ?)",
                         [(AIR, "pm25", 3600), (AIR, "pm10", 3600), (OUTLET, "so2", 3600), (OUTLET, "o2", 3600)])
     return qc_settings
 

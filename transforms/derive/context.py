@@ -67,7 +67,47 @@ class Network:
 
     @cached_property
     def _quantities(self) -> dict[str, tuple[str | None, float | None]]:
-        return {u: (q, b) for u, q, b in self.units.select("unit", "quantity", "to_base").iter_rows()}
+        return {
+            u: (q, b) for u, q, b in self.units.select("unit", "quantity", "to_base").iter_rows()
+        }
+
+    @cached_property
+    def _site_units_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            [(s, p, u) for (s, p), u in self.site_units.items()],
+            schema={"site_id": pl.String, "parameter": pl.String, "site_unit": pl.String},
+            orient="row",
+        )
+
+    def units_for(self, frame: pl.DataFrame) -> pl.Series:
+        """`unit_of` for every (site_id, parameter) row of `frame`, in its order."""
+        params = self.parameters.select("parameter", pl.col("unit").alias("parameter_unit"))
+        return (
+            frame.select("site_id", "parameter")
+            .join(
+                self._site_units_frame,
+                on=["site_id", "parameter"],
+                how="left",
+                maintain_order="left",
+            )
+            .join(params, on="parameter", how="left", maintain_order="left")
+            .select(pl.coalesce("site_unit", "parameter_unit").fill_null("").alias("unit"))
+            .to_series()
+        )
+
+    def parameter_units(self) -> pl.DataFrame:
+        """(site_id, parameter, unit, quantity, to_base) of every parameter a site reports."""
+        pairs = (
+            self.site_parameters.select("site_id", "parameter")
+            .unique()
+            .sort("site_id", "parameter")
+        )
+        return pairs.with_columns(self.units_for(pairs)).join(
+            self.units.select("unit", "quantity", "to_base"),
+            on="unit",
+            how="left",
+            maintain_order="left",
+        )
 
     def unit_of(self, site_id: str, parameter: str) -> str:
         unit = self.site_units.get((site_id, parameter))
@@ -84,8 +124,9 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 
 def load_network(con: duckdb.DuckDBPyConnection, config_dir: Path | None = None) -> Network:
-    """Read the registry tables. Site units come from the registry configuration when it can be
-    read (an outlet may report SO2 in mg/m3 while the parameter's default is ug/m3)."""
+    """Read the registry tables. Each site's own unit for a parameter (an outlet may report SO2
+    in mg/m3 while the parameter's unit is ug/m3) is stored with site_parameters; rows stored
+    before it was (migration 0080) take it from the registry configuration when it can be read."""
     sites = _frame(
         con,
         """SELECT site_id, kind, timezone, commissioned_on, decommissioned_on, noise_zone,
@@ -96,21 +137,29 @@ def load_network(con: duckdb.DuckDBPyConnection, config_dir: Path | None = None)
     )
     parameters = _frame(con, "SELECT parameter, domain, unit FROM parameters ORDER BY parameter")
     units = _frame(con, "SELECT unit, quantity, to_base FROM units ORDER BY unit")
-    site_parameters = _frame(
-        con, "SELECT site_id, parameter, interval_s FROM site_parameters ORDER BY ALL"
+    stored = _frame(
+        con, "SELECT site_id, parameter, interval_s, unit FROM site_parameters ORDER BY ALL"
     )
-    site_units: dict[tuple[str, str], str] = {}
-    if config_dir is not None:
-        from warehouse.registry.config import load_registry
-
-        try:
-            registry = load_registry(config_dir)
-        except ConfigError:  # the stored registry still works; units then come from the readings
-            registry = None
-        if registry is not None:
-            for site_id in registry.site_ids:
-                for measured in registry.site_parameters(site_id):
-                    site_units[(site_id, measured.parameter)] = registry.site_unit(
-                        site_id, measured.parameter
-                    )
+    site_parameters = stored.drop("unit")
+    site_units = {
+        (site, parameter): unit
+        for site, parameter, unit in stored.select("site_id", "parameter", "unit").iter_rows()
+        if unit is not None
+    }
+    if config_dir is not None and stored["unit"].null_count():
+        site_units = _units_from_config(config_dir)
     return Network(sites, outlets, parameters, units, site_parameters, site_units)
+
+
+def _units_from_config(config_dir: Path) -> dict[tuple[str, str], str]:
+    from warehouse.registry.config import load_registry
+
+    try:
+        registry = load_registry(config_dir)
+    except ConfigError:  # the stored registry still works; units then come from the readings
+        return {}
+    return {
+        (site_id, measured.parameter): registry.site_unit(site_id, measured.parameter)
+        for site_id in registry.site_ids
+        for measured in registry.site_parameters(site_id)
+    }

@@ -31,41 +31,27 @@ O2_PARAMETER = "o2"
 
 def _pollutants(net: Network, outlet_type: str) -> pl.DataFrame:
     """(site_id, parameter, factor to mg/m3) of each outlet's mass-concentration parameters."""
-    rows = []
-    for site_id, otype in zip(net.outlets["site_id"], net.outlets["outlet_type"], strict=True):
-        if otype != outlet_type:
-            continue
-        params = (
-            net.site_parameters.filter(pl.col("site_id") == site_id)["parameter"].unique().sort()
-        )
-        for p in params:
-            quantity, to_base = net.quantity_of(net.unit_of(site_id, p))
-            if quantity == "mass_concentration_gas":
-                rows.append((site_id, p, to_base))
-            elif quantity == "mass_concentration_liquid" and to_base is not None:
-                rows.append((site_id, p, to_base * LITRES_PER_M3))
-    return pl.DataFrame(
-        rows,
-        schema={"site_id": pl.String, "parameter": pl.String, "to_mgm3": pl.Float64},
-        orient="row",
+    of_type = net.outlets.filter(pl.col("outlet_type") == outlet_type).select("site_id")
+    units = net.parameter_units().join(of_type, on="site_id")
+    to_mgm3 = (
+        pl.when(pl.col("quantity") == "mass_concentration_gas")
+        .then(pl.col("to_base"))
+        .when(pl.col("quantity") == "mass_concentration_liquid")
+        .then(pl.col("to_base") * LITRES_PER_M3)
     )
+    return units.filter(
+        (pl.col("quantity") == "mass_concentration_gas")
+        | ((pl.col("quantity") == "mass_concentration_liquid") & pl.col("to_base").is_not_null())
+    ).select("site_id", "parameter", to_mgm3.cast(pl.Float64).alias("to_mgm3"))
 
 
 def _flows(net: Network) -> pl.DataFrame:
     """(site_id, flow parameter, factor to m3/h) of each outlet."""
-    rows = []
-    for site_id in net.outlets["site_id"]:
-        params = (
-            net.site_parameters.filter(pl.col("site_id") == site_id)["parameter"].unique().sort()
-        )
-        for p in params:
-            quantity, to_base = net.quantity_of(net.unit_of(site_id, p))
-            if quantity == "volume_flow":
-                rows.append((site_id, p, to_base))
-    return pl.DataFrame(
-        rows,
-        schema={"site_id": pl.String, "flow_parameter": pl.String, "to_m3h": pl.Float64},
-        orient="row",
+    units = net.parameter_units().join(net.outlets.select("site_id"), on="site_id")
+    return units.filter(pl.col("quantity") == "volume_flow").select(
+        "site_id",
+        pl.col("parameter").alias("flow_parameter"),
+        pl.col("to_base").cast(pl.Float64).alias("to_m3h"),
     )
 
 

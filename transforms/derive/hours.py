@@ -224,10 +224,9 @@ def _validate(raw: pl.DataFrame, net: Network) -> pl.DataFrame:
     n_expected = (
         pl.when(iv.is_null() | (iv == 3600)).then(1).when(iv == 0).then(60).otherwise(3600 // iv)
     )
-    units = [net.unit_of(s, p) for s, p in zip(df["site_id"], df["parameter"], strict=True)]
     df = df.with_columns(
         valid.alias("valid"),
-        pl.coalesce(pl.col("unit"), pl.Series(units, dtype=pl.String)).alias("unit"),
+        pl.coalesce(pl.col("unit"), net.units_for(df)).alias("unit"),
         n_expected.cast(pl.Int32).alias("n_expected"),
         pl.when(sub_hour)
         .then(minutes)

@@ -109,10 +109,11 @@ def _group_table(cfg: QcConfig, ctx: QcContext, pairs: pl.DataFrame) -> pl.DataF
                         orient="row")
 
 
-def prepare(frame: pl.DataFrame, cfg: QcConfig, ctx: QcContext) -> pl.DataFrame:
-    """Sort into series, attach site kind, service period, parameter range, unit factor and the
-    series' thresholds; `value_std` is the value in the parameter's registry unit."""
-    df = frame.sort([*SERIES_KEY, "period_start"])
+def prepare(frame: pl.DataFrame, cfg: QcConfig, ctx: QcContext, *, presorted: bool = False) -> pl.DataFrame:
+    """Sort into series (unless `presorted`: already ordered by SERIES_KEY, period_start), attach
+    site kind, service period, parameter range, unit factor and the series' thresholds;
+    `value_std` is the value in the parameter's registry unit."""
+    df = frame if presorted else frame.sort([*SERIES_KEY, "period_start"])
     df = df.join(ctx.sites, on="site_id", how="left").join(ctx.parameters, on="parameter", how="left")
     u_from = ctx.units.rename({"unit": "unit", "quantity": "q_from", "to_base": "b_from"})
     u_to = ctx.units.rename({"unit": "param_unit", "quantity": "q_to", "to_base": "b_to"})
@@ -134,11 +135,13 @@ def _np(df: pl.DataFrame, col: str, fill: float = np.nan) -> np.ndarray:
     return df.get_column(col).fill_null(fill).to_numpy()
 
 
-def evaluate(frame: pl.DataFrame, cfg: QcConfig, ctx: QcContext, now: datetime) -> pl.DataFrame:
+def evaluate(
+    frame: pl.DataFrame, cfg: QcConfig, ctx: QcContext, now: datetime, *, presorted: bool = False
+) -> pl.DataFrame:
     """Flags (not pass) set by every check on `frame` (columns of the readings table)."""
     if frame.height == 0:
         return pl.DataFrame(schema=_FLAGS_SCHEMA)
-    df = prepare(frame, cfg, ctx)
+    df = prepare(frame, cfg, ctx, presorted=presorted)
     v = _np(df, "value_std")
     t = df.get_column("t").to_numpy()
     iv = df.get_column("interval_s").to_numpy().astype(np.int64)

@@ -21,7 +21,7 @@ import polars as pl
 
 from envmon.settings import Settings, get_settings
 from transforms.qc.config import QcConfig, default_qc_path, load_qc_config
-from transforms.qc.engine import context_from_db, evaluate
+from transforms.qc.engine import SERIES_KEY, context_from_db, evaluate
 from warehouse.db import connect, transaction
 
 GX_PREFIX = "gx:"  # flags set by validate_batches; run_qc leaves them alone
@@ -77,7 +77,7 @@ def run_qc_on(
     parts, in_range = [], 0
     for sites in _site_ranges(con, cfg, range_start, range_end, chunk_rows):
         frame = _read(con, cfg, range_start, range_end, sites)
-        parts.append(evaluate(frame, cfg, ctx, now).filter(inside))
+        parts.append(evaluate(frame, cfg, ctx, now, presorted=True).filter(inside))
         in_range += frame.filter(inside).height
         del frame
     flags = pl.concat(parts) if parts else evaluate(pl.DataFrame(), cfg, ctx, now)
@@ -126,14 +126,16 @@ def _site_ranges(
 def _read(
     con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime, sites: tuple[str, str]
 ) -> pl.DataFrame:
-    """Readings of sites[0]..sites[1] (inclusive) in [lo, hi) with their checks' context."""
+    """Readings of sites[0]..sites[1] (inclusive) in [lo, hi) with their checks' context, in
+    series order (DuckDB's parallel sort is several times faster than sorting the frame)."""
     outer_lo, outer_hi = _outer(con, cfg, lo, hi)
     table = con.sql(
         f"""SELECT {_READ_COLUMNS} FROM readings
             WHERE period_start >= $outer_lo AND period_start < $outer_hi
               AND site_id >= $first AND site_id <= $last
               AND period_start >= $lo - to_seconds(interval_s * $m)
-              AND period_start <  $hi + to_seconds(interval_s * $m)""",
+              AND period_start <  $hi + to_seconds(interval_s * $m)
+            ORDER BY {", ".join(SERIES_KEY)}, period_start""",
         params={"outer_lo": outer_lo, "outer_hi": outer_hi, "lo": lo, "hi": hi, "m": _context_periods(cfg),
                 "first": sites[0], "last": sites[1]},
     ).to_arrow_table()

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse.bulk import insert_rows
 from warehouse.db import transaction
 from warehouse.registry.config import DEFAULT_TIMEZONE, Registry
 from warehouse.registry.models import SPECIAL_GRID_LEVELS
@@ -51,7 +52,7 @@ def registry_rows(reg: Registry) -> dict[str, list[tuple[Any, ...]]]:
                               s.decommissioned_on, s.noise_zone, s.water_target_class, s.waterbody,
                               s.air_zone_class, s.in_city_assessment))
         for m in s.parameters:
-            rows["site_parameters"].append((s.site_id, m.parameter, m.interval_s))
+            rows["site_parameters"].append((s.site_id, m.parameter, m.interval_s, reg.site_unit(s.site_id, m.parameter)))
     for e in reg.enterprises.values():
         rows["enterprises"].append((e.enterprise_id, e.name_zh, e.name_en, e.grid_id, e.special_grid_id,
                                     e.industry, e.key_monitored, e.credit_code))
@@ -62,7 +63,7 @@ def registry_rows(reg: Registry) -> dict[str, list[tuple[Any, ...]]]:
             rows["outlets"].append((o.site_id, e.enterprise_id, o.outlet_type, o.reference_o2_pct,
                                     o.emission_standard, o.logger.mn, o.logger.password, o.logger.protocol_edition))
             for m in o.parameters:
-                rows["site_parameters"].append((o.site_id, m.parameter, m.interval_s))
+                rows["site_parameters"].append((o.site_id, m.parameter, m.interval_s, reg.site_unit(o.site_id, m.parameter)))
             for lim in o.permit_limits:
                 rows["permit_limits"].append((o.site_id, lim.parameter, lim.statistic, lim.limit, lim.unit,
                                               lim.basis, lim.valid_from, lim.valid_to))
@@ -77,8 +78,14 @@ def last_config_hash(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
+def _units_missing(con: duckdb.DuckDBPyConnection) -> bool:
+    """Rows stored before site_parameters had units (migration 0080) must be written again."""
+    row = con.execute("SELECT count(*) FROM site_parameters WHERE unit IS NULL").fetchone()
+    return bool(row and row[0])
+
+
 def store_registry(con: duckdb.DuckDBPyConnection, reg: Registry) -> RegistryLoadResult:
-    if last_config_hash(con) == reg.config_hash:
+    if last_config_hash(con) == reg.config_hash and not _units_missing(con):
         return RegistryLoadResult(False, reg.config_hash, [])
     new_rows = registry_rows(reg)
     changes = []
@@ -89,8 +96,7 @@ def store_registry(con: duckdb.DuckDBPyConnection, reg: Registry) -> RegistryLoa
             changes.append(TableChange(table, len(new - old), len(old - new)))
             con.execute(f"DELETE FROM {table}")
             if rows:
-                placeholders = ", ".join("?" * len(rows[0]))
-                con.executemany(f"INSERT INTO {table} VALUES ({placeholders})", rows)
+                insert_rows(con, f"INSERT INTO {table}", rows, len(rows[0]))
         changed = any(c.added or c.removed for c in changes)
         con.execute(
             "INSERT INTO registry_loads VALUES (?, ?, ?, ?)",

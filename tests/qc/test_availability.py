@@ -58,3 +58,24 @@ def test_availability_hour_and_day_rows(warehouse: Settings, add_readings) -> No
                                AND period_kind = 'hour' AND period_start = ?""", [AIR, LOCAL_MIDNIGHT + timedelta(hours=5)]).fetchall()
     assert day == [(24, 23, 22)] and hour5 == [(1, 0, 0)]
     assert compute_availability(warehouse, date(2024, 3, 1), date(2024, 3, 1)) == written  # rebuilt, not added
+
+
+def test_a_period_sent_by_two_sources_counts_once(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    # Hours 0-3 from MQTT; hours 2-5 from HJ 212 too (hours 2 and 3 twice). HJ 212's hour 3 fails
+    # QC (negative) while MQTT's is fine: the period is valid (any source); MQTT's hour 0 fails
+    # and is the only one: invalid. 6 received, 5 valid — not 8 and 7 (every reading counted).
+    rows = [reading(AIR, "pm25", LOCAL_MIDNIGHT + timedelta(hours=h), -1.0 if h == 0 else 10.0, source_kind="mqtt")
+            for h in range(4)]
+    rows += [reading(AIR, "pm25", LOCAL_MIDNIGHT + timedelta(hours=h), -1.0 if h == 3 else 12.0, source_kind="hj212")
+             for h in range(2, 6)]  # fmt: skip
+    with connect(warehouse) as con:
+        add_readings(con, rows)
+    run_qc(warehouse, date(2024, 3, 1), date(2024, 3, 1), now=datetime(2024, 4, 1, tzinfo=UTC))
+    compute_availability(warehouse, date(2024, 3, 1), date(2024, 3, 1))
+    with connect(warehouse, write=False) as con:
+        day = con.execute("""SELECT expected, received, valid FROM data_availability
+                             WHERE site_id = ? AND parameter = 'pm25' AND period_kind = 'day'""", [AIR]).fetchall()
+        hours = con.execute("""SELECT received, valid FROM data_availability WHERE site_id = ? AND parameter = 'pm25'
+                               AND period_kind = 'hour' ORDER BY period_start LIMIT 6""", [AIR]).fetchall()
+    assert day == [(24, 6, 5)]
+    assert hours == [(1, 0), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]

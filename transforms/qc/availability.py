@@ -18,17 +18,59 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from envmon.settings import Settings, get_settings
 from transforms.qc.run import qc_config_for
 from warehouse.db import connect, transaction
 
-_REBUILD = """
-WITH sp AS (
+_SITE_PARAMETERS = """
+sp AS (
     SELECT sp.site_id, sp.parameter, sp.interval_s, s.timezone AS tz, s.commissioned_on, s.decommissioned_on
     FROM site_parameters sp JOIN sites s USING (site_id)
     WHERE sp.interval_s > 0 AND sp.interval_s <= 86400 AND ($site IS NULL OR sp.site_id = $site)
-),
+)"""
+
+# Received and valid periods per local hour, counted per source kind and then added up: a period
+# is unique within a source kind, so an hour with a single source kind is counted exactly (and
+# without a group-by on every reading's period, most of this job's time at province scale).
+# Hours with several source kinds (n_sources > 1) are counted again by _SHARED_HOURS.
+_OBSERVED_HOURS = f"""
+WITH {_SITE_PARAMETERS},
+parts AS (
+    SELECT v.site_id, v.parameter, v.interval_s, date_trunc('hour', timezone(sp.tz, v.period_start)) AS local_hour,
+           v.source_kind, count(*) AS received, count(*) FILTER (WHERE v.valid) AS valid
+    FROM v_readings_qc v JOIN sp USING (site_id, parameter, interval_s)
+    WHERE v.period_start >= $utc0 AND v.period_start < $utc1
+    GROUP BY ALL
+)
+SELECT site_id, parameter, interval_s, local_hour, sum(received) AS received, sum(valid) AS valid,
+       count(*) AS n_sources
+FROM parts GROUP BY site_id, parameter, interval_s, local_hour
+"""
+
+# The hours in `_shared_hours`: one row per received period (several sources of one period
+# count once; valid when any source's value is).
+_SHARED_HOURS = f"""
+WITH {_SITE_PARAMETERS},
+obs AS (
+    SELECT v.site_id, v.parameter, v.interval_s,
+           date_trunc('hour', timezone(sp.tz, v.period_start)) AS local_hour, bool_or(v.valid) AS valid
+    FROM v_readings_qc v JOIN sp USING (site_id, parameter, interval_s)
+    SEMI JOIN _shared_hours h
+      ON h.site_id = v.site_id AND h.parameter = v.parameter AND h.interval_s = v.interval_s
+     AND h.local_hour = date_trunc('hour', timezone(sp.tz, v.period_start))
+    WHERE v.period_start >= $utc0 AND v.period_start < $utc1
+    GROUP BY v.site_id, v.parameter, v.interval_s, v.period_start, local_hour
+)
+SELECT site_id, parameter, interval_s, local_hour, count(*) AS received, count(*) FILTER (WHERE valid) AS valid
+FROM obs GROUP BY ALL
+"""
+
+# Every expected local hour and day, with the counts of `_observed_hours`.
+_REBUILD = f"""
+WITH {_SITE_PARAMETERS},
 hours AS (  -- local hours of the range in service (commissioning date to decommissioning date)
     SELECT sp.*, h.local_hour
     FROM sp, LATERAL (SELECT unnest(generate_series(CAST($d0 AS TIMESTAMP), CAST($d1 AS TIMESTAMP) + INTERVAL 1 DAY - INTERVAL 1 HOUR,
@@ -36,20 +78,11 @@ hours AS (  -- local hours of the range in service (commissioning date to decomm
     WHERE (sp.commissioned_on IS NULL OR CAST(h.local_hour AS DATE) >= sp.commissioned_on)
       AND (sp.decommissioned_on IS NULL OR CAST(h.local_hour AS DATE) < sp.decommissioned_on)
 ),
-obs AS (  -- one row per received period (several sources of one period count once)
-    SELECT v.site_id, v.parameter, v.interval_s,
-           date_trunc('hour', timezone(sp.tz, v.period_start)) AS local_hour,
-           bool_or(v.valid) AS valid
-    FROM v_readings_qc v JOIN sp USING (site_id, parameter, interval_s)
-    WHERE v.period_start >= $utc0 AND v.period_start < $utc1
-    GROUP BY v.site_id, v.parameter, v.interval_s, v.period_start, local_hour
-),
 per_hour AS (
     SELECT h.site_id, h.parameter, h.interval_s, h.tz, h.local_hour,
            CAST(greatest(3600 // h.interval_s, 1) AS INTEGER) AS expected_h,
-           count(o.local_hour) AS received, count(o.local_hour) FILTER (WHERE o.valid) AS valid
-    FROM hours h LEFT JOIN obs o USING (site_id, parameter, interval_s, local_hour)
-    GROUP BY ALL
+           coalesce(o.received, 0) AS received, coalesce(o.valid, 0) AS valid
+    FROM hours h LEFT JOIN _observed_hours o USING (site_id, parameter, interval_s, local_hour)
 )
 SELECT site_id, parameter, interval_s, 'hour' AS period_kind, timezone(tz, local_hour) AS period_start,
        CAST(local_hour AS DATE) AS local_date, expected_h AS expected, received, valid
@@ -65,14 +98,50 @@ FROM per_hour GROUP BY site_id, parameter, interval_s, tz, CAST(local_hour AS DA
 
 def _utc_bounds(d0: date, d1: date) -> tuple[datetime, datetime]:
     # Wide enough for any site zone (UTC-12..+14); rows are then cut by local hour.
-    return (datetime(d0.year, d0.month, d0.day, tzinfo=UTC) - timedelta(hours=15),
-            datetime(d1.year, d1.month, d1.day, tzinfo=UTC) + timedelta(days=1, hours=15))
+    return (
+        datetime(d0.year, d0.month, d0.day, tzinfo=UTC) - timedelta(hours=15),
+        datetime(d1.year, d1.month, d1.day, tzinfo=UTC) + timedelta(days=1, hours=15),
+    )
 
 
-def rebuild_availability(con: duckdb.DuckDBPyConnection, d0: date, d1: date, site_id: str | None = None) -> int:
+def rebuild_availability(
+    con: duckdb.DuckDBPyConnection, d0: date, d1: date, site_id: str | None = None
+) -> int:
     """Replace the rows of local dates d0..d1 (inclusive); returns the rows written."""
     utc0, utc1 = _utc_bounds(d0, d1)
-    params = {"d0": d0, "d1": d1, "utc0": utc0, "utc1": utc1, "site": site_id, "now": datetime.now(UTC)}
+    observed = _observed_hours(con, utc0, utc1, site_id)
+    params = {"d0": d0, "d1": d1, "site": site_id, "now": datetime.now(UTC)}
+    con.register("_observed_hours", observed)
+    try:
+        return _replace_rows(con, d0, d1, site_id, params)
+    finally:
+        con.unregister("_observed_hours")
+
+
+def _observed_hours(
+    con: duckdb.DuckDBPyConnection, utc0: datetime, utc1: datetime, site_id: str | None
+) -> pa.Table:
+    params = {"utc0": utc0, "utc1": utc1, "site": site_id}
+    hours = con.sql(_OBSERVED_HOURS, params=params).to_arrow_table()
+    shared = hours.filter(pc.greater(hours["n_sources"], 1))
+    hours = hours.filter(pc.equal(hours["n_sources"], 1)).drop_columns("n_sources")
+    if shared.num_rows:
+        con.register("_shared_hours", shared.drop_columns(["received", "valid", "n_sources"]))
+        try:
+            recount = con.sql(_SHARED_HOURS, params=params).to_arrow_table()
+        finally:
+            con.unregister("_shared_hours")
+        hours = pa.concat_tables([hours, recount.select(hours.column_names).cast(hours.schema)])
+    return hours
+
+
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    d0: date,
+    d1: date,
+    site_id: str | None,
+    params: dict[str, object],
+) -> int:
     with transaction(con):
         con.execute(
             "DELETE FROM data_availability WHERE local_date BETWEEN $d0 AND $d1 AND ($site IS NULL OR site_id = $site)",
@@ -130,8 +199,19 @@ def transmission_efficiency(
         t_rate = received / expected if expected else None
         v_rate = valid / received if received else (0.0 if expected else None)
         eff = t_rate * v_rate if t_rate is not None and v_rate is not None else None
-        out.append(Efficiency(site_id, first, int(expected), int(received), int(valid), t_rate, v_rate, eff,
-                              None if eff is None else eff >= required - 1e-12))
+        out.append(
+            Efficiency(
+                site_id,
+                first,
+                int(expected),
+                int(received),
+                int(valid),
+                t_rate,
+                v_rate,
+                eff,
+                None if eff is None else eff >= required - 1e-12,
+            )
+        )
     return out
 
 
@@ -143,10 +223,27 @@ def compute_transmission_efficiency(settings: Settings | None, month: date) -> l
         results = transmission_efficiency(con, month, te.interval_s, te.required)
         now = datetime.now(UTC)
         with transaction(con):
-            con.execute("DELETE FROM transmission_efficiency WHERE month = $m", {"m": month.replace(day=1)})
+            con.execute(
+                "DELETE FROM transmission_efficiency WHERE month = $m", {"m": month.replace(day=1)}
+            )
             con.executemany(
                 "INSERT INTO transmission_efficiency VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(e.site_id, e.month, te.interval_s, e.expected, e.received, e.valid, e.transmission_rate,
-                  e.validity_rate, e.efficiency, te.required, e.meets_requirement, now) for e in results],
+                [
+                    (
+                        e.site_id,
+                        e.month,
+                        te.interval_s,
+                        e.expected,
+                        e.received,
+                        e.valid,
+                        e.transmission_rate,
+                        e.validity_rate,
+                        e.efficiency,
+                        te.required,
+                        e.meets_requirement,
+                        now,
+                    )
+                    for e in results
+                ],
             )
         return results

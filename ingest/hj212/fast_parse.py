@@ -50,12 +50,18 @@ _CLASS[:32] = _BAD
 _CLASS[127:] = _BAD
 for _c, _k in ((b"=", _EQ), (b";", _SEMI), (b",", _COMMA), (b"&", _AMP)):
     _CLASS[_c[0]] = _k
+_CLASS_TABLE = _CLASS.tobytes()  # for bytes.translate: one C pass, faster than numpy compares
 _HEXVAL = np.full(256, -1, dtype=np.int64)
 for _i, _c in enumerate(b"0123456789ABCDEF"):
     _HEXVAL[_c] = _i
 for _i, _c in enumerate(b"abcdef"):
     _HEXVAL[_c] = 10 + _i
 _LOW = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # k low bytes kept
+_KEY_WORDS = MAX_KEY // 8  # a key is read as three uint64 words
+_KEY_MASK = np.array(
+    [[_LOW[min(max(n - 8 * j, 0), 8)] for j in range(_KEY_WORDS)] for n in range(MAX_KEY + 1)],
+    dtype=np.uint64,
+)  # (key length, word) -> the bits of the key's bytes
 _PADS = [b" " * k for k in range(8)]
 _LEAD = 12  # bytes before the first record: 8 so every CRC word exists, 4 to align ends
 _TAIL = 32  # bytes after the last record: 8-byte reads past any value stay inside
@@ -164,22 +170,35 @@ def _layout_meta(keys: list[str], n_hdr: int, d: _Dict) -> _LayoutMeta:
     return meta
 
 
-def _text_views(u64: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+def _words(data: bytes, pos: np.ndarray, n: int = 1) -> np.ndarray:
+    """The 8*n bytes of data at each position as n little-endian uint64 (a last axis of n).
+    Gathered as 'S' items of a byte-strided view: numpy gathers those about twice as fast
+    as unaligned uint64."""
+    win = np.ndarray((len(data) - 8 * n + 1,), dtype=f"S{8 * n}", buffer=data, strides=(1,))
+    return win[pos].view("<u8").reshape(*pos.shape, n)
+
+
+def _text_views(data: bytes, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """(n, 2) uint64 Arrow string views of buf[start:start+length] (data buffer 0): up to 12
     bytes inline and zero-padded, longer ones as 4-byte prefix + offset."""
-    out = np.empty((len(start), 2), dtype=np.uint64)
-    if len(start) == 0:
+    n = len(start)
+    out = np.zeros((n, 2), dtype=np.uint64)
+    if n == 0:
         return out
-    a = u64[start] & _LOW[np.minimum(length, 8)]
-    v0 = out[:, 0]
-    np.left_shift(a, np.uint64(32), out=v0)
-    v0 |= length.astype(np.uint64)
-    v1 = a >> np.uint64(32)
-    if length.max() > 8:
-        v1 |= (u64[start + 8] & _LOW[np.clip(length - 8, 0, 4)]) << np.uint64(32)
-        long = np.flatnonzero(length > 12)
-        v1[long] = start[long].astype(np.uint64) << np.uint64(32)
-    out[:, 1] = v1
+    # a view is the uint32 length then 12 inline bytes: write the first 8 bytes at byte 4
+    longest = int(length.max())
+    first8 = _words(data, start)[:, 0]
+    first8 &= _LOW[length if longest <= 8 else np.minimum(length, 8)]
+    lanes = out.view(np.uint32).reshape(n, 4)
+    lanes[:, 0] = length
+    np.ndarray((n,), dtype="<u8", buffer=out, offset=4, strides=(16,))[:] = first8
+    if longest > 8:  # bytes 8..11 inline; over 12 bytes, buffer 0 and the offset instead
+        over8 = np.flatnonzero(length > 8)
+        s, ln = start[over8], length[over8]
+        next4 = _words(data, s + 8)[:, 0] & _LOW[np.minimum(ln - 8, 4)]
+        lanes[over8, 3] = next4.astype(np.uint32)
+        over12 = over8[ln > 12]
+        out[over12, 1] = start[over12].astype(np.uint64) << np.uint64(32)
     return out
 
 
@@ -196,6 +215,107 @@ def _string_column(
     return pl.from_arrow(arr)  # type: ignore[return-value]
 
 
+def _rows_of(arr: np.ndarray, first: np.ndarray, k: int) -> np.ndarray:
+    """(len(first), k) array of arr[f : f + k] for each f: a view when the rows follow each
+    other in arr (records of one layout side by side, the usual case), else a gather."""
+    g = len(first)
+    if first[-1] - first[0] == k * (g - 1) and (np.diff(first) == k).all():
+        return arr[first[0] : first[0] + k * g].reshape(g, k)
+    return arr[first[:, None] + np.arange(k)]
+
+
+def _class_groups(seqs: np.ndarray) -> list:
+    """Row subsets of `seqs` (a separator-class sequence per row) whose sequences are equal: one
+    slice when all are (the usual case), else index arrays found by a hash, checked exactly."""
+    if (seqs == seqs[0]).all():
+        return [slice(None)]
+    cid, _ = pd.factorize((seqs * _HASH[0, : seqs.shape[1]]).sum(axis=1))
+    subs = []
+    for c_u in range(int(cid.max()) + 1):
+        sub = np.flatnonzero(cid == c_u)
+        equal = (seqs[sub] == seqs[sub[0]]).all(axis=1)
+        subs.append(sub if equal.all() else sub[equal])  # hash collision: keep the equal ones
+    return subs
+
+
+_BLOCK_DTYPES = {
+    "rec": np.int64, "seq": np.int64, "vs": np.int64, "vl": np.int64, "kind": np.int8,
+    "cvalid": bool, "key": np.uint64, "code": np.uint64, "field": np.uint64,
+}  # fmt: skip
+_VIEW_COLUMNS = ("key", "code", "field")  # (n, 2) string views
+
+
+class _ValueBlocks:
+    """Columns of a chunk's value rows, collected block by block: a block is g records x m
+    fields, each column given as an array that broadcasts to (g, m) (or (g, m, 2) for views),
+    so a layout's keys are one row, not a tiled copy; `build` writes each column once."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, int]] = []
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in _BLOCK_DTYPES}
+
+    def add(self, g: int, m: int, **cols: np.ndarray) -> None:
+        self.shapes.append((g, m))
+        for name, part in cols.items():
+            self.parts[name].append(part)
+
+    def build(self) -> dict[str, np.ndarray]:
+        total = sum(g * m for g, m in self.shapes)
+        out = {}
+        for name, dtype in _BLOCK_DTYPES.items():
+            tail = (2,) if name in _VIEW_COLUMNS else ()
+            parts = self.parts[name]
+            if len(parts) == 1 and parts[0].shape == (*self.shapes[0], *tail):  # no copy
+                out[name] = np.ascontiguousarray(parts[0], dtype=dtype).reshape(-1, *tail)
+                continue
+            col = out[name] = np.empty((total, *tail), dtype=dtype)
+            o = 0
+            for (g, m), part in zip(self.shapes, parts, strict=True):
+                col[o : o + g * m].reshape(g, m, *tail)[...] = part
+                o += g * m
+        return out
+
+
+_QN, _ST, _CN, _FLAG, _DT = (HEADER_KINDS.index(k) for k in ("QN", "ST", "CN", "Flag", "DataTime"))
+
+
+def _bytes_at(buf: np.ndarray, start: np.ndarray, n: int) -> np.ndarray:
+    """(n, len(start)) bytes buf[start + i]: one row per offset, so checks reduce along the
+    long axis (numpy reduces short rows slowly)."""
+    return buf[np.arange(n)[:, None] + start]
+
+
+def _digits(buf: np.ndarray, start: np.ndarray, length: np.ndarray, n: int) -> np.ndarray:
+    """Whether each value is exactly n ASCII digits."""
+    ok = length == n
+    rows = np.flatnonzero(ok)
+    ok[rows] = ((_bytes_at(buf, start[rows], n) - np.uint8(48)) <= 9).all(axis=0)
+    return ok
+
+
+def _header_ok(buf: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarray:
+    """Header values (start s, length ln, -1 absent, one row per HEADER_KINDS) that
+    parse_packet takes without an error or a note: CN 4 digits; ST absent or 2 ASCII letters
+    or digits; QN absent or 17 digits; Flag absent or one digit 0-7 without the split bit
+    (longer ones go the slow way); DataTime absent or 14/17 digits, seconds <= 59, year from
+    1970 (whether the time exists is left to its parse)."""
+    absent = ln < 0
+    ok = _digits(buf, s[_CN], ln[_CN], 4)
+    st = _bytes_at(buf, s[_ST], 2)
+    alnum = ((st - np.uint8(48)) <= 9) | (((st | np.uint8(32)) - np.uint8(97)) <= 25)
+    ok &= absent[_ST] | ((ln[_ST] == 2) & alnum.all(axis=0))
+    ok &= absent[_QN] | _digits(buf, s[_QN], ln[_QN], 17)
+    flag = buf[s[_FLAG]]
+    ok &= absent[_FLAG] | ((ln[_FLAG] == 1) & np.isin(flag, np.frombuffer(b"0145", np.uint8)))
+    dt = (ln[_DT] == 14) | (ln[_DT] == 17)
+    rows = np.flatnonzero(dt)
+    b = _bytes_at(buf, s[_DT][rows], 17) - np.uint8(48)  # 3 bytes past 14 digits: still inside
+    digits = (b[:14] <= 9).all(axis=0) & ((b[14:] <= 9).all(axis=0) | (ln[_DT][rows] == 14))
+    year = np.array([1000, 100, 10, 1]) @ b[:4].astype(np.int64)
+    dt[rows] = digits & (year >= 1970) & (b[12] * 10 + b[13] <= 59)
+    return ok & (absent[_DT] | dt)
+
+
 def parse_chunk(records: list[bytes], tz, limit: datetime | None) -> ChunkResult:
     """The fast path over one chunk; `limit` (UTC) bounds DataTime, None disables the check."""
     n = len(records)
@@ -206,7 +326,6 @@ def parse_chunk(records: list[bytes], tz, limit: datetime | None) -> ChunkResult
     parts[1::2] = records
     joined = b"".join([_PADS[4] + _PADS[7] + b" ", *parts, b" " * _TAIL])
     buf = np.frombuffer(joined, dtype=np.uint8)
-    u64 = np.ndarray(shape=(len(joined) - 8,), dtype="<u8", buffer=joined, offset=0, strides=(1,))
     ends = _LEAD + np.cumsum(pad + lens)
     starts = ends - lens
     crlf = (lens >= 2) & (buf[ends - 2] == 13) & (buf[ends - 1] == 10)  # parse_packet drops it
@@ -235,21 +354,17 @@ def parse_chunk(records: list[bytes], tz, limit: datetime | None) -> ChunkResult
     fast[ix[crc16_segments(buf, seg_start[ix], seg_end[ix]) != crc_field[ix]]] = False
 
     # ---- separators of every record
-    special = (buf - np.uint8(32)) > 94  # control bytes and non-ASCII
-    for c in b"=;,&":
-        special |= buf == c
-    sp = np.flatnonzero(special)
-    del special
+    cls = np.frombuffer(joined.translate(_CLASS_TABLE), dtype=np.uint8)
+    sp = np.flatnonzero(cls != 0)
+    ch = cls[sp]
+    del cls
     a = np.searchsorted(sp, starts)
     count = np.searchsorted(sp, rec_end) - a
-    ch = _CLASS[buf[sp]]
 
     hv_s = np.zeros((len(HEADER_KINDS), n), dtype=np.int64)
     hv_l = np.full((len(HEADER_KINDS), n), -1, dtype=np.int64)
     d = _Dict()
-    acc: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("rec", "seq", "vs", "vl", "kind", "key", "code", "cvalid", "field")
-    }
+    blocks = _ValueBlocks()
     meta_cache: dict[tuple, _LayoutMeta] = {}
 
     cand = np.flatnonzero(fast & (count >= 3))
@@ -262,70 +377,45 @@ def parse_chunk(records: list[bytes], tz, limit: datetime | None) -> ChunkResult
         if len(grp) == 0:
             continue
         k = int(count[grp[0]])
-        P = sp[a[grp][:, None] + np.arange(k)]
-        C = ch[a[grp][:, None] + np.arange(k)]
-        wk = _HASH[0, :k]
-        hc = (C * wk).sum(axis=1)
-        cid, _ = pd.factorize(hc)
-        for c_u in range(int(cid.max()) + 1):
-            sub = np.flatnonzero(cid == c_u)
-            cseq = C[sub[0]].tobytes()
-            if not (C[sub] == C[sub[0]]).all(axis=1).all():  # hash collision: keep the equal ones
-                sub = sub[(C[sub] == C[sub[0]]).all(axis=1)]
-            shape = _analyse_classes(cseq)
+        P, C = _rows_of(sp, a[grp], k), _rows_of(ch, a[grp], k)
+        for sub in _class_groups(C):
+            shape = _analyse_classes(C[sub][0].tobytes())
             if shape is None:
                 continue
-            _layout_rows(shape, grp[sub], P[sub], buf, u64, joined, seg_start, seg_end, fast,
-                         hv_s, hv_l, d, acc, meta_cache)  # fmt: skip
+            _layout_rows(shape, grp[sub], P[sub], joined, seg_start, seg_end, fast,
+                         hv_s, hv_l, d, blocks, meta_cache)  # fmt: skip
 
     rec_ix = np.flatnonzero(fast)
     data = [pa.py_buffer(joined), pa.py_buffer(bytes(d.data))]
 
     # ---- header columns and DataTime of the fast records, checked as parse_packet checks them
-    def header(j: int) -> pl.Series:
-        ln = hv_l[j, rec_ix]
-        have = ln >= 0
-        views = _text_views(u64, hv_s[j, rec_ix], np.maximum(ln, 0))
-        views[~have] = 0
-        return _string_column(views, data[:1], have)
-
-    hdr = pl.DataFrame({k: header(j) for j, k in enumerate(HEADER_KINDS)})
+    hs, hl = np.take(hv_s, rec_ix, axis=1), np.take(hv_l, rec_ix, axis=1)
+    have = hl >= 0
+    views = _text_views(joined, hs.ravel(), np.maximum(hl, 0).ravel()).reshape(*hs.shape, 2)
+    views[~have] = 0
+    hdr = pl.DataFrame(
+        {k: _string_column(views[j], data[:1], have[j]) for j, k in enumerate(HEADER_KINDS)}
+    )
+    dt = pl.col("DataTime")
+    local = dt.str.slice(0, 14).str.to_datetime("%Y%m%d%H%M%S", strict=False, time_unit="us")
+    local += pl.duration(milliseconds=dt.str.slice(14, 3).cast(pl.Int64, strict=False).fill_null(0))
     hdr = hdr.with_columns(
         flag_i=pl.col("Flag").cast(pl.Int64, strict=False),
-        dt_local=pl.col("DataTime").str.slice(0, 14).str.to_datetime("%Y%m%d%H%M%S", strict=False, time_unit="us")
-        + pl.duration(milliseconds=pl.col("DataTime").str.slice(14, 3).cast(pl.Int64, strict=False).fill_null(0)),
+        datatime=local.dt.replace_time_zone(tz.key, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"),
     )  # fmt: skip
-    hdr = hdr.with_columns(
-        datatime=pl.col("dt_local").dt.replace_time_zone(tz.key, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-    )  # fmt: skip
-    dt = pl.col("DataTime")
-    good = (
-        pl.col("CN").str.contains(r"^[0-9]{4}$")
-        & (pl.col("ST").is_null() | pl.col("ST").str.contains(r"^[0-9A-Za-z]{2}$"))
-        & (pl.col("QN").is_null() | pl.col("QN").str.contains(r"^[0-9]{17}$"))
-        & (pl.col("Flag").is_null() | (pl.col("Flag").str.contains(r"^[0-9]+$") & (pl.col("flag_i") <= 7) & ((pl.col("flag_i") & 2) == 0)))
-        & (dt.is_null() | (dt.str.contains(r"^([0-9]{14}|[0-9]{17})$") & (dt.str.slice(12, 2).cast(pl.Int64, strict=False) <= 59)
-            & dt.str.slice(0, 4).cast(pl.Int64, strict=False).is_between(1970, 9999) & pl.col("datatime").is_not_null()))
-    )  # fmt: skip
+    when = dt.is_null() | pl.col("datatime").is_not_null()  # a time that exists there
     if limit is not None:
-        good = good & (pl.col("datatime").is_null() | (pl.col("datatime") <= limit))
-    goodmask = hdr.select(good.fill_null(False)).to_series().to_numpy()
-    fast[rec_ix[~goodmask]] = False
+        when = when & (pl.col("datatime").is_null() | (pl.col("datatime") <= limit))
+    good = _header_ok(buf, hs, hl) & hdr.select(when.fill_null(False)).to_series().to_numpy()
+    fast[rec_ix[~good]] = False
 
     # ---- data-area values
-    if acc["rec"]:
-        cat = {k: np.concatenate(v) for k, v in acc.items()}
-    else:
-        cat = {k: np.zeros(0, dtype=np.int64) for k in ("rec", "seq", "vs", "vl", "kind", "cvalid")}
-        cat.update({k: np.zeros((0, 2), dtype=np.uint64) for k in ("key", "code", "field")})
-        cat["cvalid"] = cat["cvalid"].astype(bool)
-    text = _string_column(_text_views(u64, cat["vs"], cat["vl"]), data[:1])
+    cat = blocks.build()
+    text = _string_column(_text_views(joined, cat["vs"], cat["vl"]), data[:1])
     kind = cat["kind"]
     want = kind >= _NUMERIC
-    num = np.array(text.cast(pl.Float64, strict=False).to_numpy(), dtype=np.float64, copy=True)
+    num = text.cast(pl.Float64, strict=False).to_numpy(writable=True)  # nulls are NaN
     num[~want] = np.nan
-    has = want & ~np.isnan(num)
     # polars also reads inf/nan/infinity words that NUMBER_RE refuses; those and every
     # unreadable numeric text are decided by parse_number itself
     recheck = np.flatnonzero(want & ~np.isfinite(num))
@@ -334,10 +424,9 @@ def parse_chunk(records: list[bytes], tz, limit: datetime | None) -> ChunkResult
             val = parse_number(t)
             if val is None and kind[j] == _NUMERIC:  # parse_packet notes this: go slow
                 fast[cat["rec"][j]] = False
-            has[j] = val is not None
             num[j] = val if val is not None else np.nan
     keep = fast[cat["rec"]]
-    num[~has] = np.nan  # NUMBER_RE admits no NaN, so NaN can only mean "no value"
+    # NUMBER_RE admits no NaN, so NaN can only mean "no value"
     value = pl.Series("value", num, nan_to_null=True)
     values = pl.DataFrame(
         {
@@ -376,51 +465,78 @@ def parse_chunk(records: list[bytes], tz, limit: datetime | None) -> ChunkResult
     return ChunkResult(packets, values, np.flatnonzero(~fast))
 
 
-def _split_layouts(w0, w1, w2, klc) -> tuple[np.ndarray, np.ndarray]:
+def _split_layouts(words, klc) -> tuple[np.ndarray, np.ndarray]:
     """Layout id of each row (by a hash of its keys) and the first row of each layout."""
-    nt = w0.shape[1]
-    h = _HASH[:, :nt]
-    hsh = (w0 * h[0] + w1 * h[1] + w2 * h[2] + klc.astype(np.uint64) * h[3]).sum(axis=1)
+    nt, nw = words.shape[1:]
+    h = _HASH[: nw + 1, :nt]
+    hsh = (words * h[:nw].T).sum(axis=(1, 2)) + (klc.astype(np.uint64) * h[nw]).sum(axis=1)
     lid, uniq = pd.factorize(hsh)
     rep = np.empty(len(uniq), dtype=np.int64)
     rep[lid[::-1]] = np.arange(len(lid) - 1, -1, -1)  # first row of each layout
     return lid.astype(np.int64), rep
 
 
+def _equal_rows(w: np.ndarray, other: np.ndarray) -> np.ndarray:
+    return (w == other).reshape(len(w), -1).all(axis=1)
+
+
+def _key_layouts(joined, ks, ke) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layout id of each row, the first row of each layout, and whether a row's keys are
+    usable (lengths 1..MAX_KEY, bytes those of its layout's first row). Keys are joined[ks:ke]
+    per column, compared as masked uint64 words."""
+    g = len(ks)
+    kl = ke - ks
+    ln = kl[0]
+    if (kl == ln).all() and ((ln >= 1) & (ln <= MAX_KEY)).all():
+        # the lengths of row 0 everywhere (the usual case): one row of masks, only the words
+        # row 0's keys need; all keys equal is one layout
+        nw = -(-int(ln.max()) // 8)
+        words = _words(joined, ks, nw)
+        words &= _KEY_MASK[ln, :nw]
+        if (words == words[0]).all():
+            return np.zeros(g, dtype=np.int64), np.zeros(1, dtype=np.int64), np.ones(g, bool)
+    ok = ((kl >= 1) & (kl <= MAX_KEY)).all(axis=1)
+    klc = np.clip(kl, 0, MAX_KEY)
+    words = _words(joined, ks, _KEY_WORDS)
+    words &= _KEY_MASK[klc]
+    lid, rep = _split_layouts(words, klc)
+    r = rep[lid]
+    ok &= _equal_rows(words, words[r]) & _equal_rows(klc, klc[r])
+    return lid, rep, ok
+
+
+def _columns(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """a[:, idx]: a strided view (no copy) when idx is an arithmetic progression, else
+    np.take, which keeps C order (a[:, idx] comes out Fortran-ordered and slows what follows)."""
+    if len(idx) > 1:
+        step = int(idx[1] - idx[0])
+        if step > 0 and (np.diff(idx) == step).all():
+            return a[:, idx[0] : idx[-1] + 1 : step]
+    return np.take(a, idx, axis=1)
+
+
 def _layout_rows(
-    shape, rows, P, buf, u64, joined, seg_start, seg_end, fast, hv_s, hv_l, d, acc, meta_cache
+    shape, rows, P, joined, seg_start, seg_end, fast, hv_s, hv_l, d, blocks, meta_cache
 ):
     """Rows of one separator sequence: split by keys into layouts, check, collect values."""
     hdr, cp, body = shape
-    g, k = P.shape
+    k = P.shape[1]
     eqc = np.array([*hdr, cp, *body], dtype=np.int64)
-    nt, n_hdr = len(eqc), len(hdr)
+    n_hdr = len(hdr)
     ok = (P[:, cp + 1] == P[:, cp] + 1) & (P[:, cp + 2] == P[:, cp] + 2)
     ok &= (P[:, k - 2] == seg_end[rows] - 2) & (P[:, k - 1] == seg_end[rows] - 1)
-    ks = np.empty((g, nt), dtype=np.int64)
+    ks = np.take(P, np.maximum(eqc - 1, 0), axis=1)  # key starts (after the separator)
+    ks += 1
     ks[:, 0] = seg_start[rows]
-    ks[:, 1:] = P[:, eqc[1:] - 1] + 1
-    eqpos = P[:, eqc]
-    kl = eqpos - ks
-    ok &= ((kl >= 1) & (kl <= MAX_KEY)).all(axis=1)
-    klc = np.clip(kl, 0, MAX_KEY)
-    w0 = u64[ks] & _LOW[np.minimum(klc, 8)]
-    w1 = u64[ks + 8] & _LOW[np.clip(klc - 8, 0, 8)]
-    longer = klc > 16
-    w2 = np.zeros_like(w0)
-    if longer.any():
-        w2[longer] = u64[ks[longer] + 16] & _LOW[klc[longer] - 16]
-    if ((w0 == w0[0]) & (w1 == w1[0]) & (w2 == w2[0]) & (klc == klc[0])).all():
-        lid, rep = np.zeros(g, dtype=np.int64), np.zeros(1, dtype=np.int64)  # one layout
-    else:
-        lid, rep = _split_layouts(w0, w1, w2, klc)
-        r = rep[lid]
-        ok &= ((w0 == w0[r]) & (w1 == w1[r]) & (w2 == w2[r]) & (klc == klc[r])).all(axis=1)
+    eqpos = np.take(P, eqc, axis=1)  # key ends
+    lid, rep, keys_ok = _key_layouts(joined, ks, eqpos)
+    ok &= keys_ok
     metas = []
-    for u, row in enumerate(rep):
+    for u, row in enumerate(rep.tolist()):
+        ln = np.clip(eqpos[row] - ks[row], 0, MAX_KEY)
         keys = tuple(
-            joined[s : s + ln].decode("ascii")
-            for s, ln in zip(ks[row].tolist(), klc[row].tolist(), strict=True)
+            joined[s : s + n].decode("ascii")
+            for s, n in zip(ks[row].tolist(), ln.tolist(), strict=True)
         )
         ck = (n_hdr, keys)
         meta = meta_cache.get(ck)
@@ -429,55 +545,68 @@ def _layout_rows(
         metas.append(meta)
         if not meta.ok:
             ok &= lid != u
-    sel = np.flatnonzero(ok)
-    if len(sel) == 0:
-        return
-    rows, lid, eqpos, P = rows[sel], lid[sel], eqpos[sel], P[sel]
-    g = len(sel)
+    if not ok.all():
+        sel = np.flatnonzero(ok)
+        if len(sel) == 0:
+            return
+        rows, lid, eqpos, P = rows[sel], lid[sel], eqpos[sel], P[sel]
     fast[rows] = True
-    vs = eqpos + 1
-    ve = P[:, eqc + 1]
-    ar = np.arange(g)
-    hcol = np.array([m.hcol if m.ok else [-1] * len(HEADER_KINDS) for m in metas], dtype=np.int64)
-    for j in range(len(HEADER_KINDS)):
-        c = hcol[lid, j]
-        have = c >= 0
-        cc = np.maximum(c, 0)
-        hv_s[j, rows[have]] = vs[ar, cc][have]
-        hv_l[j, rows[have]] = (ve[ar, cc] - vs[ar, cc])[have]
-    nb = len(body)
-    if nb == 0:
+    _header_values(rows, lid, metas, eqc, eqpos, P, hv_s, hv_l)
+    if body:
+        _body_values(rows, lid, metas, eqc[n_hdr + 1 :], P, blocks)
+
+
+def _header_values(rows, lid, metas, eqc, eqpos, P, hv_s, hv_l) -> None:
+    """Start and length of each header value (and DataTime) of the rows into hv_s / hv_l."""
+    hcol = np.array([m.hcol if m.ok else [-1] * len(HEADER_KINDS) for m in metas])
+    if len(metas) == 1:  # one layout: whole columns
+        for j, c in enumerate(hcol[0].tolist()):
+            if c >= 0:
+                s = eqpos[:, c] + 1
+                hv_s[j, rows] = s
+                hv_l[j, rows] = P[:, eqc[c] + 1] - s
         return
-    ob = n_hdr + 1
+    ar = np.arange(len(rows))
+    hcol = hcol[lid]
+    for j in range(len(HEADER_KINDS)):
+        c = hcol[:, j]
+        have = c >= 0
+        if not have.any():
+            continue
+        cc = np.maximum(c, 0)
+        s = eqpos[ar, cc] + 1
+        hv_s[j, rows[have]] = s[have]
+        hv_l[j, rows[have]] = (P[ar, eqc[cc] + 1] - s)[have]
+
+
+def _body_values(rows, lid, metas, beq, P, blocks: _ValueBlocks) -> None:
+    """The data-area fields of the rows (`beq`: '=' column of each field in P) as a block."""
+    g, nb = len(rows), len(beq)
 
     def table(attr: str, width: int | None = None, dtype=np.int64) -> np.ndarray:
         empty = [0] * nb if width is None else [(0, 0)] * nb
         return np.array([getattr(m, attr) if m.ok else empty for m in metas], dtype=dtype)
 
     ktab = table("kind")
-    ntab = {name: table(name, 2, np.uint64) for name in ("key", "code", "field")}
-    vtab = table("code_valid", dtype=bool)
+    ntab = {name: table(name, 2, np.uint64) for name in _VIEW_COLUMNS}
+    ntab["cvalid"] = table("code_valid", dtype=bool)
     if (ktab == ktab[0]).all():  # the usual case: the DataTime column is the same for all
         cols = np.flatnonzero(ktab[0] != _SKIP)
-        m = len(cols)
-        acc["rec"].append(np.repeat(rows, m))
-        acc["seq"].append(np.tile(cols, g))
-        acc["vs"].append(vs[:, ob + cols].ravel())
-        acc["vl"].append((ve[:, ob + cols] - vs[:, ob + cols]).ravel())
-        acc["kind"].append(np.tile(ktab[0, cols], g))
-        single = len(metas) == 1
-        for name, tab in ntab.items():
-            acc[name].append(
-                np.tile(tab[0, cols], (g, 1)) if single else tab[lid][:, cols].reshape(-1, 2)
-            )
-        acc["cvalid"].append(np.tile(vtab[0, cols], g) if single else vtab[lid][:, cols].ravel())
+        vs = _columns(P, beq[cols]) + 1
+        vl = _columns(P, beq[cols] + 1) - vs
+        # one layout: its keys, codes, fields as one row that broadcasts over the records
+        per_row = {
+            n: t[:1, cols] if len(metas) == 1 else _columns(t[lid], cols) for n, t in ntab.items()
+        }
+        blocks.add(g, len(cols), rec=rows[:, None], seq=cols[None, :], vs=vs, vl=vl,
+                   kind=ktab[:1, cols], **per_row)  # fmt: skip
         return
     keep = np.flatnonzero(ktab[lid].ravel() != _SKIP)
-    acc["rec"].append(np.repeat(rows, nb)[keep])
-    acc["seq"].append(np.tile(np.arange(nb), g)[keep])
-    acc["vs"].append(vs[:, ob:].ravel()[keep])
-    acc["vl"].append((ve[:, ob:] - vs[:, ob:]).ravel()[keep])
-    acc["kind"].append(ktab[lid].ravel()[keep])
-    for name, tab in ntab.items():
-        acc[name].append(tab[lid].reshape(-1, 2)[keep])
-    acc["cvalid"].append(vtab[lid].ravel()[keep])
+
+    def pick(x: np.ndarray) -> np.ndarray:  # (g, nb[, 2]) -> kept fields as (n, 1[, 2])
+        return np.broadcast_to(x, (g, nb, *x.shape[2:])).reshape(g * nb, 1, *x.shape[2:])[keep]
+
+    vs = _columns(P, beq) + 1
+    blocks.add(len(keep), 1, rec=pick(rows[:, None]), seq=pick(np.arange(nb)[None, :]),
+               vs=pick(vs), vl=pick(_columns(P, beq + 1) - vs), kind=pick(ktab[lid]),
+               **{n: pick(t[lid]) for n, t in ntab.items()})  # fmt: skip

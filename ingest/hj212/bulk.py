@@ -67,7 +67,9 @@ def packets_to_frames(items: Sequence[tuple[int, Packet]]) -> tuple[pl.DataFrame
         for k, v in (
             ("record", record), ("qn", p.qn), ("st", p.st), ("cn", p.cn), ("pw", p.pw),
             ("mn", p.mn), ("flag", p.flag), ("pnum", p.pnum), ("pno", p.pno),
-            ("datatime", p.datatime), ("notes", list(p.notes)),
+            # in UTC here: a local DataTime that its zone skipped (a DST change, e.g. Asia/Shanghai
+            # 1986-05-04 02:00) has no offset polars can build a zoned column with
+            ("datatime", p.datatime.astimezone(UTC) if p.datatime else None), ("notes", list(p.notes)),
         ):  # fmt: skip
             prow[k].append(v)
         skipped_dt = False

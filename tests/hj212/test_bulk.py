@@ -2,7 +2,7 @@
 
 import gzip
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -105,3 +105,13 @@ def test_capture_counts():
 def test_capture_equivalence():
     for f in capture_files()[:3]:
         assert_same_as_loop(split_records(gzip.decompress(f.read_bytes())), max_future=None)
+
+
+def test_a_local_time_skipped_by_a_dst_change_is_parsed_not_a_crash():
+    # Asia/Shanghai kept summer time 1986-1991: 1986-05-04 02:00 local never happened. The
+    # per-packet fallback gives it the offset before the change (UTC+8), as Python does.
+    seg = ("QN=19860504020000001;ST=22;CN=2011;PW=123456;MN=88888880000001;Flag=5;"
+           "CP=&&DataTime=19860504020000;a21026-Rtd=12.5,a21026-Flag=N&&")  # fmt: skip
+    result = parse_records([frame(seg.encode())], DEFAULT_TZ)
+    assert result.rejected == []
+    assert result.packets["datatime"].to_list() == [datetime(1986, 5, 3, 18, tzinfo=UTC)]

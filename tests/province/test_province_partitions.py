@@ -15,6 +15,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pendulum
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,9 +69,12 @@ def _partition_in_child(home: Path, region: str) -> subprocess.Popen:
     code = (
         f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
         "from datetime import date\n"
+        "import pendulum\n"
         "from bench.province_data import day_bounds\n"
         "from transforms.derive.partitioned import compute_partition\n"
-        f"print(compute_partition(None, {region!r}, *day_bounds(date.fromisoformat({DAY.isoformat()!r}))))\n"
+        # the bounds as Airflow passes a data interval: pendulum DateTimes
+        f"bounds = [pendulum.instance(t) for t in day_bounds(date.fromisoformat({DAY.isoformat()!r}))]\n"
+        f"print(compute_partition(None, {region!r}, *bounds))\n"
     )
     env = {**os.environ, "ENVMON_HOME": str(home), "ENVMON_CONFIG_DIR": str(home / "config")}
     return subprocess.Popen(
@@ -108,7 +112,7 @@ def test_partitioned_run_gives_identical_tables(province, tmp_path: Path) -> Non
         for p in procs:
             _out, err = p.communicate(timeout=300)
             assert p.returncode == 0, err[-3000:]
-    written = write_partitions(settings, start, end)
+    written = write_partitions(settings, pendulum.instance(start), pendulum.instance(end))
     assert written[DAY.isoformat()]["regions"] == 5
     result = compare_tables(settings, str(snap))
     assert {t: r["rows"] for t, r in result.items() if t in held} == {t: held[t] for t in result}

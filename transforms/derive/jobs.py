@@ -58,10 +58,13 @@ class DeriveReport:
         return sum(self.rows.values())
 
 
-def _utc(ts: datetime) -> datetime:
+def as_utc(ts: datetime) -> datetime:
+    """`ts` as a plain datetime in UTC. Airflow passes pendulum DateTimes, whose arithmetic
+    (pendulum 3.3) can drop the zone: comparisons with aware datetimes then fail."""
     if ts.tzinfo is None:
         raise ValueError(f"{ts.isoformat()} has no time zone: give ranges as UTC or with an offset")
-    return ts.astimezone(UTC)
+    u = ts.astimezone(UTC)
+    return datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- hourly
@@ -168,7 +171,7 @@ def derive_hourly(
     if start is None or end is None:
         raise TypeError("derive_hourly needs start and end (UTC datetimes of whole hours)")
     settings = settings or get_settings()
-    lo, hi = _utc(start), _utc(end)
+    lo, hi = as_utc(start), as_utc(end)
     if hi <= lo:
         raise ValueError(
             f"empty range: end {end.isoformat()} is not after start {start.isoformat()}"

@@ -158,7 +158,7 @@ def compute_partition(
     Reads the warehouse read-only, so any number of partitions can run at once."""
     settings = settings or get_settings()
     tz = settings.timezone
-    lo, hi = start.astimezone(UTC), end.astimezone(UTC)
+    lo, hi = jobs.as_utc(start), jobs.as_utc(end)
     started = time.perf_counter()
     out = LandingZone(str(settings.home / PARTITIONS_DIR))
     rows: dict[str, int] = {}
@@ -267,7 +267,7 @@ def write_partitions(
     """Replace every region's rows, and the city's, of [start, end) with the partitions' rows."""
     settings = settings or get_settings()
     tz = settings.timezone
-    lo, hi = start.astimezone(UTC), end.astimezone(UTC)
+    lo, hi = jobs.as_utc(start), jobs.as_utc(end)
     out = LandingZone(str(settings.home / PARTITIONS_DIR))
     report: dict[str, object] = {}
     with connect(settings, purpose="envmon write partitions") as con:

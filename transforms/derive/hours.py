@@ -30,6 +30,7 @@ from transforms.derive.context import HOUR_COMBINE, SOURCE_PRIORITY, Network, ho
 # data — interval 0 ranks just below the hour —, then hourly readings).
 _READINGS = """
     SELECT v.site_id, v.parameter, v.period_start, v.interval_s, v.source_kind, v.value, v.unit, v.valid,
+           CASE WHEN v.valid THEN v.value END AS valid_value,
            date_trunc('hour', v.period_start) AS hour_start,
            CASE WHEN v.interval_s = 0 THEN 3599 ELSE v.interval_s END AS level_rank
     FROM v_readings_qc v
@@ -40,12 +41,12 @@ _READINGS = """
 # order, so the last bits of a mean change from run to run; decimal sums are exact, and a re-run
 # or a backfill stores the very same numbers. Energy (noise, dB) is summed as 10^(L/10); the
 # < 300 guard only keeps that inside DECIMAL(38,6) — such a level is never valid (QC's range).
+# `{v}` is the value when valid, else null (a valid reading always has a value).
 _SUMS = """
-    sum(CAST({t}value AS DECIMAL(38, 9))) FILTER (WHERE {t}valid) AS sum_value,
-    sum(CASE WHEN {t}unit = 'dB(A)' AND {t}value < 300
-             THEN CAST(pow(10, 0.1 * {t}value) AS DECIMAL(38, 6)) END) FILTER (WHERE {t}valid) AS sum_energy,
-    max({t}value) FILTER (WHERE {t}valid) AS max_value,
-    count(*) FILTER (WHERE {t}valid) AS n_valid
+    sum(CAST({v} AS DECIMAL(38, 9))) AS sum_value,
+    sum(CASE WHEN {unit} = 'dB(A)' AND {v} < 300 THEN CAST(pow(10, 0.1 * {v}) AS DECIMAL(38, 6)) END) AS sum_energy,
+    max({v}) AS max_value,
+    count({v}) AS n_valid
 """
 
 # Pass 1, per hour, data level and source kind (real-time data also per minute, for its valid
@@ -58,7 +59,7 @@ WITH parts AS (
     SELECT site_id, parameter, hour_start, level_rank, source_kind,
            CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END AS rt_minute,
            min(interval_s) AS source_interval_s, any_value(unit) AS unit,"""
-    + _SUMS.format(t="")
+    + _SUMS.format(v="valid_value", unit="unit")
     + """
     FROM ("""
     + _READINGS
@@ -89,7 +90,7 @@ WITH dedup AS (
     GROUP BY site_id, parameter, period_start, interval_s, hour_start, level_rank
 )
 SELECT site_id, parameter, hour_start, level_rank, min(interval_s) AS source_interval_s,"""
-    + _SUMS.format(t="best.")
+    + _SUMS.format(v="CASE WHEN best.valid THEN best.value END", unit="best.unit")
     + """,
        count(DISTINCT CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END)
            FILTER (WHERE best.valid) AS valid_minutes_rt,

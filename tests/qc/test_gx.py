@@ -89,3 +89,25 @@ def test_batches_validated_together_get_the_results_they_get_alone(
     # each batch counts its own rows and its own unexpected ones
     ranges = [r for r in runs_alone if r[1] == "expect_column_values_to_be_in_set" and '"value_possible"' in r[2]]
     assert {(r[0], r[4], r[5]) for r in ranges} == {("b1", 4, 0), ("b2", 4, 1), ("b3", 2, 0)}
+
+
+def test_a_batch_with_no_stored_rows_is_validated_once(warehouse: Settings, add_readings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A re-sent batch whose every row was a duplicate holds no readings: it still gets its
+    # results (nothing to check), and is not pending again; groups read only their rows' span.
+    import transforms.qc.gx_suite as gx_suite
+
+    monkeypatch.setattr(gx_suite, "GROUP_ROWS", 3)
+    with connect(warehouse) as con:
+        for i in range(3):
+            add_readings(con, [reading(AIR, "pm25", T0 + timedelta(hours=3 * i + h), 30.0) for h in range(3)], f"b{i}")
+        con.execute("INSERT INTO load_ledger VALUES ('b_dup', 'readings', 'sim', 'readings/b_dup.parquet', 3, 0, 3, 0, ?)",
+                    [NOW])  # fmt: skip
+        groups = gx_suite._groups(con, ["b0", "b1", "b2", "b_dup"])
+    assert [g.batch_ids for g in groups] == [["b0"], ["b1"], ["b2"], ["b_dup"]]
+    assert [g.rowids for g in groups] == [(0, 2), (3, 5), (6, 8), None]
+    results = {r.batch_id: r.success for r in validate_batches(warehouse, now=NOW)}
+    assert results == {"b0": True, "b1": True, "b2": True, "b_dup": True}
+    assert validate_batches(warehouse, now=NOW) == []
+    with connect(warehouse, write=False) as con:
+        counts = dict(con.execute("SELECT batch_id, max(element_count) FROM validation_runs GROUP BY ALL").fetchall())
+    assert counts == {"b0": 3, "b1": 3, "b2": 3, "b_dup": 0}

@@ -8,7 +8,7 @@ from pathlib import Path
 from qcdata import AIR, OUTLET, QC_YAML, reading
 
 from envmon.settings import Settings
-from transforms.qc.run import run_qc
+from transforms.qc.run import run_qc, run_qc_on
 from warehouse.db import connect
 
 DAY = date(2024, 3, 1)
@@ -104,3 +104,19 @@ def test_readings_loaded_after_the_run_are_not_evaluated(warehouse: Settings, ad
     run_qc(warehouse, DAY, DAY, now=NOW)
     _load(warehouse, add_readings, [reading(AIR, "pm25", T0 + timedelta(hours=5), 12.0)])
     assert _verdicts(warehouse, AIR, "pm25") == ["pass", "pass", "not_evaluated"]
+
+
+def test_small_chunks_give_the_flags_of_one_chunk(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    # Streaming the sorted readings in pieces never splits a site (its series and the PM2.5 <= PM10
+    # consistency check need all of it): 5-row pieces give the flags of a single piece.
+    rows = _pm_day([10, 12, 500, 11, 11, 11, 11, None, -5, 30, 250, 20])
+    rows += [reading(OUTLET, "so2", T0 + timedelta(hours=i), v) for i, v in enumerate([20, 20, 20, 20, 20, 20, -1, 35])]
+    _load(warehouse, add_readings, rows)
+    runs = []
+    for chunk_rows in (5, 2_000_000):
+        with connect(warehouse) as con:
+            con.execute("DELETE FROM qc_flags; DELETE FROM qc_coverage")
+            report = run_qc_on(con, warehouse, T0, T0 + timedelta(days=1), now=NOW, chunk_rows=chunk_rows)
+        runs.append((report.readings, [r[:-1] for r in _flags(warehouse)]))
+    assert runs[0] == runs[1]
+    assert runs[0][0] == len(rows) and {r[0] for r in runs[0][1]} == {AIR, OUTLET}

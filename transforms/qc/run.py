@@ -13,11 +13,13 @@ the flags are those of one pass over everything.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from envmon.settings import Settings, get_settings
 from transforms.qc.config import QcConfig, default_qc_path, load_qc_config
@@ -27,7 +29,9 @@ from warehouse.db import connect, transaction
 GX_PREFIX = "gx:"  # flags set by validate_batches; run_qc leaves them alone
 # Readings held in memory at once (whole sites per chunk); ~0.5 KB a reading while checked.
 QC_CHUNK_ROWS = 2_000_000
-_READ_COLUMNS = "site_id, parameter, period_start, interval_s, source_kind, value, value_zs, unit, flag"
+_READ_COLUMNS = (
+    "site_id, parameter, period_start, interval_s, source_kind, value, value_zs, unit, flag"
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,9 @@ def qc_config_for(con: duckdb.DuckDBPyConnection, settings: Settings) -> QcConfi
     return load_qc_config(default_qc_path(settings.config_dir), known)
 
 
-def run_qc(settings: Settings | None, start: date, end: date, *, now: datetime | None = None) -> QcRunReport:
+def run_qc(
+    settings: Settings | None, start: date, end: date, *, now: datetime | None = None
+) -> QcRunReport:
     """QC every reading whose period starts in local days start..end (inclusive)."""
     settings = settings or get_settings()
     with connect(settings, purpose="envmon qc run") as con:
@@ -75,8 +81,7 @@ def run_qc_on(
     ctx = context_from_db(con)
     inside = (pl.col("period_start") >= range_start) & (pl.col("period_start") < range_end)
     parts, in_range = [], 0
-    for sites in _site_ranges(con, cfg, range_start, range_end, chunk_rows):
-        frame = _read(con, cfg, range_start, range_end, sites)
+    for frame in _site_chunks(con, cfg, range_start, range_end, chunk_rows):
         parts.append(evaluate(frame, cfg, ctx, now, presorted=True).filter(inside))
         in_range += frame.filter(inside).height
         del frame
@@ -87,59 +92,76 @@ def run_qc_on(
 
 def _context_periods(cfg: QcConfig) -> int:
     """How many periods either side a check can look at (longest flat line, spike neighbours)."""
-    longest = max((cs.flat_line.periods for kinds in cfg.file.parameters.values()
-                   for cs in kinds.values() if cs.flat_line), default=1)
+    longest = max(
+        (
+            cs.flat_line.periods
+            for kinds in cfg.file.parameters.values()
+            for cs in kinds.values()
+            if cs.flat_line
+        ),
+        default=1,
+    )
     return longest + 1
 
 
-def _outer(con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
+def _outer(
+    con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime
+) -> tuple[datetime, datetime]:
     """The range read: [lo, hi) widened by the context of the longest interval."""
     max_iv = con.execute("SELECT coalesce(max(interval_s), 0) FROM readings").fetchall()
     outer = timedelta(seconds=_context_periods(cfg) * int(max_iv[0][0] if max_iv else 0))
     return lo - outer, hi + outer
 
 
-def _site_ranges(
+def _site_chunks(
     con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime, chunk_rows: int
-) -> list[tuple[str, str]]:
-    """Consecutive site_id ranges (first, last) of about `chunk_rows` readings each."""
+) -> Iterator[pl.DataFrame]:
+    """The readings of [lo, hi) with their checks' context, in series order, in frames of about
+    `chunk_rows` rows that never split a site (the consistency checks compare a site's
+    parameters). One sorted read streamed in pieces: reading each chunk's sites with a filter
+    scanned the whole table once per chunk, which grew with the square of the data."""
     outer_lo, outer_hi = _outer(con, cfg, lo, hi)
-    counts = con.execute(
-        """SELECT site_id, count(*) FROM readings
-           WHERE period_start >= $outer_lo AND period_start < $outer_hi GROUP BY site_id ORDER BY site_id""",
-        {"outer_lo": outer_lo, "outer_hi": outer_hi},
-    ).fetchall()
-    ranges: list[tuple[str, str]] = []
-    chunk: list[str] = []
-    rows = 0
-    for site_id, n in counts:
-        if chunk and rows + n > chunk_rows:
-            ranges.append((chunk[0], chunk[-1]))
-            chunk, rows = [], 0
-        chunk.append(site_id)
-        rows += n
-    if chunk:
-        ranges.append((chunk[0], chunk[-1]))
-    return ranges
-
-
-def _read(
-    con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime, sites: tuple[str, str]
-) -> pl.DataFrame:
-    """Readings of sites[0]..sites[1] (inclusive) in [lo, hi) with their checks' context, in
-    series order (DuckDB's parallel sort is several times faster than sorting the frame)."""
-    outer_lo, outer_hi = _outer(con, cfg, lo, hi)
-    table = con.sql(
+    reader = con.sql(
         f"""SELECT {_READ_COLUMNS} FROM readings
             WHERE period_start >= $outer_lo AND period_start < $outer_hi
-              AND site_id >= $first AND site_id <= $last
               AND period_start >= $lo - to_seconds(interval_s * $m)
               AND period_start <  $hi + to_seconds(interval_s * $m)
             ORDER BY {", ".join(SERIES_KEY)}, period_start""",
-        params={"outer_lo": outer_lo, "outer_hi": outer_hi, "lo": lo, "hi": hi, "m": _context_periods(cfg),
-                "first": sites[0], "last": sites[1]},
-    ).to_arrow_table()
-    return pl.from_arrow(table)  # type: ignore[return-value]
+        params={
+            "outer_lo": outer_lo,
+            "outer_hi": outer_hi,
+            "lo": lo,
+            "hi": hi,
+            "m": _context_periods(cfg),
+        },
+    ).to_arrow_reader(min(chunk_rows, 1_000_000))
+    pending: list[pa.RecordBatch] = []
+    carry = pl.DataFrame()  # the rows of the last site read so far
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows < chunk_rows:
+            continue
+        frame = _joined(carry, pending, reader.schema)
+        pending = []
+        sites = frame.get_column("site_id")
+        cut = frame.height - int(sites.reverse().rle_id().eq(0).sum())  # where the last site starts
+        if cut == 0:  # a single site so far: read on
+            carry = frame
+            continue
+        yield frame.slice(0, cut)
+        carry = frame.slice(cut)
+        rows = carry.height
+    frame = _joined(carry, pending, reader.schema)
+    if frame.height:
+        yield frame
+
+
+def _joined(carry: pl.DataFrame, batches: list[pa.RecordBatch], schema: pa.Schema) -> pl.DataFrame:
+    new = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+    assert isinstance(new, pl.DataFrame)
+    return pl.concat([carry, new], how="vertical") if carry.height else new
 
 
 def _store(
@@ -178,10 +200,24 @@ def _store(
                 """INSERT INTO qc_coverage VALUES ($lo, $hi, $hash, $readings, $flags, $now)
                    ON CONFLICT (range_start, range_end) DO UPDATE SET config_hash = excluded.config_hash,
                        readings = excluded.readings, flags = excluded.flags, evaluated_at = excluded.evaluated_at""",
-                {"lo": lo, "hi": hi, "hash": config_hash, "readings": readings, "flags": flags.height, "now": now},
+                {
+                    "lo": lo,
+                    "hi": hi,
+                    "hash": config_hash,
+                    "readings": readings,
+                    "flags": flags.height,
+                    "now": now,
+                },
             )
     finally:
         con.unregister("qc_new_arrow")
         con.execute("DROP TABLE IF EXISTS qc_new")
-    return QcRunReport(lo, hi, config_hash, readings, flags.height,
-                       int(inserted[0][0]) if inserted else 0, int(deleted[0][0]) if deleted else 0)
+    return QcRunReport(
+        lo,
+        hi,
+        config_hash,
+        readings,
+        flags.height,
+        int(inserted[0][0]) if inserted else 0,
+        int(deleted[0][0]) if deleted else 0,
+    )

@@ -40,7 +40,7 @@ def test_clean_and_dirty_batches(warehouse: Settings, add_readings) -> None:  # 
         count = con.execute("SELECT count(DISTINCT batch_id), count(*) FROM validation_runs").fetchall()
     assert ("batch_dirty", "expect_column_values_to_be_in_set", "flag", False, 1) in runs
     assert ("batch_dirty", "expect_column_values_to_be_in_set", "unit", False, 1) in runs
-    assert ("batch_dirty", "expect_column_values_to_be_in_set", "site_id", False, 1) in runs
+    assert ("batch_dirty", "expect_column_values_to_be_in_set", "site_known", False, 1) in runs
     assert ("batch_dirty", "expect_column_values_to_be_between", "period_start", False, 1) in runs
     assert ("batch_dirty", "expect_column_values_to_be_in_set", "value_possible", False, 1) in runs
     assert all(r[0] == "batch_dirty" for r in runs)
@@ -48,6 +48,9 @@ def test_clean_and_dirty_batches(warehouse: Settings, add_readings) -> None:  # 
     with connect(warehouse, write=False) as con:
         details = [r[0] for r in con.execute("SELECT detail FROM qc_flags WHERE detail LIKE '%possible range%'").fetchall()]
     assert details == ["great expectations: pm25 6000 (in its registry unit) outside the physically possible range [0, 5000]"]
+    with connect(warehouse, write=False) as con:
+        site = con.execute("SELECT detail FROM qc_flags WHERE site_id = 'ghost_site'").fetchall()
+    assert site == [("great expectations: site ghost_site is not in the registry",)]
     assert all(f[0] != OUTLET for f in flagged)  # the clean batch's rows are not flagged
     # Rows of a failing batch are kept (flagged, not dropped); a second call validates nothing new.
     assert validate_batches(warehouse, now=NOW) == []

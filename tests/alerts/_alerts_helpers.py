@@ -31,8 +31,13 @@ def add_aggregates(
 ) -> None:
     with connect(settings) as con:
         for ps, v in values:
+            # replace the key's row (aggregates has no key index since migration 0081)
             con.execute(
-                "INSERT OR REPLACE INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "DELETE FROM aggregates WHERE site_id = ? AND parameter = ? AND statistic = ? AND period_start = ?",
+                [site, parameter, statistic, ps],
+            )
+            con.execute(
+                "INSERT INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     site,
                     parameter,

@@ -63,6 +63,7 @@ from bench.province_pandas_qc import (
     service_ts,
 )
 from envmon.settings import REPO_ROOT
+from transforms.derive.context import LITRES_PER_M3
 from transforms.standards.emissions import AIR_O2_PCT, MG_PER_KG
 
 STD_TABLES = REPO_ROOT / "transforms" / "standards" / "tables"
@@ -72,7 +73,6 @@ POLLUTANTS = ("so2", "no2", "pm10", "pm25", "co", "o3")  # the air pollutants of
 HOUR_STATISTIC = {"leq": "hour_leq", "lmax": None}  # stored hourly statistic (default hour_avg)
 HOUR_COMBINE = {"leq": "energy", "lmax": "max"}  # how a noise hour is formed (default: mean)
 SOURCE_PRIORITY = ("lab", "file", "hj212", "mqtt", "sim")  # envmon's choice among source kinds
-LITRES_PER_M3 = 1000.0  # unit identity (mg/L -> mg/m3)
 O3_WINDOW_H = 8  # the "8-h" of the O3 8-h moving mean
 NOISE_STANDARD = "GB3096-2008"
 WORSE_THAN_V = "劣V"

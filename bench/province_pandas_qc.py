@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from transforms.qc.checks import ROC_MAX_GAP_S
 from transforms.qc.config import default_qc_path, load_qc_config
 from transforms.qc.flags import Flag
 
@@ -26,7 +27,6 @@ NATURAL_KEY = ["site_id", "parameter", "period_start", "interval_s", "source_kin
 SERIES_KEY = ["site_id", "parameter", "interval_s", "source_kind"]
 READ_COLUMNS = [*NATURAL_KEY, "value", "value_zs", "unit", "flag", "received_at"]
 TEXT_COLUMNS = ["site_id", "parameter", "source_kind", "unit", "flag"]
-ROC_MAX_GAP_S = 3 * 3600  # rate of change: pairs further apart are not compared (envmon's rule)
 PASS, SUSPECT, FAIL, MISSING = (np.int8(f) for f in Flag)
 
 

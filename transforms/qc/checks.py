@@ -106,13 +106,17 @@ def spike(
     return out
 
 
+# Rate of change: values further apart than this are not compared (a gap is not a jump).
+ROC_MAX_GAP_S = 3 * 3600
+
+
 def rate_of_change(
     values: Array,
     t: Array,
     new_series: Array,
     max_per_hour: Threshold,
     flag: int | Array = Flag.SUSPECT,
-    max_gap_s: float = 3 * 3600,
+    max_gap_s: float = ROC_MAX_GAP_S,
 ) -> Array:
     """Change from the previous value of the series faster than `max_per_hour` (per hour of
     elapsed time); pairs further apart than `max_gap_s` are not compared."""

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from envmon.settings import Settings, get_settings
-from transforms.derive import air, emission_rows, water_noise
+from transforms.derive import air, emission_rows, hour_cache, water_noise
 from transforms.derive.context import CITY, HOUR_STATISTIC, Network, load_network
 from transforms.derive.frames import (
     agg_frame,
@@ -120,11 +120,13 @@ def _hour_edition(df: pl.DataFrame, net: Network) -> pl.DataFrame:
 
 def hourly_frames(
     con: duckdb.DuckDBPyConnection, net: Network, lo: datetime, hi: datetime, tz: str,
-    site_ids: list[str] | None = None,
+    site_ids: list[str] | None = None, hours: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(aggregates rows, aqi_hourly rows) for the UTC hours starting in [lo, hi); `site_ids`
-    restricts the readings read to those sites (a region partition, transforms.derive.partitioned)."""
-    hours = hour_values(con, net, lo - 23 * HOUR, hi, site_ids=site_ids)
+    restricts the readings read to those sites (a region partition, transforms.derive.partitioned);
+    `hours` are `hourly_inputs(...)` when the caller derived them already."""
+    if hours is None:
+        hours = hourly_inputs(con, net, lo, hi, site_ids)
     in_range = (pl.col("period_start") >= lo) & (pl.col("period_start") < hi)
     now = hours.filter(in_range)
     stats = now.filter(
@@ -163,6 +165,14 @@ def hourly_frames(
     return agg, aqi
 
 
+def hourly_inputs(
+    con: duckdb.DuckDBPyConnection, net: Network, lo: datetime, hi: datetime,
+    site_ids: list[str] | None = None,
+) -> pl.DataFrame:
+    """The hours the hourly rows of [lo, hi) need: from 23 hours before, for the O3 8-h means."""
+    return hour_values(con, net, lo - 23 * HOUR, hi, site_ids=site_ids)
+
+
 def derive_hourly(
     settings: Settings | None = None, start: datetime | None = None, end: datetime | None = None
 ) -> DeriveReport:
@@ -179,7 +189,9 @@ def derive_hourly(
     started = datetime.now(UTC)
     with connect(settings, purpose="envmon aggregate hourly") as con:
         net = load_network(con, settings.config_dir)
-        agg, aqi = hourly_frames(con, net, lo, hi, settings.timezone)
+        token = hour_cache.inputs_token(con)  # read before the hours: a later change makes them stale
+        hours = hourly_inputs(con, net, lo, hi)
+        agg, aqi = hourly_frames(con, net, lo, hi, settings.timezone, hours=hours)
         stats = list(HOURLY_STATISTICS)
         written = write(
             con,
@@ -203,6 +215,7 @@ def derive_hourly(
             ],
             started,
         )
+        hour_cache.store(con, hours, lo, hi, token)
     return DeriveReport("hourly", lo, hi, written)
 
 
@@ -281,13 +294,24 @@ def _day_start_utc(df: pl.DataFrame, net: Network, tz: str) -> pl.DataFrame:
     return df.with_columns(pl.Series("period_start", starts, dtype=pl.Datetime("us", "UTC")))
 
 
-def daily_frames(
-    con: duckdb.DuckDBPyConnection, net: Network, day: date, tz: str, site_ids: list[str] | None = None
-) -> dict[str, pl.DataFrame]:
+def daily_hours_range(day: date, tz: str) -> tuple[datetime, datetime]:
+    """The UTC hours `daily_frames` needs: the local day and its night, which runs into the next
+    morning up to the noise standard's start of the day."""
     lo, hi = local_day_range(day, tz)
-    # the night of `day` runs into the next morning, up to the standard's start of the day
-    night_end = hi + int(noise_rule(NOISE_STANDARD, "day_start_hour")) * HOUR
-    hours = hour_values(con, net, lo, night_end, site_ids=site_ids)
+    return lo, hi + int(noise_rule(NOISE_STANDARD, "day_start_hour")) * HOUR
+
+
+def daily_frames(
+    con: duckdb.DuckDBPyConnection, net: Network, day: date, tz: str, site_ids: list[str] | None = None,
+    hours: pl.DataFrame | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The daily tables' rows of `day`; `hours` are the hour values of `daily_hours_range` when
+    the caller derived them already."""
+    lo, hi = local_day_range(day, tz)
+    if hours is None and site_ids is None:  # the hourly run's hours where still current
+        hours = hour_cache.reusing_hour_values(con, net, *daily_hours_range(day, tz))
+    elif hours is None:
+        hours = hour_values(con, net, *daily_hours_range(day, tz), site_ids=site_ids)
     hours = with_local_date(hours, net, tz)
     day_hours = hours.filter(pl.col("local_date") == day)
     n_hours = int((hi - lo) / HOUR)

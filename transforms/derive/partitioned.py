@@ -22,7 +22,6 @@ city step and the Parquet hand-over live here.
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from dataclasses import replace as dc_replace
@@ -119,10 +118,6 @@ def _region_network(net: Network, sites: list[str]) -> Network:
 
 
 # ---------------------------------------------------------------- the partition task
-def _takes_sites(fn) -> bool:  # type: ignore[no-untyped-def]
-    return "site_ids" in inspect.signature(fn).parameters
-
-
 def _only(df: pl.DataFrame, sites: list[str]) -> pl.DataFrame:
     """The region's rows (never the city's: that crosses regions and is the writer's)."""
     if df.width == 0 or "site_id" not in df.columns:
@@ -130,14 +125,20 @@ def _only(df: pl.DataFrame, sites: list[str]) -> pl.DataFrame:
     return df.filter(pl.col("site_id").is_in(sites))
 
 
-def _air_inputs(con: duckdb.DuckDBPyConnection, net: Network, stations: list[str], lo: datetime, hi: datetime,
+def _between(hours: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
+    return hours.filter(pl.col("period_start").is_between(lo, hi, closed="left"))
+
+
+def _air_inputs(region_hours: pl.DataFrame, net: Network, stations: list[str], lo: datetime, hi: datetime,
                 day: date, tz: str) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     """The region's air-station hourly values (23 h before lo for the moving means) and daily
     values: what `hourly_frames` / `daily_frames` feed the city's rows with."""
     if not stations:
         return pl.DataFrame(), pl.DataFrame()
     d_lo, d_hi = local_day_range(day, tz)
-    hours = hour_values(con, net, min(lo - 23 * HOUR, d_lo), max(hi, d_hi), site_ids=stations)
+    hours = _between(region_hours, min(lo - 23 * HOUR, d_lo), max(hi, d_hi)).filter(
+        pl.col("site_id").is_in(stations)
+    )
     wide = air.wide_hours(
         hours.filter(pl.col("period_start").is_between(lo - 23 * HOUR, hi, closed="left")), stations
     )
@@ -174,11 +175,19 @@ def compute_partition(
         for day in _days(settings, lo, hi):
             d_lo, d_hi = local_day_range(day, tz)
             h_lo, h_hi = max(lo, d_lo), min(hi, d_hi)
-            kw = {"site_ids": sites} if _takes_sites(jobs.hourly_frames) else {}
-            agg_h, aqi_h = jobs.hourly_frames(con, net, h_lo, h_hi, tz, **kw)
-            kw = {"site_ids": sites} if _takes_sites(jobs.daily_frames) else {}
-            daily = jobs.daily_frames(con, net, day, tz, **kw)
-            city_hours, city_daily = _air_inputs(con, net, stations, h_lo, h_hi, day, tz)
+            # the region's hours derived once, for the hourly rows, the daily rows and the city's
+            # inputs alike; each gets exactly the range it would derive itself (hours are
+            # independent of each other, so a slice equals a derivation over the slice)
+            n_lo, n_hi = jobs.daily_hours_range(day, tz)
+            span = (min(h_lo - 23 * HOUR, n_lo), max(h_hi, n_hi))
+            hours = hour_values(con, net, *span, site_ids=sites)
+            agg_h, aqi_h = jobs.hourly_frames(
+                con, net, h_lo, h_hi, tz, site_ids=sites, hours=_between(hours, h_lo - 23 * HOUR, h_hi)
+            )
+            daily = jobs.daily_frames(
+                con, net, day, tz, site_ids=sites, hours=_between(hours, n_lo, n_hi)
+            )
+            city_hours, city_daily = _air_inputs(hours, net, stations, h_lo, h_hi, day, tz)
             frames = {
                 "aggregates_hourly": agg_h, "aqi_hourly": aqi_h, "aggregates_daily": daily["aggregates"],
                 "aqi_daily": daily["aqi_daily"], "water_class": daily["water_class"],

@@ -109,25 +109,41 @@ def _group_table(cfg: QcConfig, ctx: QcContext, pairs: pl.DataFrame) -> pl.DataF
                         orient="row")
 
 
+def _changed(columns: tuple[str, ...] | list[str]) -> pl.Expr:
+    """True on a row whose `columns` differ from the row before (and on the first row)."""
+    return pl.any_horizontal([pl.col(c) != pl.col(c).shift(1) for c in columns]).fill_null(True)
+
+
 def prepare(frame: pl.DataFrame, cfg: QcConfig, ctx: QcContext, *, presorted: bool = False) -> pl.DataFrame:
     """Sort into series (unless `presorted`: already ordered by SERIES_KEY, period_start), attach
     site kind, service period, parameter range, unit factor and the series' thresholds;
     `value_std` is the value in the parameter's registry unit."""
     df = frame if presorted else frame.sort([*SERIES_KEY, "period_start"])
-    df = df.join(ctx.sites, on="site_id", how="left").join(ctx.parameters, on="parameter", how="left")
+    # The registry facts are looked up once per run of rows with the same site, parameter and
+    # unit — in series order a few thousand runs, not millions of rows — and repeated down each
+    # run: joining them to every row cost more than all the checks.
+    marks = df.select(new_series=_changed(SERIES_KEY), new_run=_changed(("site_id", "parameter", "unit")))
+    new_run = marks.get_column("new_run")
     u_from = ctx.units.rename({"unit": "unit", "quantity": "q_from", "to_base": "b_from"})
     u_to = ctx.units.rename({"unit": "param_unit", "quantity": "q_to", "to_base": "b_to"})
-    df = df.join(u_from, on="unit", how="left").join(u_to, on="param_unit", how="left")
-    groups = _group_table(cfg, ctx, df.select("parameter", "kind").unique())
-    df = df.join(groups, on=["parameter", "kind"], how="left", nulls_equal=True)
+    runs = (
+        df.filter(new_run).select("site_id", "parameter", "unit")
+        .join(ctx.sites, on="site_id", how="left", maintain_order="left")
+        .join(ctx.parameters, on="parameter", how="left", maintain_order="left")
+        .join(u_from, on="unit", how="left", maintain_order="left")
+        .join(u_to, on="param_unit", how="left", maintain_order="left")
+    )  # fmt: skip
+    groups = _group_table(cfg, ctx, runs.select("parameter", "kind").unique())
+    runs = runs.join(groups, on=["parameter", "kind"], how="left", nulls_equal=True, maintain_order="left")
+    run_of_row = new_run.cast(pl.UInt32).cum_sum() - 1
+    df = df.hstack(runs.drop("site_id", "parameter", "unit").select(pl.all().gather(run_of_row)).get_columns())
     factor = pl.when(pl.col("unit") == pl.col("param_unit")).then(1.0).when(
         pl.col("q_from") == pl.col("q_to")).then(pl.col("b_from") / pl.col("b_to")).otherwise(None)
-    new_series = pl.any_horizontal([pl.col(c) != pl.col(c).shift(1) for c in SERIES_KEY]).fill_null(True)
     return df.with_columns(
         unit_factor=factor,
         value_std=(pl.col("value") * factor).fill_null(pl.col("value")),
         t=pl.col("period_start").dt.epoch("s"),
-        new_series=new_series,
+        new_series=marks.get_column("new_series"),
     )
 
 

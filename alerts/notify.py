@@ -4,7 +4,9 @@ Evaluation only queues messages (table `notifications`, inside its transaction);
 (`deliver_outbox`) claims due messages under the writer lock, sends them with no lock held,
 and records the outcome. A channel that fails is retried with exponential backoff; after the
 last attempt the message stays in the outbox as `failed` (shown by `envmon alerts outbox`,
-re-queued by `--retry-failed`), so no alert is ever lost to a channel outage.
+re-queued by `--retry-failed`), so no alert is ever lost to a channel outage. Within one run an
+e-mail channel's messages share one SMTP session, and a channel that cannot be reached is not
+tried again until the next run.
 """
 
 from __future__ import annotations
@@ -299,21 +301,34 @@ def claim_due(
     return [Message(*r) for r in rows]
 
 
+def _mail(channel: EmailChannel, message: Message) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = channel.sender
+    mail["To"] = message.recipient
+    mail["Subject"] = message.subject
+    mail["X-Envmon-Notification"] = message.notification_id
+    payload = json.loads(message.payload)
+    lines = [f"{k}: {v}" for k, v in sorted(payload.items()) if v is not None]
+    mail.set_content(message.subject + "\n\n" + "\n".join(lines) + "\n")
+    return mail
+
+
+def _smtp_session(channel: EmailChannel) -> smtplib.SMTP:
+    smtp = smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout_s)
+    try:
+        if channel.starttls:
+            smtp.starttls()
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 def send_one(channel: Any, message: Message, log_dir: Path) -> None:
-    """Deliver one message; raise on any failure."""
+    """Deliver one message (an e-mail in its own SMTP session); raise on any failure."""
     if isinstance(channel, EmailChannel):
-        mail = EmailMessage()
-        mail["From"] = channel.sender
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail["X-Envmon-Notification"] = message.notification_id
-        payload = json.loads(message.payload)
-        lines = [f"{k}: {v}" for k, v in sorted(payload.items()) if v is not None]
-        mail.set_content(message.subject + "\n\n" + "\n".join(lines) + "\n")
-        with smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout_s) as smtp:
-            if channel.starttls:
-                smtp.starttls()
-            smtp.send_message(mail)
+        with _smtp_session(channel) as smtp:
+            smtp.send_message(_mail(channel, message))
     elif isinstance(channel, WebhookChannel):
         request = urllib.request.Request(
             channel.url,
@@ -340,23 +355,95 @@ def send_one(channel: Any, message: Message, log_dir: Path) -> None:
             fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
 
 
+_SEND_ERRORS = (OSError, smtplib.SMTPException, urllib.error.URLError, ValueError)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _webhook_unreachable(exc: BaseException) -> bool:
+    """No HTTP answer at all (refused, timed out, no route) — not a status the server sent."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return False
+    if isinstance(exc, urllib.error.URLError):
+        return isinstance(exc.reason, OSError)
+    return isinstance(exc, TimeoutError)
+
+
+class _Run:
+    """One delivery run's connections: one SMTP session per e-mail channel for all its messages
+    (not one per message), and a channel that cannot be reached is not tried again in the run —
+    with a server that times out, trying each of thousands of queued messages would take hours.
+    Its messages get that error and wait for their retry like any failed message."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.sessions: dict[str, smtplib.SMTP] = {}
+        self.unreachable: dict[str, str] = {}
+
+    def send(self, channel: Any, message: Message) -> None:
+        if channel.channel_id in self.unreachable:
+            raise OSError(
+                f"not tried: {channel.channel_id} could not be reached earlier in this run "
+                f"({self.unreachable[channel.channel_id]})"
+            )
+        if isinstance(channel, EmailChannel):
+            self._email(channel, message)
+            return
+        try:
+            send_one(channel, message, self.log_dir)
+        except _SEND_ERRORS as exc:
+            if isinstance(channel, WebhookChannel) and _webhook_unreachable(exc):
+                self.unreachable[channel.channel_id] = _describe(exc)
+            raise
+
+    def _email(self, channel: EmailChannel, message: Message) -> None:
+        smtp = self.sessions.get(channel.channel_id)
+        if smtp is None:
+            try:
+                smtp = self.sessions[channel.channel_id] = _smtp_session(channel)
+            except _SEND_ERRORS as exc:
+                self.unreachable[channel.channel_id] = _describe(exc)
+                raise
+        try:
+            smtp.send_message(_mail(channel, message))
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+            raise  # the server refused this message (a recipient, its size): the session is fine
+        except _SEND_ERRORS:
+            self.sessions.pop(channel.channel_id).close()  # broken session: the next one reconnects
+            raise
+
+    def close(self) -> None:
+        for smtp in self.sessions.values():
+            try:
+                smtp.quit()
+            except _SEND_ERRORS:
+                smtp.close()
+        self.sessions.clear()
+
+
 def deliver(
     messages: list[Message], config: NotificationConfig, log_dir: Path
 ) -> dict[str, str | None]:
     """Send each message (no warehouse lock held); notification_id -> error or None."""
     channels = {c.channel_id: c for c in config.channels}
     outcome: dict[str, str | None] = {}
-    for m in messages:
-        channel = channels.get(m.channel_id)
-        if channel is None:
-            outcome[m.notification_id] = f"channel {m.channel_id!r} is no longer configured"
-            continue
-        try:
-            send_one(channel, m, log_dir)
-            outcome[m.notification_id] = None
-        except (OSError, smtplib.SMTPException, urllib.error.URLError, ValueError) as exc:
-            outcome[m.notification_id] = f"{type(exc).__name__}: {exc}"
-            log.warning("notification %s via %s failed: %s", m.notification_id, m.channel_id, exc)
+    run = _Run(log_dir)
+    try:
+        for m in messages:
+            channel = channels.get(m.channel_id)
+            if channel is None:
+                outcome[m.notification_id] = f"channel {m.channel_id!r} is no longer configured"
+                continue
+            try:
+                run.send(channel, m)
+                outcome[m.notification_id] = None
+            except _SEND_ERRORS as exc:
+                outcome[m.notification_id] = _describe(exc)
+                log.warning("notification %s via %s failed: %s", m.notification_id, m.channel_id, exc)
+    finally:
+        run.close()
     return outcome
 
 
@@ -446,7 +533,7 @@ def notify_pipeline_failure(settings: Any, failure: dict[str, Any]) -> dict[str,
             try:
                 send_one(channel, message, Path(settings.log_dir))
                 outcome[f"{channel.channel_id}:{recipient}"] = None
-            except (OSError, smtplib.SMTPException, urllib.error.URLError, ValueError) as exc:
-                outcome[f"{channel.channel_id}:{recipient}"] = f"{type(exc).__name__}: {exc}"
+            except _SEND_ERRORS as exc:
+                outcome[f"{channel.channel_id}:{recipient}"] = _describe(exc)
                 log.warning("pipeline failure notice via %s failed: %s", channel.channel_id, exc)
     return outcome

@@ -33,11 +33,29 @@ class SmtpSink(socketserver.ThreadingTCPServer):
 
     def __init__(self, port: int = 0) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.sessions = 0
         super().__init__(("127.0.0.1", port), _SmtpHandler)
+
+
+class HangUp(socketserver.ThreadingTCPServer):
+    """Accepts a connection and closes it at once (a server that is up but not answering)."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, port: int) -> None:
+        self.connections = 0
+        super().__init__(("127.0.0.1", port), _HangUpHandler)
+
+
+class _HangUpHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.server.connections += 1  # type: ignore[attr-defined]
 
 
 class _SmtpHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
+        self.server.sessions += 1  # type: ignore[attr-defined]
         def say(line: str) -> None:
             self.wfile.write(line.encode() + b"\r\n")
 
@@ -145,6 +163,30 @@ def test_email_webhook_and_log_delivered(channels):
     lines = (Path(settings.log_dir) / "alerts.log").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2 and json.loads(lines[0])["site_id"] == "huaneng_gaobeidian_da001"
     assert rows(settings, "SELECT DISTINCT status FROM notifications") == [("sent",)]
+    assert smtp.sessions == 1  # both e-mails in one SMTP session
+
+
+def test_a_channel_that_cannot_be_reached_is_tried_once_per_run(channels):
+    settings, smtp_port, _ = channels  # the webhook's port: nothing listens (refused)
+    _fire(settings)
+    smtp = HangUp(smtp_port)  # the SMTP port accepts and hangs up: no greeting
+    _serve(smtp)
+    try:
+        report = send_notifications(settings, now=local(2025, 3, 3, 12))
+    finally:
+        smtp.shutdown(), smtp.server_close()
+    assert (report.sent, report.retried, report.failed) == (2, 4, 0)  # the log channel works
+    assert smtp.connections == 1  # not once per e-mail
+    errors = rows(
+        settings,
+        """SELECT channel_id, last_error FROM notifications WHERE status = 'pending'
+           ORDER BY channel_id, queued_for, notification_id""",
+    )
+    for channel in ("duty_webhook", "officer_email"):
+        first, second = [e for c, e in errors if c == channel]
+        assert "not tried" not in first and first  # the failure itself: refused / disconnected
+        assert second.startswith(f"OSError: not tried: {channel} could not be reached")
+        assert first in second  # with the reason of the first
 
 
 def test_servers_down_then_up_retries_and_loses_nothing(channels):

@@ -176,19 +176,19 @@ class Observer:
 
     def finish(self, rule: Any, obs: list[Observation], window: Window) -> list[Observation]:
         """Apply time windows and maintenance; keep what the window reads."""
-        out = []
-        for o in obs:
-            if o.period_end > window.end or o.period_start < window.read_from:
-                continue
-            site = self.sites[o.site_id]
-            if o.exceeded is not None and not self.in_window(rule, site, o.period_start):
-                o.exceeded, o.detail = False, "outside " + "/".join(rule.only_during)
-            m = self.in_maintenance(
-                rule.rule_id, o.site_id, o.parameter, o.period_start, o.period_end
-            )
-            if m is not None:
-                o.exceeded, o.detail = None, f"maintenance window {m}"
-            out.append(o)
+        out = [o for o in obs if o.period_end <= window.end and o.period_start >= window.read_from]
+        if rule.only_during:
+            outside = "outside " + "/".join(rule.only_during)
+            for o in out:
+                if o.exceeded is not None and not self.in_window(rule, self.sites[o.site_id], o.period_start):
+                    o.exceeded, o.detail = False, outside
+        if any(m_rule in (None, rule.rule_id) for _, _, m_rule, *_ in self.maintenance):
+            for o in out:
+                m = self.in_maintenance(
+                    rule.rule_id, o.site_id, o.parameter, o.period_start, o.period_end
+                )
+                if m is not None:
+                    o.exceeded, o.detail = None, f"maintenance window {m}"
         out.sort(key=lambda o: (o.site_id, o.parameter or "", o.period_start))
         return out
 
@@ -359,6 +359,7 @@ class Observer:
         out = []
         # every site reports the same few period starts: convert each once per time zone
         times: dict[tuple[datetime, int, str], tuple[datetime, datetime, date]] = {}
+        limits: dict[tuple[str, str, date], tuple[Any, str | None, str]] = {}
         for site_id, parameter, ps, interval_s, value, unit, valid, why in rows:
             site = self.sites.get(site_id)
             if site is None or site.kind not in rule.site_kinds:
@@ -372,7 +373,10 @@ class Observer:
                     utc.astimezone(site.tz).date(),
                 )
             ps, pe, local_day = times[key]
-            limit, limit_unit, basis = self._limit_for(rule, site, parameter, local_day)
+            limit_key = (site_id, parameter, local_day)
+            if limit_key not in limits:  # the same few limits for every hour of a site's day
+                limits[limit_key] = self._limit_for(rule, site, parameter, local_day)
+            limit, limit_unit, basis = limits[limit_key]
             if limit is None:
                 out.append(Observation(site_id, parameter, ps, pe, value, None, unit, None, basis))
                 continue
@@ -494,7 +498,7 @@ class Observer:
                 WINDOW win AS (PARTITION BY site_id, parameter, interval_s ORDER BY h
                                RANGE BETWEEN $span PRECEDING AND CURRENT ROW)
             )
-            SELECT site_id, parameter, interval_s, h, n, spread FROM spans
+            SELECT site_id, parameter, interval_s, timezone('UTC', h), n, spread FROM spans
             WHERE h >= $first AND h < $end AND first_h = h - $span
               AND n >= $coverage * ($hours * greatest(1, 3600 // interval_s))
             ORDER BY site_id, parameter, h, interval_s
@@ -514,6 +518,7 @@ class Observer:
         ).fetchall()
         out: list[Observation] = []
         last: tuple[str, str, datetime] | None = None
+        utc: dict[datetime, datetime] = {}  # hours come as naive UTC: a zone per row costs a pytz lookup
         for site_id, parameter, interval_s, h, n, spread in rows:
             flat = spread <= rule.tolerance
             detail = f"{n} values at {interval_s} s over {rule.hours} h, range {spread:g}"
@@ -524,7 +529,7 @@ class Observer:
                     o.value, o.detail = spread, detail
                 continue
             last = (site_id, parameter, h)
-            h = _utc(h)
+            h = utc[h] if h in utc else utc.setdefault(h, _utc(h))
             out.append(
                 Observation(
                     site_id, parameter, h, h + HOUR, spread, rule.tolerance, None, flat, detail
@@ -595,8 +600,8 @@ class Observer:
                 f"max(interval_s) FILTER (WHERE period_start >= $lo{i})" for i in range(len(lows))
             )
             rows = self.con.execute(
-                f"SELECT site_id, date_trunc('hour', period_start) AS h, {columns} FROM readings "
-                "WHERE period_start >= $lo0 AND period_start < $hi GROUP BY ALL",
+                f"SELECT site_id, timezone('UTC', date_trunc('hour', period_start)) AS h, {columns} "
+                "FROM readings WHERE period_start >= $lo0 AND period_start < $hi GROUP BY ALL",
                 {"hi": w.end, **{f"lo{i}": t for i, t in enumerate(lows)}},
             ).fetchall()
             self._reported = {key: (rows, lows)}
@@ -605,7 +610,7 @@ class Observer:
     def _flagged(self, rule: FlaggedRule, w: Window) -> list[Observation]:
         sites = {s.site_id for s in self.sites_of(rule.site_kinds)}
         rows = self.con.execute(
-            "SELECT site_id, parameter, period_start, value, flag FROM readings "
+            "SELECT site_id, parameter, timezone('UTC', period_start), value, flag FROM readings "
             "WHERE parameter IN (SELECT unnest($params)) AND interval_s = $interval "
             "AND period_start >= $lo AND period_start < $hi ORDER BY ALL",
             {

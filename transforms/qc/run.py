@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from envmon.schema import SOURCE_KINDS
 from envmon.settings import Settings, get_settings
 from transforms.qc.config import QcConfig, default_qc_path, load_qc_config
 from transforms.qc.engine import SERIES_KEY, context_from_db, evaluate
@@ -30,8 +31,12 @@ GX_PREFIX = "gx:"  # flags set by validate_batches; run_qc leaves them alone
 # Readings held in memory at once (whole sites per chunk); ~0.5 KB a reading while checked.
 QC_CHUNK_ROWS = 2_000_000
 _READ_COLUMNS = (
-    "site_id, parameter, period_start, interval_s, source_kind, value, value_zs, unit, flag"
-)
+    "site_id", "parameter", "period_start", "interval_s", "source_kind", "value", "value_zs", "unit", "flag",
+)  # fmt: skip
+# Text columns sorted and carried as small integer codes of the registry's names (the text of a
+# name the registry lacks rides beside it): DuckDB's sort moved every row's strings, which cost
+# more than the sort itself.
+_CODED = ("site_id", "parameter", "source_kind", "unit")
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,48 @@ def _outer(
     return lo - outer, hi + outer
 
 
+def _dictionaries(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    def names(sql: str) -> list[str]:
+        return [r[0] for r in con.execute(sql).fetchall()]
+
+    return {
+        "site_id": names("SELECT site_id FROM sites ORDER BY site_id"),
+        "parameter": names("SELECT parameter FROM parameters ORDER BY parameter"),
+        "source_kind": sorted(SOURCE_KINDS),
+        "unit": names("SELECT unit FROM units ORDER BY unit"),
+    }
+
+
+def _coded_read_sql() -> str:
+    """The range's readings with `_CODED` columns as codes (1-based positions in the
+    `$<column>` lists; NULL with the text in `<column>_other` for a name not in the list), in
+    series order: by site, parameter, interval, source kind and period."""
+    codes = ",\n".join(
+        f"{c}_codes AS (SELECT unnest(CAST(${c} AS VARCHAR[])) AS {c}, "
+        f"CAST(unnest(range(1, len(CAST(${c} AS VARCHAR[])) + 1)) AS INTEGER) AS {c}_code)"
+        for c in _CODED
+    )
+    coded = ", ".join(f"{c}_code, CASE WHEN {c}_code IS NULL THEN r.{c} END AS {c}_other" for c in _CODED)
+    plain = ", ".join(f"r.{c}" for c in _READ_COLUMNS if c not in _CODED)
+    joins = " ".join(f"LEFT JOIN {c}_codes USING ({c})" for c in _CODED)
+    order = ", ".join(
+        f"{c}_code, {c}_other" if c in _CODED else c for c in (*SERIES_KEY, "period_start")
+    )
+    return f"""WITH {codes}
+        SELECT {coded}, {plain} FROM readings r {joins}
+        WHERE r.period_start >= $outer_lo AND r.period_start < $outer_hi
+          AND r.period_start >= $lo - to_seconds(r.interval_s * $m)
+          AND r.period_start <  $hi + to_seconds(r.interval_s * $m)
+        ORDER BY {order}"""
+
+
+def _decoded(frame: pl.DataFrame, dictionaries: dict[str, pl.Series]) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.coalesce(pl.lit(names).gather(pl.col(f"{c}_code") - 1), pl.col(f"{c}_other")).alias(c)
+        for c, names in dictionaries.items()
+    ).select(_READ_COLUMNS)
+
+
 def _site_chunks(
     con: duckdb.DuckDBPyConnection, cfg: QcConfig, lo: datetime, hi: datetime, chunk_rows: int
 ) -> Iterator[pl.DataFrame]:
@@ -121,20 +168,19 @@ def _site_chunks(
     parameters). One sorted read streamed in pieces: reading each chunk's sites with a filter
     scanned the whole table once per chunk, which grew with the square of the data."""
     outer_lo, outer_hi = _outer(con, cfg, lo, hi)
+    names = _dictionaries(con)
     reader = con.sql(
-        f"""SELECT {_READ_COLUMNS} FROM readings
-            WHERE period_start >= $outer_lo AND period_start < $outer_hi
-              AND period_start >= $lo - to_seconds(interval_s * $m)
-              AND period_start <  $hi + to_seconds(interval_s * $m)
-            ORDER BY {", ".join(SERIES_KEY)}, period_start""",
+        _coded_read_sql(),
         params={
             "outer_lo": outer_lo,
             "outer_hi": outer_hi,
             "lo": lo,
             "hi": hi,
             "m": _context_periods(cfg),
+            **names,
         },
     ).to_arrow_reader(min(chunk_rows, 1_000_000))
+    dictionaries = {c: pl.Series(c, names[c], dtype=pl.String) for c in _CODED}
     pending: list[pa.RecordBatch] = []
     carry = pl.DataFrame()  # the rows of the last site read so far
     rows = 0
@@ -143,7 +189,7 @@ def _site_chunks(
         rows += batch.num_rows
         if rows < chunk_rows:
             continue
-        frame = _joined(carry, pending, reader.schema)
+        frame = _joined(carry, pending, reader.schema, dictionaries)
         pending = []
         sites = frame.get_column("site_id")
         cut = frame.height - int(sites.reverse().rle_id().eq(0).sum())  # where the last site starts
@@ -153,14 +199,17 @@ def _site_chunks(
         yield frame.slice(0, cut)
         carry = frame.slice(cut)
         rows = carry.height
-    frame = _joined(carry, pending, reader.schema)
+    frame = _joined(carry, pending, reader.schema, dictionaries)
     if frame.height:
         yield frame
 
 
-def _joined(carry: pl.DataFrame, batches: list[pa.RecordBatch], schema: pa.Schema) -> pl.DataFrame:
+def _joined(
+    carry: pl.DataFrame, batches: list[pa.RecordBatch], schema: pa.Schema, dictionaries: dict[str, pl.Series]
+) -> pl.DataFrame:
     new = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
     assert isinstance(new, pl.DataFrame)
+    new = _decoded(new, dictionaries)
     return pl.concat([carry, new], how="vertical") if carry.height else new
 
 

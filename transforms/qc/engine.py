@@ -174,12 +174,7 @@ def evaluate(
     results["rate_of_change"] = checks.rate_of_change(v, t, ns, _np(df, "roc_max"), _np(df, "roc_flag", 1).astype(np.int8))
     results["non_positive"] = checks.non_positive(v, _np(df, "np_allow_zero", True).astype(bool),
                                                   _np(df, "np_flag", 2).astype(np.int8), _np(df, "np_on", False).astype(bool))
-    verdicts = {k: int(sf.verdict) for k, sf in cfg.source_flags.flags.items()}
-    results["source_flag"] = (
-        df.select(pl.when(pl.col("flag").is_null()).then(pl.lit(0, pl.Int8)).otherwise(
-            pl.col("flag").replace_strict(verdicts, default=int(Flag.SUSPECT), return_dtype=pl.Int8)))
-        .to_series().to_numpy().astype(np.int8)
-    )
+    results["source_flag"] = _source_flags(df.get_column("flag"), cfg)
     results["timestamp"] = np.maximum(
         checks.in_future(t, int(now.timestamp()), cfg.file.future_tolerance_s),
         checks.outside_service(t, _np(df, "service_start_s"), _np(df, "service_end_s")),
@@ -187,6 +182,20 @@ def evaluate(
     own = np.maximum.reduce(list(results.values()))
     results.update(_consistency(df, cfg, v, own))
     return _collect(df, results, cfg)
+
+
+def _source_flags(flag: pl.Series, cfg: QcConfig) -> np.ndarray:
+    """The verdict of each logger flag (no flag: pass; an unknown one: suspect), looked up only
+    where there is a flag — most readings have none."""
+    out = np.zeros(flag.len(), dtype=np.int8)
+    if flag.null_count() == flag.len():
+        return out
+    verdicts = {k: int(sf.verdict) for k, sf in cfg.source_flags.flags.items()}
+    present = flag.is_not_null()
+    out[present.to_numpy()] = (
+        flag.filter(present).replace_strict(verdicts, default=int(Flag.SUSPECT), return_dtype=pl.Int8).to_numpy()
+    )
+    return out
 
 
 def _consistency(df: pl.DataFrame, cfg: QcConfig, v: np.ndarray, own: np.ndarray) -> dict[str, np.ndarray]:

@@ -169,8 +169,17 @@ def hourly_inputs(
     con: duckdb.DuckDBPyConnection, net: Network, lo: datetime, hi: datetime,
     site_ids: list[str] | None = None,
 ) -> pl.DataFrame:
-    """The hours the hourly rows of [lo, hi) need: from 23 hours before, for the O3 8-h means."""
-    return hour_values(con, net, lo - 23 * HOUR, hi, site_ids=site_ids)
+    """The hours the hourly rows of [lo, hi) need: those of [lo, hi), and for the air stations
+    the 23 hours before (O3 8-h and 24-h moving means) — only theirs: the other sites' earlier
+    hours were half the rows derived and held, and nothing used them."""
+    hours = hour_values(con, net, lo, hi, site_ids=site_ids)
+    stations = net.site_ids("air")
+    if site_ids is not None:
+        stations = sorted(set(stations) & set(site_ids))
+    if not stations:
+        return hours
+    before = hour_values(con, net, lo - 23 * HOUR, lo, site_ids=stations)
+    return pl.concat([before, hours]).sort("site_id", "parameter", "period_start")
 
 
 def derive_hourly(

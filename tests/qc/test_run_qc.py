@@ -120,3 +120,25 @@ def test_small_chunks_give_the_flags_of_one_chunk(warehouse: Settings, add_readi
         runs.append((report.readings, [r[:-1] for r in _flags(warehouse)]))
     assert runs[0] == runs[1]
     assert runs[0][0] == len(rows) and {r[0] for r in runs[0][1]} == {AIR, OUTLET}
+
+
+def test_names_the_registry_lacks_keep_their_own_text(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    # The sorted read carries registry names as codes; a site, parameter or unit the registry
+    # does not know rides beside them as text and must come back as itself, series intact.
+    rows = [reading(site, "pm25", T0 + timedelta(hours=i), 10.0 + i, unit="furlong")
+            for site in ("zz_unregistered_b", "zz_unregistered_a") for i in range(3)]
+    rows += [reading(AIR, "pm25", T0 + timedelta(hours=i), 10.0) for i in range(3)]
+    rows += [{**reading(AIR, "pm25", T0, 1.0), "parameter": "xylene", "unit": "furlong"}]
+    _load(warehouse, add_readings, rows)
+    run_qc(warehouse, DAY, DAY, now=NOW)
+    with connect(warehouse, write=False) as con:
+        units = con.execute("SELECT unit FROM units WHERE unit = 'furlong'").fetchall()
+        unit_flags = con.execute(
+            "SELECT site_id, count(*) FROM qc_flags WHERE check_name = 'unit' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        sites = {r[0] for r in con.execute("SELECT site_id FROM qc_flags").fetchall()}
+        xylene = con.execute("SELECT count(*) FROM v_readings_qc WHERE parameter = 'xylene' AND qc_verdict <> 'not_evaluated'").fetchall()
+    assert units == []  # not a registry unit: no code for it
+    assert unit_flags == [("zz_unregistered_a", 3), ("zz_unregistered_b", 3)]  # furlong is no ug/m3
+    assert AIR not in sites  # the registered station's readings pass
+    assert xylene == [(1,)]  # an unknown parameter is read and judged too

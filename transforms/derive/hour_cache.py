@@ -105,12 +105,14 @@ def reusing_hour_values(
     """`hour_values(con, net, lo, hi)` for every site, read from the kept hours where they are
     current and derived from the readings for the rest of [lo, hi)."""
     token = inputs_token(con)
+    if token is None:
+        return hour_values(con, net, lo, hi)
     kept = con.execute(
         """SELECT max(range_start), min(range_end) FROM hour_value_runs
            WHERE inputs_token = ? AND range_start < ? AND range_end > ?""",
         [token, hi, lo],
     ).fetchall()[0]
-    if token is None or kept[0] is None:
+    if kept[0] is None:
         return hour_values(con, net, lo, hi)
     k_lo, k_hi = max(lo, kept[0]), min(hi, kept[1])
     derived = [hour_values(con, net, a, b) for a, b in ((lo, k_lo), (k_hi, hi)) if a < b]

@@ -36,7 +36,6 @@ from ingest.landing import LandingZone
 from transforms.derive import air, jobs
 from transforms.derive.context import CITY, Network, load_network
 from transforms.derive.frames import local_day_range, with_local_date
-from transforms.derive.hours import hour_values
 from transforms.derive.store import Replace, write
 from warehouse.db import connect
 
@@ -176,11 +175,10 @@ def compute_partition(
             d_lo, d_hi = local_day_range(day, tz)
             h_lo, h_hi = max(lo, d_lo), min(hi, d_hi)
             # the region's hours derived once, for the hourly rows, the daily rows and the city's
-            # inputs alike; each gets exactly the range it would derive itself (hours are
-            # independent of each other, so a slice equals a derivation over the slice)
+            # inputs alike (with the air stations' earlier hours that their moving means need);
+            # hours are independent of each other, so a slice equals a derivation over the slice
             n_lo, n_hi = jobs.daily_hours_range(day, tz)
-            span = (min(h_lo - 23 * HOUR, n_lo), max(h_hi, n_hi))
-            hours = hour_values(con, net, *span, site_ids=sites)
+            hours = jobs.hourly_inputs(con, net, min(h_lo, n_lo), max(h_hi, n_hi), sites)
             agg_h, aqi_h = jobs.hourly_frames(
                 con, net, h_lo, h_hi, tz, site_ids=sites, hours=_between(hours, h_lo - 23 * HOUR, h_hi)
             )

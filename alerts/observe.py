@@ -518,7 +518,6 @@ class Observer:
         ).fetchall()
         out: list[Observation] = []
         last: tuple[str, str, datetime] | None = None
-        utc: dict[datetime, datetime] = {}  # hours come as naive UTC: a zone per row costs a pytz lookup
         for site_id, parameter, interval_s, h, n, spread in rows:
             flat = spread <= rule.tolerance
             detail = f"{n} values at {interval_s} s over {rule.hours} h, range {spread:g}"
@@ -529,7 +528,7 @@ class Observer:
                     o.value, o.detail = spread, detail
                 continue
             last = (site_id, parameter, h)
-            h = utc[h] if h in utc else utc.setdefault(h, _utc(h))
+            h = _utc(h)  # fetched as naive UTC: a zone-aware value costs a pytz lookup per row
             out.append(
                 Observation(
                     site_id, parameter, h, h + HOUR, spread, rule.tolerance, None, flat, detail

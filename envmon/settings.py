@@ -11,6 +11,7 @@ An unknown key or a bad value fails at load time naming the file, the key and th
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,14 @@ class Settings(BaseModel):
     duckdb_temp_dir: Path | None = Field(
         default=None, description="where DuckDB spills (default: $ENVMON_HOME/tmp/duckdb)"
     )
+    reading_earliest: date = Field(
+        default=date(2000, 1, 1),
+        description="no reading may start before this day (a 1900 or 1970 DataTime is a reset clock)",
+    )
+    reading_max_future_s: float = Field(
+        default=600.0, ge=0, le=86400,
+        description="how far ahead of the clock a reading may start (clock drift), in seconds",
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -92,6 +101,8 @@ _ENV = {
     "landing_retention_days": "ENVMON_LANDING_RETENTION_DAYS",
     "duckdb_memory_limit": "ENVMON_DUCKDB_MEMORY_LIMIT",
     "duckdb_temp_dir": "ENVMON_DUCKDB_TEMP_DIR",
+    "reading_earliest": "ENVMON_READING_EARLIEST",
+    "reading_max_future_s": "ENVMON_READING_MAX_FUTURE_S",
 }
 
 

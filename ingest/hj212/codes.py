@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from envmon.contract import reading_flags
+
 _HERE = Path(__file__).parent
 # 2005 flue-gas parameter codes: their presence marks a packet as flue gas when ST is missing.
 _FLUE_MARKERS = frozenset({"B02", "S01", "S02", "S03", "S04", "S05", "S07", "S08"})
@@ -76,8 +78,9 @@ def field_kinds() -> dict[str, str]:
 
 @cache
 def data_flags() -> dict[str, tuple[str, bool]]:
-    """Data flag letter -> (meaning, usable in statistics) per HJ 212-2017 Table 8 (flags.csv)."""
-    return {r["flag"]: (r["meaning"], r["usable"] == "true") for r in _rows("flags.csv")}
+    """Data flag -> (meaning, usable in statistics): the one vocabulary of envmon.contract
+    (HJ 212-2017 Table 8 and envmon's own markers)."""
+    return reading_flags()
 
 
 def parameter_ids() -> frozenset[str]:

@@ -18,9 +18,12 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from alerts.rules import (
+    CONSISTENCY_PAIRS,
     STATISTICS,
+    ConsistencyRule,
     FlaggedRule,
     FlatLineRule,
+    LongStopRule,
     NoDataRule,
     RuleSet,
     ThresholdRule,
@@ -134,6 +137,14 @@ class Observer:
         ).fetchall()
 
     # ------------------------------------------------------------------ shared helpers
+    def has_table(self, name: str) -> bool:
+        """Whether the warehouse holds `name` yet (tables of later migrations may be absent)."""
+        if not hasattr(self, "_tables"):
+            self._tables = {
+                t for (t,) in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            }
+        return name in self._tables
+
     def convert(self, value: float, unit_from: str, unit_to: str) -> float | None:
         a, b = self.units.get(unit_from), self.units.get(unit_to)
         if unit_from == unit_to:
@@ -180,7 +191,9 @@ class Observer:
         if rule.only_during:
             outside = "outside " + "/".join(rule.only_during)
             for o in out:
-                if o.exceeded is not None and not self.in_window(rule, self.sites[o.site_id], o.period_start):
+                if o.exceeded is not None and not self.in_window(
+                    rule, self.sites[o.site_id], o.period_start
+                ):
                     o.exceeded, o.detail = False, outside
         if any(m_rule in (None, rule.rule_id) for _, _, m_rule, *_ in self.maintenance):
             for o in out:
@@ -204,6 +217,10 @@ class Observer:
             obs = self._flagged(rule, window)
         elif isinstance(rule, TransmissionEfficiencyRule):
             obs = self._transmission(rule, window)
+        elif isinstance(rule, ConsistencyRule):
+            obs = self._consistency(rule, window)
+        elif isinstance(rule, LongStopRule):
+            obs = self._long_stop(rule, window)
         else:  # pragma: no cover - the rule models are a closed union
             raise TypeError(f"unknown rule kind {type(rule).__name__}")
         return self.finish(rule, obs, window)
@@ -541,16 +558,23 @@ class Observer:
         lookback = timedelta(hours=rule.lookback_h)
         rows, lows = self._hours_reported(w, w.read_from - lookback)
         column = lows.index(w.read_from - lookback)
+        # A reading covers the hours of its interval only at the site's finest interval: a
+        # 4-hourly water sample covers its four hours, but a logger's daily (CN 2031) or hourly
+        # summary never stands in for the minute data of the hours it summarises.
+        finest: dict[str, int] = {}
+        for site_id, _h, *by_low in rows:
+            interval_s = by_low[column]
+            if interval_s is not None and site_id in sites:
+                finest[site_id] = min(finest.get(site_id, interval_s), interval_s)
         covered: dict[str, set[datetime]] = defaultdict(set)
         utc: dict[datetime, datetime] = {}
         for site_id, h, *by_low in rows:
-            interval_s = by_low[column]
-            if interval_s is None or site_id not in sites:
+            if by_low[column] is None or site_id not in sites:
                 continue
             if h not in utc:
                 utc[h] = _utc(h)
             h = utc[h]
-            for k in range(max(1, -(-int(interval_s) // 3600))):
+            for k in range(max(1, -(-int(finest[site_id]) // 3600))):
                 covered[site_id].add(h + HOUR * k)
         out = []
         hours = self._hours(w)
@@ -583,7 +607,7 @@ class Observer:
     def _hours_reported(
         self, w: Window, low: datetime
     ) -> tuple[list[tuple[Any, ...]], list[datetime]]:
-        """(site, hour, max interval_s of the readings from each low bound on) for the low
+        """(site, hour, min interval_s of the readings from each low bound on) for the low
         bounds of every no-data rule: one scan of the readings serves them all."""
         lows = sorted(
             {
@@ -596,7 +620,7 @@ class Observer:
         key = (tuple(lows), w.end)
         if key not in self._reported:
             columns = ", ".join(
-                f"max(interval_s) FILTER (WHERE period_start >= $lo{i})" for i in range(len(lows))
+                f"min(interval_s) FILTER (WHERE period_start >= $lo{i})" for i in range(len(lows))
             )
             rows = self.con.execute(
                 f"SELECT site_id, timezone('UTC', date_trunc('hour', period_start)) AS h, {columns} "
@@ -685,4 +709,100 @@ class Observer:
                     f"{valid} valid of {expected} expected ({received} received); {rule.basis}",
                 )
             )
+        return out
+
+    def _consistency(self, rule: ConsistencyRule, w: Window) -> list[Observation]:
+        """Per outlet, parameter and hour of outlet_hours: the logger's own value against
+        envmon's (derived mean, or O2-corrected mean). Exceeded when they differ by more than
+        max(relative_tolerance × |envmon's value|, absolute_floor); no verdict when either is
+        missing, or (skip_not_operating) in a shut-down hour."""
+        if not self.has_table("outlet_hours"):
+            return []
+        theirs, ours = CONSISTENCY_PAIRS[rule.compare]
+        sites = [s.site_id for s in self.sites_of(rule.site_kinds)]
+        rows = self.con.execute(
+            f"SELECT site_id, parameter, timezone('UTC', period_start), unit, {theirs}, {ours}, "
+            "operating, not_operating_reason FROM outlet_hours "
+            "WHERE parameter IN (SELECT unnest($params)) AND site_id IN (SELECT unnest($sites)) "
+            "AND period_start >= $lo AND period_start < $hi ORDER BY ALL",
+            {"params": rule.parameters, "sites": sites, "lo": w.read_from, "hi": w.end},
+        ).fetchall()
+        ours_name = {"derived_value": "derived", "corrected_value": "O2-corrected"}[ours]
+        theirs_name = {"logger_value": "Avg", "logger_zs_value": "ZsAvg"}[theirs]
+        floor = rule.absolute_floor
+        out: dict[tuple[str, str, datetime], Observation] = {}
+        for site_id, parameter, ps, unit, logger, envmon, operating, why_stopped in rows:
+            ps = ps.replace(tzinfo=UTC)
+            pe = ps + HOUR
+            key = (site_id, parameter, ps)
+            if logger is None or envmon is None:
+                missing = "no logger value" if logger is None else f"no {ours_name} value"
+                out[key] = Observation(site_id, parameter, ps, pe, None, None, unit, None, missing)
+                continue
+            if rule.skip_not_operating and operating is False:
+                out[key] = Observation(
+                    site_id,
+                    parameter,
+                    ps,
+                    pe,
+                    None,
+                    None,
+                    unit,
+                    None,
+                    f"not operating: {why_stopped or 'shut down'}",
+                )
+                continue
+            floor_here = self.convert(floor.value, floor.unit, unit) if unit else None
+            if floor_here is None:
+                out[key] = Observation(
+                    site_id,
+                    parameter,
+                    ps,
+                    pe,
+                    None,
+                    None,
+                    unit,
+                    None,
+                    f"unit {unit} cannot be compared with the floor in {floor.unit}",
+                )
+                continue
+            diff, allowed, exceeded = rule.judge(logger, envmon, floor_here)
+            out[key] = Observation(
+                site_id,
+                parameter,
+                ps,
+                pe,
+                diff,
+                allowed,
+                unit,
+                exceeded,
+                f"logger's {theirs_name} {logger:.6g} vs {ours_name} {envmon:.6g} {unit}: "
+                f"difference {diff:.6g} {'>' if exceeded else '≤'} allowed {allowed:.6g} = "
+                f"max({rule.relative_tolerance:g} × {abs(envmon):.6g}, {floor.value:g} {floor.unit})",
+            )
+        return list(out.values())
+
+    def _long_stop(self, rule: LongStopRule, w: Window) -> list[Observation]:
+        """Per outlet and hour of outlet_hours: stopped (exceeded) when no row of the hour is
+        operating; running when one is; no verdict when none says either way."""
+        if not self.has_table("outlet_hours"):
+            return []
+        sites = [s.site_id for s in self.sites_of(rule.site_kinds)]
+        rows = self.con.execute(
+            "SELECT site_id, timezone('UTC', period_start), bool_or(operating), count(operating), "
+            "string_agg(DISTINCT not_operating_reason, '; ' ORDER BY not_operating_reason) "
+            "FROM outlet_hours WHERE site_id IN (SELECT unnest($sites)) "
+            "AND period_start >= $lo AND period_start < $hi GROUP BY ALL ORDER BY ALL",
+            {"sites": sites, "lo": w.read_from, "hi": w.end},
+        ).fetchall()
+        out = []
+        for site_id, ps, running, known, reasons in rows:
+            ps = ps.replace(tzinfo=UTC)
+            if not known:
+                verdict, detail = None, "operating state unknown"
+            elif running:
+                verdict, detail = False, "operating"
+            else:
+                verdict, detail = True, f"not operating: {reasons or 'shut down'}"
+            out.append(Observation(site_id, None, ps, ps + HOUR, None, None, None, verdict, detail))
         return out

@@ -3,6 +3,7 @@ monthly disclosure (warehouse.publish) needs. Every function takes an open conne
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -146,6 +147,66 @@ def list_alerts(
         f"ORDER BY state = 'firing' DESC, last_period DESC, alert_id LIMIT {int(limit)}",
         params,
     )
+
+
+def logger_alarms(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    site_ids: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """The data loggers' own alarm events (HJ 212 CN 2072, table logger_events kind 'alarm'),
+    newest first, for the given sites (all when None) with event_time in [since, until).
+
+    Columns: site_id, site_name_zh, site_name_en, timezone (the site's, for local display),
+    mn, event_time (UTC), code (the pollutant code as sent, or null), parameter (envmon's
+    parameter of that code, when the registry knows it), alarm_type (as sent), alarm_value
+    (the `<code>-Ala` value as sent, text, from extra), received_at, extra (JSON of the other
+    fields), alerts (ids of the site's alerts active at the event
+    time, comma separated, or null). No rows while logger_events does not exist yet.
+    """
+    if not con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'logger_events'"
+    ).fetchone()[0]:
+        return []
+    if site_ids is not None and not site_ids:
+        return []
+    rows = _dicts(
+        con,
+        f"""
+        SELECT e.site_id, s.name_zh AS site_name_zh, s.name_en AS site_name_en,
+               coalesce(s.timezone, 'Asia/Shanghai') AS timezone, e.mn, e.event_time, e.code,
+               (SELECT min(p.parameter) FROM parameters p
+                 WHERE e.code IS NOT NULL AND e.code IN (p.hj212_2017_code, p.hj212_2005_code)) AS parameter,
+               e.alarm_type, e.received_at, e.extra,
+               (SELECT string_agg(a.alert_id, ',' ORDER BY a.alert_id) FROM alerts a
+                 WHERE a.site_id = e.site_id AND a.first_period <= e.event_time
+                   AND (a.resolved_period IS NULL OR e.event_time < a.resolved_period)) AS alerts
+        FROM logger_events e LEFT JOIN sites s ON s.site_id = e.site_id
+        WHERE e.kind = 'alarm'
+          AND ($all_sites OR e.site_id IN (SELECT unnest($sites)))
+          AND (CAST($since AS TIMESTAMPTZ) IS NULL OR e.event_time >= CAST($since AS TIMESTAMPTZ))
+          AND (CAST($until AS TIMESTAMPTZ) IS NULL OR e.event_time < CAST($until AS TIMESTAMPTZ))
+        ORDER BY e.event_time DESC, e.site_id, e.code NULLS FIRST
+        LIMIT {int(limit)}
+        """,
+        {
+            "all_sites": site_ids is None,
+            "sites": site_ids or [""],
+            "since": since,
+            "until": until,
+        },
+    )
+    for row in rows:  # the alarm's value as sent (`B01-Ala=0.89` -> "0.89"), kept in extra
+        try:
+            extra = json.loads(row["extra"] or "{}")
+        except ValueError:
+            extra = {}
+        value = extra.get(f"{row['code']}-Ala") if isinstance(extra, dict) else None
+        row["alarm_value"] = None if value is None else str(value)
+    return rows
 
 
 def list_cases(

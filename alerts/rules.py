@@ -201,8 +201,60 @@ class TransmissionEfficiencyRule(_RuleBase):
     basis: str
 
 
+class Floor(StrictModel):
+    """An absolute amount in a unit (converted to the unit of each outlet hour compared)."""
+
+    value: float = Field(gt=0)
+    unit: str
+
+
+# What a consistency rule compares in outlet_hours: (the logger's column, envmon's column).
+CONSISTENCY_PAIRS: dict[str, tuple[str, str]] = {
+    "logger_vs_derived": ("logger_value", "derived_value"),
+    "logger_zs_vs_corrected": ("logger_zs_value", "corrected_value"),
+}
+
+
+class ConsistencyRule(_RuleBase):
+    """The data logger's own hourly value against envmon's recomputation of the same hour
+    (outlet_hours): apart by more than max(relative × |envmon's value|, absolute_floor) is a
+    sign of tampered or faulty logger software. The tolerances are the bureau's choice."""
+
+    kind: Literal["consistency"]
+    compare: Literal["logger_vs_derived", "logger_zs_vs_corrected"]
+    parameters: list[str] = Field(min_length=1)
+    relative_tolerance: float = Field(gt=0, lt=10)
+    absolute_floor: Floor
+    skip_not_operating: bool = Field(
+        default=True, description="no verdict in a shut-down hour (outlet_hours.operating false)"
+    )
+    basis: str
+
+    def judge(self, theirs: float, ours: float, floor: float) -> tuple[float, float, bool]:
+        """(difference, allowed difference, beyond it): |theirs − ours| against
+        max(relative_tolerance × |ours|, floor), the floor in the values' unit."""
+        diff = abs(theirs - ours)
+        allowed = max(self.relative_tolerance * abs(ours), floor)
+        return diff, allowed, diff > allowed
+
+
+class LongStopRule(_RuleBase):
+    """An outlet not operating (outlet_hours.operating false in every row of the hour: stopped
+    facility, zero flow, O2 above the cap) for `duration` hours, not covered by a declared
+    maintenance window."""
+
+    kind: Literal["long_stop"]
+    basis: str
+
+
 Rule = Annotated[
-    ThresholdRule | FlatLineRule | NoDataRule | FlaggedRule | TransmissionEfficiencyRule,
+    ThresholdRule
+    | FlatLineRule
+    | NoDataRule
+    | FlaggedRule
+    | TransmissionEfficiencyRule
+    | ConsistencyRule
+    | LongStopRule,
     Field(discriminator="kind"),
 ]
 
@@ -291,6 +343,22 @@ def _check_rule(rule: Any, where: str, registry: Any, problems: list[str]) -> No
             "only_during",
             f"night/holiday windows apply to hourly rules; this rule observes a {period_of(rule)}",
         )
+    if isinstance(rule, ConsistencyRule | LongStopRule) and rule.site_kinds != ["outlet"]:
+        bad("site_kinds", f"{rule.kind} rules read outlet_hours: site_kinds: [outlet]")
+    if isinstance(rule, ConsistencyRule):
+        unit = rule.absolute_floor.unit
+        if unit not in registry.units:
+            bad("absolute_floor.unit", f"unknown unit {unit!r}; valid: {_choices(registry.units)}")
+        else:
+            for p in params:
+                if p in registry.parameters and not registry.convertible(
+                    unit, registry.parameters[p].unit
+                ):
+                    bad(
+                        "absolute_floor.unit",
+                        f"{unit!r} cannot measure {p} (in {registry.parameters[p].unit}); "
+                        f"use a unit of quantity {registry.units[registry.parameters[p].unit].quantity}",
+                    )
     if not isinstance(rule, ThresholdRule):
         return
     spec = STATISTICS.get(rule.statistic)

@@ -13,6 +13,7 @@ import duckdb
 
 from alerts.queries import as_text, list_cases
 from envmon.errors import EnvmonError
+from envmon.spreadsheet import safe_cell
 
 
 class AlertActionError(EnvmonError):
@@ -142,7 +143,7 @@ def export_cases(
             writer = csv.writer(fh)
             writer.writerow(EXPORT_COLUMNS)
             for r in rows:
-                writer.writerow([as_text(r[c]) for c in EXPORT_COLUMNS])
+                writer.writerow([safe_cell(as_text(r[c])) for c in EXPORT_COLUMNS])
     elif suffix == ".xlsx":
         from openpyxl import Workbook
 
@@ -179,4 +180,4 @@ def _cell(value: Any) -> Any:
             if value.tzinfo is None
             else value.astimezone(UTC).replace(tzinfo=None)
         )
-    return value
+    return safe_cell(value)  # text a spreadsheet would run as a formula gets a leading '

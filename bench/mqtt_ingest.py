@@ -331,7 +331,7 @@ def main() -> None:
         )
         return rps
 
-    with Broker(tmp / "broker") as broker:
+    with Broker(tmp / "broker", anonymous=True) as broker:
         print("live (publisher running concurrently; the headline):")
         sub_live_rps = fig("mosquitto_sub -q 1", sub_live(broker, stream, n_msgs))
         run = IngestorRun(broker, tmp / "landing-live", "bench-live", args.batch_messages).start()

@@ -273,7 +273,7 @@ def _consistency(
         bad = (
             pair["o2"].isna()
             | (pair["o2_flag"] >= FAIL)
-            | (pair["o2"] >= o2r.o2_max_pct)
+            | (pair["o2"] > o2r.max_pct)
             | (pair["o2"] < 0)
         )
         f = np.zeros(len(df), dtype=np.int8)

@@ -35,7 +35,7 @@ from rich.table import Table
 
 from envmon.errors import EnvmonError
 from envmon.settings import REPO_ROOT, Settings, get_settings, reset_settings_cache
-from warehouse.registry.config import Registry
+from warehouse.registry.config import Registry, load_registry
 
 # A log file or a CI job is not a terminal: keep the tables readable there too.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -52,28 +52,39 @@ def demo_days(days: int, today: date | None = None) -> list[date]:
 @dataclass(frozen=True)
 class ScriptedEvent:
     site_id: str
-    kind: str  # exceedance | stuck | outage
+    kind: str  # exceedance | stuck | outage | hourly_mismatch | shutdown (ingest.hj212.simulator.EPISODE_KINDS)
     day_offset: int  # 0 = the first demo day
     start_hour: int  # local hour
     hours: int
     parameter: str | None
     factor: float
-    expect_rule: str
-    expect_grid: str
+    expect_rule: str | None  # the rule that must fire and open a case ...
+    expect_grid: str | None  # ... in this grid
+    expect_no_family: str | None = None  # or: no alert of this rule family at the site in the episode
+
+
+_SCENARIO_KEYS = ("site_id, kind, start_hour, hours, parameter, factor, day_offset, "
+                  "expect.rule_id + expect.grid_id, or expect.no_alert_family")
 
 
 def load_scenario(path: Path = SCENARIO_FILE) -> list[ScriptedEvent]:
+    from ingest.hj212.simulator import EPISODE_KINDS
+
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     events = []
     for i, e in enumerate(data.get("events", [])):
         try:
+            expect = e["expect"]
+            if not ({"rule_id", "grid_id"} <= set(expect) or "no_alert_family" in expect):
+                raise KeyError("expect needs rule_id and grid_id, or no_alert_family")
+            if e["kind"] not in EPISODE_KINDS:
+                raise ValueError(f"kind {e['kind']!r}; valid: {', '.join(EPISODE_KINDS)}")
             events.append(ScriptedEvent(
                 e["site_id"], e["kind"], int(e.get("day_offset", 0)), int(e["start_hour"]),
                 int(e["hours"]), e.get("parameter"), float(e.get("factor", 1.5)),
-                e["expect"]["rule_id"], e["expect"]["grid_id"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EnvmonError(f"{path}: events[{i}]: {exc!r} (keys: site_id, kind, start_hour, hours, "
-                              "parameter, factor, day_offset, expect.rule_id, expect.grid_id)") from exc
+                expect.get("rule_id"), expect.get("grid_id"), expect.get("no_alert_family")))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise EnvmonError(f"{path}: events[{i}]: {exc!r} (keys: {_SCENARIO_KEYS})") from exc
     return events
 
 
@@ -88,10 +99,11 @@ def _envmon(*args: str) -> list[str]:
     return [sys.executable, "-m", "envmon", *args]
 
 
-def _start(cmd: list[str], settings: Settings, log_name: str) -> subprocess.Popen[bytes]:
+def _start(cmd: list[str], settings: Settings, log_name: str,
+           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log = open(Path(settings.log_dir) / log_name, "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(cmd, env=_child_env(settings), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(cmd, env={**_child_env(settings), **(env or {})}, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -161,11 +173,14 @@ def _wait_landed(settings: Settings, source: str, expected: int, timeout_s: floa
 
 # --------------------------------------------------------------------------- data sources
 def publish_stations(settings: Settings, registry: Registry, port: int, start: datetime, end: datetime) -> int:
-    from ingest.mqtt.publisher import Publisher, publish_paced
+    from ingest.mqtt.accounts import ensure_accounts
+    from ingest.mqtt.publisher import AccountPublisher, publish_paced
     from ingest.mqtt.simulator import SimOptions, StationSimulator
 
     sim = StationSimulator(registry, SimOptions(seed=7, exceedance_rate=0.0))
-    publisher = Publisher("127.0.0.1", port, client_id="envmon-demo-stations")
+    # each station with its own account: the broker takes no anonymous publisher
+    accounts = ensure_accounts(settings.home, registry)
+    publisher = AccountPublisher("127.0.0.1", port, accounts, client_prefix="envmon-demo")
     publisher.wait_connected()
     readings = 0
 
@@ -193,9 +208,13 @@ def run_loggers(registry: Registry, port: int, start: datetime, end: datetime, d
                 e.hours * 60, e.parameter, e.factor)
         for e in events if e.day_offset < len(days)
     )
-    # random episodes off: the demo's exceedances, stuck values and outages are the scripted ones
+    # random episodes off: the demo's exceedances, stuck values and outages are the scripted ones.
+    # Each logger keeps its registry habits (minute interval, period label) and sends its running
+    # status every 10 minutes, as real loggers do. Daily values (2031) stay off: the no-data rule
+    # counts a daily reading as data for each hour of its day, which would hide the scripted outage.
     opts = LoggerSimOptions(seed=11, exceed_rate=0.0, maintenance_rate=0.0, stuck_rate=0.0,
-                            outage_rate=0.0, gap_rate=0.002, episodes=episodes, linger_s=0.5)
+                            outage_rate=0.0, gap_rate=0.002, episodes=episodes, linger_s=0.5,
+                            daily=False, running_status_s=600)
     sim = LoggerSimulator(registry, start, end, opts)
     report = asyncio.run(sim.run("127.0.0.1", port))
     return report.readings, report.packets
@@ -245,14 +264,16 @@ def run_demo(home: str | None = None, days: int = 1) -> None:
     events = load_scenario()
 
     with ExitStack() as stack:
-        broker = Broker(Path(settings.home) / "mosquitto").start()
+        broker = Broker.for_registry(Path(settings.home) / "mosquitto", settings.home, registry).start()
         stack.callback(broker.stop)
         mqtt = _start(_envmon("mqtt", "run", "--host", "127.0.0.1", "--port", str(broker.port)), settings,
                       "mqtt_ingestor.log")
         stack.callback(_stop, mqtt)
         hj_port = free_port()
+        # every demo logger connects from this host: allow them all (the default limits one host)
         hj212 = _start(_envmon("hj212", "serve", "--host", "127.0.0.1", "--port", str(hj_port)), settings,
-                       "hj212_server.log")
+                       "hj212_server.log",
+                       {"ENVMON_HJ212_MAX_CONNECTIONS_PER_PEER": str(max(20, 2 * len(registry.outlets)))})
         stack.callback(_stop, hj212)
         _wait_port(hj_port, hj212, "the HJ 212 server")
         _wait_log(settings, "mqtt_ingestor.log", "subscribed to", mqtt)
@@ -294,6 +315,70 @@ def run_demo(home: str | None = None, days: int = 1) -> None:
     console.print(f"done in {time.monotonic() - started:.0f} s")
     if failed:
         raise EnvmonError(f"{len(failed)} DAG run(s) failed: {[(r.dag_id, r.task_states) for r in failed]}")
+
+
+def _episode_utc(settings: Settings, day_list: list[date], e: ScriptedEvent) -> tuple[datetime, datetime]:
+    day = day_list[e.day_offset]
+    first = datetime(day.year, day.month, day.day, e.start_hour, tzinfo=settings.tz)
+    return first.astimezone(UTC), (first + timedelta(hours=e.hours)).astimezone(UTC)
+
+
+def _has_table(con, name: str) -> bool:  # type: ignore[no-untyped-def]
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
+def scenario_checks(con, settings: Settings, day_list: list[date],  # type: ignore[no-untyped-def]
+                    events: list[ScriptedEvent]) -> list[tuple[str, bool]]:
+    """One line per scripted episode (its alert and case, or the absence of an alert family),
+    and for a shut-down, that its hours are shown as not operating."""
+    def q(sql: str, **params: object) -> list[tuple]:
+        return con.execute(sql, params).fetchall()
+
+    out: list[tuple[str, bool]] = []
+    for e in events:
+        if e.day_offset >= len(day_list):
+            continue
+        first, end = _episode_utc(settings, day_list, e)
+        window = (f"{first.astimezone(settings.tz):%m-%d %H:%M}–{end.astimezone(settings.tz):%H:%M %z}")
+        if e.expect_rule is not None:
+            hit = q("""SELECT a.alert_id, c.grid_id FROM alerts a LEFT JOIN cases c USING (case_id)
+                       WHERE a.rule_id = $r AND a.site_id = $s""", r=e.expect_rule, s=e.site_id)
+            ok = bool(hit) and all(g == e.expect_grid for _, g in hit)
+            out.append((f"scenario {e.kind} at {e.site_id} ({window}): expected {e.expect_rule} → case in "
+                        f"{e.expect_grid}; got {len(hit)} alert(s) in {sorted({g or '-' for _, g in hit})}", ok))
+        if e.expect_no_family is not None:
+            hit = q("""SELECT rule_id, parameter, round(max_value, 1), limit_value FROM alerts
+                       WHERE site_id = $s AND rule_family = $f AND first_period < $end
+                         AND last_period >= $first ORDER BY first_period""",
+                    s=e.site_id, f=e.expect_no_family, first=first, end=end)
+            out.append((f"scenario {e.kind} at {e.site_id} ({window}): expected no {e.expect_no_family} alert; "
+                        f"got {len(hit)}{': ' + str(hit) if hit else ''}", not hit))
+        if e.kind == "shutdown" and _has_table(con, "outlet_hours"):
+            hours = q("""SELECT count(*), count(*) FILTER (WHERE NOT operating),
+                               any_value(not_operating_reason) FILTER (WHERE NOT operating)
+                        FROM (SELECT DISTINCT period_start, operating, not_operating_reason FROM outlet_hours
+                              WHERE site_id = $s AND period_start >= $first AND period_start < $end)""",
+                      s=e.site_id, first=first, end=end)
+            _, stopped, reason = hours[0]
+            out.append((f"shut-down hours at {e.site_id}: {stopped} of {e.hours} shown as not operating "
+                        f"({reason or '-'})", stopped >= e.hours))
+    # loggers with real habits (not 1-minute, or end-labelled) and no scripted episode: their hours
+    # must come out right, so no consistency alert (their hourly values agree with their minutes)
+    reg = load_registry(settings.config_dir)
+    scripted = {e.site_id for e in events}
+    for site_id, (_, outlet) in sorted(reg.outlets.items()):
+        facts = reg.logger_facts(outlet.logger.mn)
+        if site_id in scripted or facts is None or (facts.minute_interval_s, facts.hour_label) == (60, "start"):
+            continue
+        hit = q("SELECT rule_id FROM alerts WHERE site_id = $s AND rule_kind = 'consistency'", s=site_id)
+        valid = q("""SELECT count(DISTINCT period_start) FILTER (WHERE valid), count(DISTINCT period_start)
+                     FROM outlet_hours WHERE site_id = $s""", s=site_id)[0] if _has_table(
+            con, "outlet_hours") else (0, 0)
+        out.append((f"{facts.minute_interval_s // 60}-minute logger with {facts.hour_label}-labelled periods at "
+                    f"{site_id}: {valid[0]} of {valid[1]} hours valid, {len(hit)} consistency alert(s), expected none",
+                    not hit and valid[0] > 0))
+    return out
 
 
 def summary(settings: Settings, day_list: list[date], events: list[ScriptedEvent]) -> None:
@@ -343,12 +428,9 @@ def summary(settings: Settings, day_list: list[date], events: list[ScriptedEvent
             cases.add_row(*[str(v) for v in row])
         console.print(cases)
 
-        for e in events:
-            hit = q("""SELECT a.alert_id, c.grid_id FROM alerts a LEFT JOIN cases c USING (case_id)
-                       WHERE a.rule_id = $r AND a.site_id = $s""", r=e.expect_rule, s=e.site_id)
-            ok = bool(hit) and all(g == e.expect_grid for _, g in hit)
-            console.print(f"scenario {e.kind} at {e.site_id}: expected {e.expect_rule} → case in {e.expect_grid}: "
-                          + ("[green]as expected[/]" if ok else f"[red]NOT as expected: {hit}[/]"))
+        checks = scenario_checks(con, settings, day_list, events)
+        for line, ok in checks:
+            console.print(f"{line}: " + ("[green]as expected[/]" if ok else "[red]NOT as expected[/]"))
     site = Path(settings.site_dir)
     console.print(f"published daily air quality report: {site / 'index.html'} "
                   f"(real-time page: {site / 'realtime.html'})")

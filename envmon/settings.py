@@ -40,8 +40,27 @@ class Settings(BaseModel):
     lock_timeout_s: float = Field(default=600.0, ge=0)
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_max_payload_bytes: int = Field(
+        default=262144, ge=1024, description="largest MQTT payload the ingestor takes (bytes); larger: one dead letter"
+    )
+    mqtt_max_values: int = Field(
+        default=1000, ge=1, description="most values one MQTT station message may carry; more: one dead letter"
+    )
     hj212_host: str = "127.0.0.1"
     hj212_port: int = Field(default=9212, ge=0, le=65535)
+    hj212_login_failures_mn: int = Field(
+        default=5, ge=1, description="failed HJ 212 logins of one MN within the window that lock it"
+    )
+    hj212_login_failures_peer: int = Field(
+        default=10, ge=1, description="failed HJ 212 logins from one host within the window that lock the host"
+    )
+    hj212_login_window_s: float = Field(default=600.0, gt=0, description="window of the failed-login counts (s)")
+    hj212_login_lockout_s: float = Field(
+        default=300.0, gt=0, le=86400, description="how long a locked MN or host is refused unchecked (s)"
+    )
+    hj212_max_connections_per_peer: int = Field(
+        default=200, ge=1, description="open HJ 212 connections one host may hold (loggers behind one NAT share a host)"
+    )
     compact_after_days: int = Field(default=2, ge=1, description="merge loaded landing batches older than this")
     landing_retention_days: int | None = Field(
         default=90, ge=1, description="remove loaded landing partitions older than this (null: keep)"
@@ -61,6 +80,22 @@ class Settings(BaseModel):
     reading_max_future_s: float = Field(
         default=600.0, ge=0, le=86400,
         description="how far ahead of the clock a reading may start (clock drift), in seconds",
+    )
+    file_max_bytes: int = Field(
+        default=512 << 20, ge=1, description="largest input file (as stored, before decompression) ingested"
+    )
+    file_max_decompressed_bytes: int = Field(
+        default=512 << 20, ge=1, description="largest decompressed content of a .gz input file"
+    )
+    file_max_gzip_ratio: float = Field(
+        default=100.0, gt=1, description="largest decompressed/compressed ratio of a .gz input (a gzip bomb)"
+    )
+    file_max_rows: int = Field(default=5_000_000, ge=1, description="most data lines/rows in one input file")
+    file_max_line_bytes: int = Field(
+        default=1 << 20, ge=64, description="longest line (CSV, JSON lines) of an input file, in bytes"
+    )
+    landing_tmp_max_age_s: float = Field(
+        default=3600.0, ge=60, description="a landing `.tmp-*` file older than this is a crash's leftover, removed"
     )
 
     @property
@@ -95,14 +130,27 @@ _ENV = {
     "lock_timeout_s": "ENVMON_LOCK_TIMEOUT_S",
     "mqtt_host": "ENVMON_MQTT_HOST",
     "mqtt_port": "ENVMON_MQTT_PORT",
+    "mqtt_max_payload_bytes": "ENVMON_MQTT_MAX_PAYLOAD_BYTES",
+    "mqtt_max_values": "ENVMON_MQTT_MAX_VALUES",
     "hj212_host": "ENVMON_HJ212_HOST",
     "hj212_port": "ENVMON_HJ212_PORT",
+    "hj212_login_failures_mn": "ENVMON_HJ212_LOGIN_FAILURES_MN",
+    "hj212_login_failures_peer": "ENVMON_HJ212_LOGIN_FAILURES_PEER",
+    "hj212_login_window_s": "ENVMON_HJ212_LOGIN_WINDOW_S",
+    "hj212_login_lockout_s": "ENVMON_HJ212_LOGIN_LOCKOUT_S",
+    "hj212_max_connections_per_peer": "ENVMON_HJ212_MAX_CONNECTIONS_PER_PEER",
     "compact_after_days": "ENVMON_COMPACT_AFTER_DAYS",
     "landing_retention_days": "ENVMON_LANDING_RETENTION_DAYS",
     "duckdb_memory_limit": "ENVMON_DUCKDB_MEMORY_LIMIT",
     "duckdb_temp_dir": "ENVMON_DUCKDB_TEMP_DIR",
     "reading_earliest": "ENVMON_READING_EARLIEST",
     "reading_max_future_s": "ENVMON_READING_MAX_FUTURE_S",
+    "file_max_bytes": "ENVMON_FILE_MAX_BYTES",
+    "file_max_decompressed_bytes": "ENVMON_FILE_MAX_DECOMPRESSED_BYTES",
+    "file_max_gzip_ratio": "ENVMON_FILE_MAX_GZIP_RATIO",
+    "file_max_rows": "ENVMON_FILE_MAX_ROWS",
+    "file_max_line_bytes": "ENVMON_FILE_MAX_LINE_BYTES",
+    "landing_tmp_max_age_s": "ENVMON_LANDING_TMP_MAX_AGE_S",
 }
 
 

@@ -15,6 +15,7 @@ quarantine).
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ from envmon.schema import DEAD_LETTER_SCHEMA, READINGS_SCHEMA, SOURCE_KINDS
 
 READINGS = "readings"
 DEAD_LETTERS = "deadletters"
+LOGGER_EVENTS = "loggerevents"  # HJ 212 CN 2021 run status / CN 2072 alarms (ingest/hj212/events.py)
 TMP_PREFIX = ".tmp-"
-_KINDS = (READINGS, DEAD_LETTERS)
+_KINDS = (READINGS, DEAD_LETTERS, LOGGER_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,12 @@ class LandingZone:
             cols["received_at"].append(row.get("received_at") or now)
         return self._write(DEAD_LETTERS, pa.table(cols, schema=DEAD_LETTER_SCHEMA), source_kind)
 
+    def write_logger_events(self, table: pa.Table, source_kind: str) -> BatchRef:
+        """Write logger events (LOGGER_EVENTS_SCHEMA of ingest/hj212/events.py); durable on return."""
+        from ingest.hj212.events import LOGGER_EVENTS_SCHEMA
+
+        return self._write(LOGGER_EVENTS, conform(table, LOGGER_EVENTS_SCHEMA), source_kind)
+
     def _write(self, kind: str, table: pa.Table, source_kind: str) -> BatchRef:
         if source_kind not in SOURCE_KINDS:
             raise ValueError(f"unknown source_kind {source_kind!r}; valid: {', '.join(SOURCE_KINDS)}")
@@ -150,6 +158,31 @@ class LandingZone:
 
     def remove(self, relpath: str) -> None:
         self.fs.delete_file(self.full_path(relpath))
+
+    def remove_stale_tmp(self, max_age_s: float, now: float | None = None) -> list[str]:
+        """Remove `.tmp-*` files (a crashed writer's leftovers) not modified for `max_age_s`.
+
+        A writer still writing keeps its file's modification time fresh, so only files older than
+        the safe age go (settings: `landing_tmp_max_age_s`, at least 60 s). Object stores write
+        with one atomic PUT and leave none, so only a local landing zone is swept. Returns the
+        relative paths removed.
+        """
+        if not self.local:
+            return []
+        cutoff = (time.time() if now is None else now) - max_age_s
+        removed = []
+        for dirpath, _dirs, names in os.walk(self.base):
+            for name in names:
+                if not name.startswith(TMP_PREFIX):
+                    continue
+                path = Path(dirpath) / name
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed.append(str(path.relative_to(self.base)))
+                except FileNotFoundError:  # renamed into place or removed meanwhile
+                    continue
+        return sorted(removed)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

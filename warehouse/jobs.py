@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from envmon.installation_key import installation_key
 from envmon.settings import Settings, get_settings
 from ingest.landing import LandingZone
 from warehouse.db import connect
@@ -29,6 +30,7 @@ def init_warehouse(settings: Settings | None = None) -> list[str]:
     """Create the state folders and the warehouse, and apply pending migrations."""
     settings = settings or get_settings()
     ensure_home(settings)
+    installation_key(settings.home)  # the key of logger password hashes (created 0600 if missing)
     with connect(settings, purpose="envmon init") as con:
         return migrate(con)
 
@@ -39,7 +41,7 @@ def load_registry_job(settings: Settings | None = None) -> tuple[Registry, Regis
     registry = load_registry(settings.config_dir)
     with connect(settings, purpose="envmon registry load") as con:
         migrate(con)
-        return registry, store_registry(con, registry)
+        return registry, store_registry(con, registry, installation_key(settings.home))
 
 
 def load_landing_job(settings: Settings | None = None) -> LoadReport:
@@ -47,7 +49,7 @@ def load_landing_job(settings: Settings | None = None) -> LoadReport:
     settings = settings or get_settings()
     landing = LandingZone(settings.landing_root)
     with connect(settings, purpose="envmon load") as con:
-        return load_landing(con, landing, settings.quarantine_dir)
+        return load_landing(con, landing, settings.quarantine_dir, tmp_max_age_s=settings.landing_tmp_max_age_s)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,36 @@
   row of a key wins (the one already held, else the earliest batch's); an identical later row
   is collapsed as a duplicate; a later row with other values is recorded in
   `reading_conflicts`, never silently overwriting the value held.
-- A batch that cannot be read or does not fit the readings schema is moved to quarantine with
-  a reason file beside it, recorded in `quarantined_batches`, and the other batches still load.
+- A batch that cannot be loaded — unreadable, not of its schema, or one DuckDB fails on (out of
+  memory under `duckdb_memory_limit`, a constraint, a conversion) — is isolated: its transaction
+  is rolled back, the batch is MOVED to quarantine with a reason file beside it, recorded in
+  `quarantined_batches`, and the other batches still load; a later load is not blocked by it.
+  A chunk of several readings batches that fails is retried batch by batch, so only the batch at
+  fault is quarantined.
+- Readings load before dead letters, each batch in its own transaction: a dead-letter batch,
+  however large or broken, never stands in front of a reading.
+- Dead letters are inserted in slices of about `DEAD_LETTER_SLICE_BYTES` (Python never holds a
+  batch of huge raw payloads at once), all in one transaction: a batch loads whole or not at all.
+  A batch whose raw payloads add up to more than DEAD_LETTER_MEMORY_SHARE of DuckDB's memory
+  limit is quarantined before DuckDB sees it: DuckDB holds a row group's blobs in memory when it
+  checkpoints, and once they outgrow `duckdb_memory_limit` every commit fails fatally (measured:
+  2.3 GB of raw at 256 MB invalidated the connection on each later load until the limit was raised).
+- If DuckDB invalidates the connection (a fatal error, e.g. a checkpoint out of memory), nothing
+  is blamed or quarantined (it is not one batch's fault); the load stops with `LoadError` naming
+  the batch it was loading and the setting to raise. The uncommitted transaction is not applied.
+- A batch moved to quarantine whose record a crash prevented is recorded by the next load.
+- A full disk is not the batch's fault: the load stops with `LoadError` naming the batch and the
+  setting (`duckdb_temp_dir`), and nothing is quarantined.
+- `.tmp-*` files a crashed writer left in the landing zone are removed once older than
+  `landing_tmp_max_age_s` (a file being written now is younger and never touched).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +42,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from envmon.errors import EnvmonError
 from envmon.schema import DEAD_LETTER_SCHEMA, NATURAL_KEY, READINGS_SCHEMA
 from ingest.landing import DEAD_LETTERS, READINGS, LandingZone, batch_id_from_path, conform
 from warehouse.bulk import insert_rows
@@ -26,11 +53,19 @@ from warehouse.db import transaction
 
 # Rows held in memory per transaction; bounds peak memory on large backfills.
 CHUNK_ROWS = 1_500_000
+# Dead letters per INSERT, by size: a slice of a batch of big raw payloads stays about this large.
+DEAD_LETTER_SLICE_BYTES = 16 << 20
+DEAD_LETTER_MEMORY_SHARE = 1 / 16  # of duckdb_memory_limit: the most raw payload bytes in one batch
+DEAD_LETTER_READ_ROWS = 64  # rows decoded at a time (one raw payload may be large)
 
 _KEY = ", ".join(NATURAL_KEY)
 _VALUES = ("value", "value_min", "value_max", "value_zs", "value_cou", "unit", "flag")
 _SAME_VALUES = " AND ".join(f"i.{c} IS NOT DISTINCT FROM k.{c}" for c in _VALUES)
 _KEY_JOIN = " AND ".join(f"i.{c} = k.{c}" for c in NATURAL_KEY)
+
+
+class LoadError(EnvmonError):
+    """The load cannot go on (a full disk): not the fault of a batch, so nothing is quarantined."""
 
 
 @dataclass
@@ -49,6 +84,8 @@ class LoadReport:
     dead_letters: int = 0
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (relpath, reason)
     already_loaded: int = 0
+    tmp_removed: list[str] = field(default_factory=list)  # crash leftovers (.tmp-*) removed
+    logger_events: tuple[int, int] = (0, 0)  # HJ 212 CN 2021/2072 events (in, inserted)
 
     @property
     def rows_inserted(self) -> int:
@@ -75,11 +112,18 @@ def load_landing(
     quarantine_dir: Path,
     *,
     chunk_rows: int = CHUNK_ROWS,
+    tmp_max_age_s: float | None = None,
 ) -> LoadReport:
-    """Load every landing batch not loaded yet (readings and dead letters)."""
+    """Load every landing batch not loaded yet: readings first, then dead letters.
+
+    `tmp_max_age_s`: also remove landing `.tmp-*` files older than this (crash leftovers).
+    """
     report = LoadReport()
+    if tmp_max_age_s is not None:
+        report.tmp_removed = landing.remove_stale_tmp(tmp_max_age_s)
+    _record_unrecorded_quarantine(con, quarantine_dir)
     ledger, quarantined = _known(con)
-    for kind in (DEAD_LETTERS, READINGS):
+    for kind in (READINGS, DEAD_LETTERS):
         pending = []
         for relpath in landing.list_batches(kind):
             if batch_id_from_path(relpath) in ledger or relpath in quarantined:
@@ -90,6 +134,9 @@ def load_landing(
             _load_dead_letters(con, landing, pending, quarantine_dir, report)
         else:
             _load_readings(con, landing, pending, quarantine_dir, report, chunk_rows)
+    from warehouse.event_loader import load_logger_events  # logger events (issue 17)
+
+    report.logger_events = load_logger_events(con, landing, quarantine_dir, report)
     return report
 
 
@@ -118,10 +165,144 @@ def _load_readings(
         chunk.append((relpath, table))
         rows += table.num_rows
         if rows >= chunk_rows:
-            _load_chunk(con, chunk, landing, report)
+            _load_chunk_isolating(con, chunk, landing, quarantine_dir, report)
             chunk, rows = [], 0
     if chunk:
+        _load_chunk_isolating(con, chunk, landing, quarantine_dir, report)
+
+
+def _load_chunk_isolating(
+    con: duckdb.DuckDBPyConnection,
+    chunk: list[tuple[str, pa.Table]],
+    landing: LandingZone,
+    quarantine_dir: Path,
+    report: LoadReport,
+) -> None:
+    """Load a chunk; if DuckDB fails on it, load its batches one by one and quarantine the culprit."""
+    try:
         _load_chunk(con, chunk, landing, report)
+        return
+    except duckdb.Error as exc:
+        if len(chunk) == 1:
+            _fail_batch(con, landing, chunk[0][0], quarantine_dir, "readings", exc, report)
+            return
+        if _connection_dead(con):  # cannot retry batch by batch here: none of them is blamed
+            raise LoadError(
+                f"envmon load: DuckDB gave up on a chunk of {len(chunk)} readings batches and invalidated the "
+                f"connection ({_first_line(exc)}); nothing of the chunk was committed. Raise "
+                "ENVMON_DUCKDB_MEMORY_LIMIT (duckdb_memory_limit) and run `envmon load` again."
+            ) from None
+    for relpath, table in chunk:
+        try:
+            _load_chunk(con, [(relpath, table)], landing, report)
+        except duckdb.Error as exc:
+            _fail_batch(con, landing, relpath, quarantine_dir, "readings", exc, report)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _connection_dead(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when DuckDB has invalidated the database (after a fatal error): no statement will run."""
+    try:
+        con.execute("SELECT 1").fetchall()  # fetchall: a half-read result would block the next statement
+    except duckdb.Error:
+        return True
+    return False
+
+
+def _record_unrecorded_quarantine(con: duckdb.DuckDBPyConnection, quarantine_dir: Path) -> None:
+    """Record batches moved to quarantine by a load that could not record them (a fatal error)."""
+    root = Path(quarantine_dir) / "landing"
+    if not root.is_dir():
+        return
+    known = {r[0] for r in con.execute("SELECT relpath FROM quarantined_batches").fetchall()}
+    for reason_file in root.rglob("*.parquet.reason.txt"):
+        target = reason_file.with_name(reason_file.name.removesuffix(".reason.txt"))
+        relpath = target.relative_to(root).as_posix()
+        if relpath in known or not target.exists():
+            continue
+        reason = reason_file.read_text(encoding="utf-8").strip()
+        con.execute(
+            "INSERT INTO quarantined_batches VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [relpath, str(target), reason, datetime.fromtimestamp(reason_file.stat().st_mtime, UTC)],
+        )
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "no space left" in text
+
+
+class _TooBig(Exception):
+    """A batch too large for DuckDB's memory limit: quarantined before DuckDB sees it."""
+
+
+_UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
+
+
+def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory limit in bytes (0 when unknown)."""
+    match = re.fullmatch(r"([\d.]+)\s*([A-Za-z]*)", _memory_limit(con).strip())
+    try:
+        return int(float(match.group(1)) * _UNITS[match.group(2).upper()]) if match else 0
+    except (ValueError, KeyError):
+        return 0
+
+
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    try:
+        rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        return str(rows[0][0]) if rows else "?"
+    except duckdb.Error:
+        return "?"
+
+
+def _fail_batch(
+    con: duckdb.DuckDBPyConnection,
+    landing: LandingZone,
+    relpath: str,
+    quarantine_dir: Path,
+    what: str,
+    exc: BaseException,
+    report: LoadReport,
+) -> None:
+    """A batch DuckDB could not load: quarantine it with a reason a person can act on.
+
+    A full disk stops the load instead (raises LoadError): the next batch would fail the same way
+    and none of them is at fault.
+    """
+    if isinstance(exc, duckdb.InterruptException):
+        raise exc  # interrupted (Ctrl-C): not the batch's fault
+    first_line = _first_line(exc)
+    if _is_disk_full(exc):
+        raise LoadError(
+            f"envmon load: the disk is full while loading {what} batch {landing.full_path(relpath)} "
+            f"({first_line}). Nothing was quarantined and the batches not loaded yet stay in the landing "
+            "zone; free space on the warehouse's disk or point ENVMON_DUCKDB_TEMP_DIR (duckdb_temp_dir, "
+            "where DuckDB spills) at a larger one, then run `envmon load` again."
+        ) from None
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        reason = (
+            f"DuckDB ran out of memory loading this {what} batch (duckdb_memory_limit {_memory_limit(con)}): "
+            f"{first_line}. The other batches still load; to load batches like this one, raise "
+            "ENVMON_DUCKDB_MEMORY_LIMIT (duckdb_memory_limit). The batch is kept in quarantine."
+        )
+    else:
+        reason = f"DuckDB could not load this {what} batch ({type(exc).__name__}): {first_line}"
+    if isinstance(exc, duckdb.FatalException) or _connection_dead(con):
+        # DuckDB invalidated the connection (e.g. a checkpoint out of memory): not this batch's fault
+        # as far as anyone can tell, and nothing more can be recorded; nothing was committed.
+        raise LoadError(
+            f"envmon load: stopped while loading {what} batch {landing.full_path(relpath)}: DuckDB invalidated "
+            f"the connection ({type(exc).__name__}: {first_line}). Its transaction was not committed and no batch "
+            f"was quarantined. DuckDB needs more memory for this warehouse: raise ENVMON_DUCKDB_MEMORY_LIMIT "
+            f"(duckdb_memory_limit) and run `envmon load` again."
+        ) from None
+    _quarantine(con, landing, relpath, quarantine_dir, reason, report)
 
 
 def _check_rows(table: pa.Table) -> None:
@@ -174,14 +355,15 @@ def _load_chunk(
                 counts = {bid: (t.num_rows, t.num_rows, 0) for bid, (_, t) in zip(ids, chunk, strict=True)}
             else:
                 counts = _insert_resolving_duplicates(con, cols, now)
-            ledger = []
+            ledger, loads = [], []
             for bid, (relpath, _) in zip(ids, chunk, strict=True):
                 rows_in, inserted, conflict = counts.get(bid, (0, 0, 0))
                 load = BatchLoad(relpath, rows_in, inserted, rows_in - inserted - conflict, conflict)
                 ledger.append((bid, READINGS, landing.source_kind_of(relpath), relpath, load.rows_in,
                                load.rows_inserted, load.rows_duplicate, load.rows_conflict, now))  # fmt: skip
-                report.loaded.append(load)
+                loads.append(load)
             insert_rows(con, "INSERT INTO load_ledger", ledger, 9)
+        report.loaded += loads  # only once committed (a failed chunk is retried batch by batch)
     finally:
         con.unregister("incoming_arrow")
         for temp in ("inc", "ex", "ins", "kept", "conf"):
@@ -249,28 +431,79 @@ def _load_dead_letters(
     now = datetime.now(UTC)
     for relpath in pending:
         try:
-            table = _read_batch(landing, relpath, DEAD_LETTER_SCHEMA)
+            rows = _load_dead_letter_batch(con, landing, relpath, now)
+        except _TooBig as exc:
+            _quarantine(con, landing, relpath, quarantine_dir, str(exc), report)
+            continue
         except (OSError, pa.ArrowException, ValueError) as exc:
+            if _is_disk_full(exc):
+                _fail_batch(con, landing, relpath, quarantine_dir, "dead-letter", exc, report)
             _quarantine(con, landing, relpath, quarantine_dir, f"unreadable dead-letter batch: {exc}", report)
             continue
-        bid = batch_id_from_path(relpath)
+        except duckdb.Error as exc:
+            _fail_batch(con, landing, relpath, quarantine_dir, "dead-letter", exc, report)
+            continue
+        report.dead_letter_batches += 1
+        report.dead_letters += rows
+
+
+def _load_dead_letter_batch(con: duckdb.DuckDBPyConnection, landing: LandingZone, relpath: str, now: datetime) -> int:
+    """Insert one dead-letter batch in slices, in one transaction; returns its row count.
+
+    The batch is read DEAD_LETTER_READ_ROWS rows at a time (Parquet metadata cannot tell how big
+    a dictionary-encoded raw column decodes to) and inserted whenever DEAD_LETTER_SLICE_BYTES
+    have gathered, so Python never holds much more than a slice.
+    """
+    bid = batch_id_from_path(relpath)
+    rows = 0
+
+    def insert(batches: list[pa.RecordBatch]) -> None:
+        table = conform(pa.Table.from_batches(batches), DEAD_LETTER_SCHEMA)
         con.register("dl_arrow", table)
+        con.execute(
+            """INSERT INTO dead_letters (dead_letter_id, source_kind, origin, reason, raw, received_at, batch_id)
+               SELECT dead_letter_id, source_kind, origin, reason, raw, received_at, ? FROM dl_arrow
+               ON CONFLICT DO NOTHING""",
+            [bid],
+        )
+        con.unregister("dl_arrow")
+
+    with landing.fs.open_input_file(landing.full_path(relpath)) as fh:
+        parquet = pq.ParquetFile(fh)
+        raw_bytes = 0
+        for batch in parquet.iter_batches(batch_size=DEAD_LETTER_READ_ROWS, columns=["raw"]):
+            raw_bytes += pc.sum(pc.binary_length(batch.column(0))).as_py() or 0
+        budget = int(_memory_limit_bytes(con) * DEAD_LETTER_MEMORY_SHARE)
+        if budget and raw_bytes > budget:
+            raise _TooBig(
+                f"this dead-letter batch carries {raw_bytes:,} bytes of raw payloads ({parquet.metadata.num_rows:,} "
+                f"rows), more than {budget:,} ({DEAD_LETTER_MEMORY_SHARE:.4g} of duckdb_memory_limit "
+                f"{_memory_limit(con)}): DuckDB would run out of memory storing it. Not loaded; the other batches "
+                "still load. To load it, raise ENVMON_DUCKDB_MEMORY_LIMIT (duckdb_memory_limit). The batch is kept "
+                "in quarantine."
+            )
         try:
             with transaction(con):
-                con.execute(
-                    """INSERT INTO dead_letters (dead_letter_id, source_kind, origin, reason, raw, received_at, batch_id)
-                       SELECT dead_letter_id, source_kind, origin, reason, raw, received_at, ? FROM dl_arrow
-                       ON CONFLICT DO NOTHING""",
-                    [bid],
-                )
+                pending: list[pa.RecordBatch] = []
+                size = 0
+                for batch in parquet.iter_batches(batch_size=DEAD_LETTER_READ_ROWS):
+                    pending.append(batch)
+                    size += batch.nbytes
+                    rows += batch.num_rows
+                    if size >= DEAD_LETTER_SLICE_BYTES:
+                        insert(pending)
+                        pending, size = [], 0
+                if pending:
+                    insert(pending)
+                del pending
                 con.execute(
                     "INSERT INTO load_ledger VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
-                    [bid, DEAD_LETTERS, landing.source_kind_of(relpath), relpath, table.num_rows, now],
+                    [bid, DEAD_LETTERS, landing.source_kind_of(relpath), relpath, rows, now],
                 )
         finally:
+            # after a failed statement DuckDB refuses even this until the ROLLBACK (done by now)
             con.unregister("dl_arrow")
-        report.dead_letter_batches += 1
-        report.dead_letters += table.num_rows
+    return rows
 
 
 def _quarantine(
@@ -281,15 +514,29 @@ def _quarantine(
     reason: str,
     report: LoadReport,
 ) -> None:
-    """Move a bad batch out of the landing zone, with its reason beside it, and record it."""
-    target = quarantine_dir / "landing" / relpath
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with landing.fs.open_input_stream(landing.full_path(relpath)) as src:
-        target.write_bytes(src.read())
-    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    """Move a bad batch out of the landing zone, with its reason beside it, and record it.
+
+    On a local landing zone the batch is renamed (no copy, whatever its size; a copy and delete
+    only across filesystems); from an object store it is streamed down in blocks, then deleted.
+    """
+    target = _move_to_quarantine(landing, relpath, quarantine_dir, reason)
     con.execute(
         "INSERT INTO quarantined_batches VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [relpath, str(target), reason, datetime.now(UTC)],
     )
-    landing.remove(relpath)
     report.quarantined.append((relpath, reason))
+
+
+def _move_to_quarantine(landing: LandingZone, relpath: str, quarantine_dir: Path, reason: str) -> Path:
+    target = quarantine_dir / "landing" / relpath
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    if landing.local:
+        shutil.move(landing.full_path(relpath), target)  # os.rename on the same filesystem
+    else:
+        tmp = target.with_name(target.name + ".part")
+        with landing.fs.open_input_stream(landing.full_path(relpath)) as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 8 << 20)
+        os.replace(tmp, target)
+        landing.remove(relpath)
+    return target

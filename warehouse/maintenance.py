@@ -16,6 +16,9 @@ file's metadata and simply removes. Only batches in the ledger are ever merged o
 Retention removes landing partitions (and processed inbox files) older than
 `landing_retention_days`: the readings themselves live on in the warehouse, from which every
 derived table is rebuilt.
+
+Crash leftovers: `.tmp-*` files (a batch or ledger entry whose writer died before the rename)
+older than `landing_tmp_max_age_s` are removed; a younger one may be being written and is left.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class MaintenanceReport:
     batches_removed_after_crash: int = 0
     partitions_expired: list[str] = field(default_factory=list)
     inbox_files_expired: int = 0
+    tmp_files_removed: list[str] = field(default_factory=list)
 
 
 def _partition_of(relpath: str) -> tuple[str, date] | None:
@@ -159,6 +163,7 @@ def run_maintenance(settings: Settings | None = None, as_of: datetime | None = N
     settings = settings or get_settings()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     report = MaintenanceReport(as_of)
+    report.tmp_files_removed = LandingZone(settings.landing_root).remove_stale_tmp(settings.landing_tmp_max_age_s)
     compact_landing(settings, as_of, report)
     expire_landing(settings, as_of, report)
     checkpoint(settings)

@@ -34,7 +34,9 @@ COMMAND_MODULES = (
     "envmon.cli.aggregate",
     "envmon.cli.alerts",
     "envmon.cli.publish",
+    "envmon.cli.export",
     "envmon.cli.pipeline",
+    "envmon.cli.deadletters",
 )
 
 for _name in COMMAND_MODULES:

@@ -61,12 +61,29 @@ def alerts_list(
     site: Annotated[str | None, typer.Option("--site")] = None,
     rule: Annotated[str | None, typer.Option("--rule")] = None,
     limit: Annotated[int, typer.Option("--limit")] = 200,
+    with_alarms: Annotated[
+        bool,
+        typer.Option(
+            "--with-alarms",
+            help="also list the outlets' data-logger alarm events (HJ 212 CN 2072), local time",
+        ),
+    ] = False,
 ) -> None:
-    """Alerts, firing first (times in local time)."""
-    from alerts.queries import list_alerts
+    """Alerts, firing first (times in local time); --with-alarms adds the data loggers' own
+    alarms of the same sites (the --site, or the sites of the alerts listed)."""
+    from alerts.queries import list_alerts, logger_alarms
 
     with connect(write=False, purpose="envmon alerts list") as con:
         rows = list_alerts(con, state=state, site_id=site, rule_id=rule, limit=limit)
+        alarms = (
+            logger_alarms(
+                con,
+                site_ids=[site] if site else sorted({r["site_id"] for r in rows}),
+                limit=limit,
+            )
+            if with_alarms
+            else None
+        )
     table = Table(title=f"{len(rows)} alert(s)")
     for col in (
         "alert",
@@ -101,6 +118,29 @@ def alerts_list(
             r["acknowledged_by"] or r["silenced_by"] or "",
         )
     console.print(table)
+    if alarms is not None:
+        console.print(alarms_table(alarms))
+
+
+def alarms_table(alarms: list[dict]) -> Table:
+    """Logger alarm events (数采仪报警事件), times in each site's local time with the offset."""
+    from zoneinfo import ZoneInfo
+
+    table = Table(title=f"{len(alarms)} logger alarm(s) 数采仪报警 (HJ 212 CN 2072)")
+    for col in ("time (local)", "site", "MN", "parameter", "value", "alarm type", "alerts then"):
+        table.add_column(col)
+    for a in alarms:
+        local = a["event_time"].astimezone(ZoneInfo(a["timezone"]))
+        table.add_row(
+            local.isoformat(timespec="minutes"),
+            f"{a['site_id']} {a['site_name_zh'] or ''} {a['site_name_en'] or ''}".rstrip(),
+            a["mn"] or "",
+            a["parameter"] or a["code"] or "",
+            a["alarm_value"] or "",
+            a["alarm_type"] or "",
+            a["alerts"] or "",
+        )
+    return table
 
 
 @alerts_app.command("ack")

@@ -9,7 +9,7 @@ import typer
 from transforms.standards import calculators
 
 calc = typer.Typer(
-    help="Standards calculators: AQI, water class, noise levels (CSV in, CSV out, UTF-8).",
+    help="Standards calculators: AQI, water class, noise levels, emissions (CSV in, CSV out, UTF-8).",
     no_args_is_help=True,
 )
 
@@ -65,6 +65,20 @@ def noise_cmd(
 ) -> None:
     """Day/night equivalent levels and zone compliance (GB 3096-2008) per site and date."""
     _emit(calculators.noise_csv(infile), out)
+
+
+@calc.command("emissions")
+def emissions_cmd(
+    infile: Path = typer.Argument(
+        ...,
+        help="one row per record: outlet,period_start,interval_s,pollutant,conc_mgm3,o2_pct,"
+        "ref_o2_pct,flow_m3h (period_start ISO 8601 with its offset)",
+    ),
+    out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
+) -> None:
+    """Hourly outlet values (HJ 75-2017): mean, O2-corrected mean (capped), load as the sum of
+    slice loads, minutes of coverage, validity and reason, per outlet, pollutant and hour."""
+    _emit(calculators.emissions_csv(infile), out)
 
 
 def register(app: typer.Typer) -> None:

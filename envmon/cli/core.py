@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from envmon.errors import EnvmonError
+from envmon.settings import get_settings
 from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job, status_job
 
 console = Console()
@@ -35,17 +38,99 @@ def registry_load() -> None:
             console.print(f"  {change.table}: +{change.added} -{change.removed}")
 
 
+@registry_app.command("enrol")
+def registry_enrol(
+    out: Annotated[str, typer.Option("--out", help="folder to write enterprises.enrolled.yaml into")],
+    grid: Annotated[str | None, typer.Option(help="grid of the new enterprises (default: the city grid)")] = None,
+    traffic: Annotated[list[str] | None, typer.Option(
+        help="recorded traffic (gzip ok) to read the loggers' passwords from (dead letters keep none)")] = None,
+) -> None:
+    """Registry stubs for the loggers not in the registry (from the unknown-MN dead letters):
+    an enterprise and outlet per MN with its password, codes and detected habits. Copy the file
+    into config/registry/ (enterprises.*.yaml files are read beside enterprises.yaml), correct it,
+    then `envmon registry load` and `envmon deadletters retry`."""
+    from pathlib import Path
+
+    import yaml
+
+    from ingest.hj212.onboarding import (
+        enrol_yaml,
+        passwords_from_files,
+        unknown_loggers,
+        unknown_mn_raws,
+    )
+    from ingest.landing import LandingZone
+    from warehouse.registry.config import load_registry
+
+    settings = get_settings()
+    registry = load_registry(settings.config_dir)
+    found = unknown_loggers(unknown_mn_raws(LandingZone(settings.landing_root)), registry, settings.tz)
+    passwords = passwords_from_files(traffic or [], settings.tz)
+    try:
+        stubs = enrol_yaml(found, registry, grid, passwords)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--grid") from None
+    target = Path(out) / "enterprises.enrolled.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    header = ("# Registry stubs written by `envmon registry enrol` for loggers seen in traffic but not in\n"
+              "# the registry. Names, grid and parameters are placeholders: correct them, then copy this\n"
+              "# file into config/registry/ and run `envmon registry load`.\n")
+    target.write_text(header + yaml.safe_dump(stubs, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    unset = sum(1 for e in stubs["enterprises"] if e["outlets"][0]["logger"]["password"] == "******")
+    console.print(f"{len(stubs['enterprises'])} loggers enrolled as stubs in {target}")
+    if unset:
+        console.print(f"  {unset} logger password(s) unknown (masked in the dead letters, shown as ******): "
+                      "set them, or run again with --traffic FILE", style="yellow")
+
+
 def load() -> None:
-    """Load every new landing batch into the warehouse (idempotent)."""
-    report = load_landing_job()
+    """Load every new landing batch into the warehouse (idempotent).
+
+    Readings load before dead letters; a batch DuckDB cannot load (out of memory, bad schema) is
+    moved to quarantine with a reason file and the others load. Landing `.tmp-*` files a crash
+    left are removed once older than `landing_tmp_max_age_s`.
+    """
+    settings = get_settings()
+    try:
+        report = load_landing_job(settings)
+    except duckdb.OutOfMemoryException as exc:
+        raise EnvmonError(
+            f"envmon load: DuckDB ran out of memory (duckdb_memory_limit {settings.duckdb_memory_limit}) "
+            f"outside any one batch: {_first_line(exc)}. Raise ENVMON_DUCKDB_MEMORY_LIMIT and run it again."
+        ) from None
+    except duckdb.FatalException as exc:
+        raise EnvmonError(
+            f"envmon load: DuckDB invalidated the connection ({_first_line(exc)}); nothing of the failed "
+            f"transaction was committed. With duckdb_memory_limit {settings.duckdb_memory_limit} DuckDB cannot "
+            "write this warehouse: raise ENVMON_DUCKDB_MEMORY_LIMIT and run `envmon load` again."
+        ) from None
+    except duckdb.Error as exc:
+        if "no space left" in str(exc).lower():
+            raise EnvmonError(
+                f"envmon load: the disk is full ({_first_line(exc)}); free space on the disk of "
+                f"{settings.warehouse_path} or point ENVMON_DUCKDB_TEMP_DIR (now {settings.duckdb_spill_dir}) "
+                "at a larger disk, then run `envmon load` again."
+            ) from None
+        raise EnvmonError(f"envmon load: DuckDB failed ({type(exc).__name__}): {_first_line(exc)}") from None
     console.print(
         f"loaded {len(report.loaded)} batches: {report.rows_inserted} readings inserted, "
         f"{report.rows_duplicate} duplicates collapsed, {report.rows_conflict} conflicts recorded; "
         f"{report.dead_letters} dead letters in {report.dead_letter_batches} batches; "
         f"{len(report.quarantined)} batches quarantined; {report.already_loaded} already loaded"
     )
+    if report.logger_events[0]:
+        console.print(f"  logger events (CN 2021/2072): {report.logger_events[1]} new of "
+                      f"{report.logger_events[0]} loaded")
     for relpath, reason in report.quarantined:
         console.print(f"  quarantined {relpath}: {reason}", style="red")
+    if report.tmp_removed:
+        console.print(f"  removed {len(report.tmp_removed)} unfinished .tmp-* landing file(s) a crash left: "
+                      + ", ".join(report.tmp_removed[:5]) + (" ..." if len(report.tmp_removed) > 5 else ""))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def status(

@@ -25,6 +25,8 @@ def _print_file(report: FileReport) -> None:
     name = Path(report.path).name
     if report.status == "duplicate":
         console.print(f"[yellow]{name}[/]: {report.reason}")
+    elif report.status == "changed":
+        console.print(f"[yellow]{name}: changed while read, not ingested[/]: {report.reason}")
     elif report.status == "rejected":
         console.print(f"[red]{name}: rejected[/]: {report.reason}" + (f"\n  -> {report.quarantined}" if report.quarantined else ""))
     else:
@@ -57,9 +59,11 @@ def _progress(total_files: int) -> Iterator[Callable[[FileReport], None]]:
 
 
 def _summary(files: list[FileReport], readings: int, seconds: float) -> None:
-    counts = {s: sum(1 for f in files if f.status == s) for s in ("ingested", "duplicate", "rejected")}
+    counts = {s: sum(1 for f in files if f.status == s) for s in ("ingested", "duplicate", "rejected", "changed")}
     rows = sum(f.rows for f in files)
-    console.print(f"{counts['ingested']} ingested, {counts['duplicate']} already ingested, {counts['rejected']} rejected; "
+    changed = f", {counts['changed']} changed while read (left for the next scan)" if counts["changed"] else ""
+    console.print(f"{counts['ingested']} ingested, {counts['duplicate']} already ingested, {counts['rejected']} rejected"
+                  f"{changed}; "
                   f"{rows:,} rows -> {readings:,} readings in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
 
 
@@ -73,7 +77,7 @@ def files(
     with _progress(len(expand(paths))) as on_file:
         report = ingest_paths(paths, profile=profile, on_file=on_file)
     _summary(report.files, report.readings, perf_counter() - started)
-    if report.count("rejected"):
+    if report.count("rejected") or report.count("changed"):
         raise typer.Exit(1)
 
 
@@ -81,7 +85,17 @@ def files(
 def inbox(
     settle: Annotated[float, typer.Option(help="seconds between the two size checks of a file")] = DEFAULT_SETTLE_S,
 ) -> None:
-    """Ingest every complete file in the inbox; move it to inbox/done (or to quarantine)."""
+    """Ingest every complete file in the inbox; move it to inbox/done (or to quarantine).
+
+    \b
+    How to drop a file so that it is taken only when complete (docs/inbox.md):
+      1. write it as NAME.part (or .NAME) and rename it to NAME when done, or
+      2. write NAME, then create an empty NAME.ready beside it when done.
+    A file with neither is taken only after its size and time held still for --settle seconds.
+    A file that changes while it is read is not ingested, not moved, and is taken again later.
+    Limits (settings): file_max_bytes, file_max_decompressed_bytes, file_max_gzip_ratio,
+    file_max_rows, file_max_line_bytes.
+    """
     settings = get_settings()
     started = perf_counter()
     report = scan_inbox(settings, settle_s=settle, on_file=_print_file)

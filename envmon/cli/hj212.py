@@ -27,10 +27,16 @@ def parse(
 
 @hj212_app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    host: Annotated[
+        str | None,
+        typer.Option(help="address to listen on [default: settings hj212_host, 127.0.0.1]"),
+    ] = None,
     port: Annotated[
-        int, typer.Option(min=0, max=65535, help="TCP port (0 = any free port)")
-    ] = 9212,
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="TCP port, 0 = any free one [default: settings hj212_port, 9212]"
+        ),
+    ] = None,
     batch_wait: Annotated[
         float, typer.Option(min=0.0, help="seconds a landing batch may wait to fill")
     ] = 0.5,
@@ -59,14 +65,20 @@ def serve(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = ServerConfig(
-        host=host, port=port, batch_wait_s=batch_wait, batch_readings=batch_readings,
+    settings = get_settings()
+    config = ServerConfig.from_settings(
+        settings, batch_wait_s=batch_wait, batch_readings=batch_readings,
         idle_timeout_s=idle_timeout, max_packet_bytes=max_packet, backfill=backfill, sync_clocks=sync_clocks,
+        **({"host": host} if host is not None else {}), **({"port": port} if port is not None else {}),
     )  # fmt: skip
-    stats = run_server(get_settings(), config)
+    stats = run_server(settings, config)
     typer.echo(
         f"{stats.records} records: {stats.packets_landed} landed ({stats.readings} readings), "
-        f"{stats.packets_events} events, {stats.packets_dead} dead-lettered; {stats.replies} answers sent"
+        f"{stats.packets_events} events, {stats.packets_dead} dead-lettered; {stats.replies} answers sent; "
+        f"{stats.auth_failures} logins refused ({stats.auth_checked} passwords checked), "
+        f"{stats.lockouts} lockouts; {stats.connections} connections, {stats.connections_refused} closed on "
+        f"accept, {stats.peers_throttled} hosts throttled; {stats.contract_refused} refused by the reading "
+        f"contract; {stats.batches} landing batches"
     )
 
 
@@ -92,4 +104,7 @@ def replay(
 
 
 def register(app: typer.Typer) -> None:
+    from envmon.cli.hj212_onboarding import add_commands  # ingest, detect, unknown (issue 17)
+
+    add_commands(hj212_app)
     app.add_typer(hj212_app, name="hj212")

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from envmon.settings import get_settings
-from ingest.mqtt.publisher import Publisher, publish_paced
+from envmon.settings import Settings, get_settings
+from ingest.mqtt.publisher import AccountPublisher, Publisher, publish_paced
 from ingest.mqtt.simulator import SimOptions, StationSimulator
 from warehouse.registry.config import load_registry
 
@@ -79,12 +79,8 @@ def stations(
             ),
         )
         messages = sim.messages(begin, min(begin + timedelta(days=days), now))
-    publisher = Publisher(
-        host or settings.mqtt_host,
-        port or settings.mqtt_port,
-        username=username,
-        password=password,
-        tls_ca=tls_ca,
+    publisher = station_publisher(
+        settings, host or settings.mqtt_host, port or settings.mqtt_port, username, password, tls_ca
     )
     publisher.wait_connected()
     readings = 0
@@ -99,9 +95,29 @@ def stations(
         result = publish_paced(publisher, stream(), speedup=speedup or None, rate=rate or None)
     finally:
         publisher.close()
+    refused = f"; {publisher.refused} refused by the broker" if publisher.refused else ""
     typer.echo(
-        f"published {result.messages} messages ({readings} readings) in {result.seconds:.1f} s, all acknowledged"
+        f"published {result.messages} messages ({readings} readings) in {result.seconds:.1f} s, "
+        f"all acknowledged{refused}"
     )
+
+
+def station_publisher(
+    settings: Settings,
+    host: str,
+    port: int,
+    username: str | None = None,
+    password: str | None = None,
+    tls_ca: str | None = None,
+) -> Publisher | AccountPublisher:
+    """Each station publishes with its own account (`envmon mqtt broker-config`), unless a user
+    name is given; without either, anonymously (a broker that allows it)."""
+    from ingest.mqtt.accounts import credentials_path, load_accounts
+
+    path = credentials_path(settings.home)
+    if username is None and path.exists():
+        return AccountPublisher(host, port, load_accounts(path), tls_ca=tls_ca)
+    return Publisher(host, port, username=username, password=password, tls_ca=tls_ca)
 
 
 @simulate_app.command("loggers")
@@ -144,11 +160,57 @@ def loggers(
     corrupt_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="share of packets also sent damaged (bad CRC)")
     ] = 0.0,
+    minute_interval: Annotated[
+        int | None,
+        typer.Option(
+            help="minute-data interval in seconds for every logger (60, 300, 600...); "
+            "default: each logger's registry fact (minute_interval_s) or its edition's default"
+        ),
+    ] = None,
+    hour_label: Annotated[
+        str | None,
+        typer.Option(
+            help="start|end: DataTime is the period's start or end, for every logger; "
+            "default: each logger's registry fact (hour_label) or its edition's default"
+        ),
+    ] = None,
+    daily: Annotated[
+        bool, typer.Option(help="also send the loggers' own daily values (2031) at local midnight")
+    ] = True,
+    running_status_s: Annotated[
+        int,
+        typer.Option(min=0, help="send running status (2021, SB1-RS) every N seconds; 0 = no"),
+    ] = 600,
+    reconnect_max_s: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="when the server is gone, keep reconnecting (bounded backoff, each attempt logged) "
+            "for at most this long, then fail",
+        ),
+    ] = 120.0,
 ) -> None:
-    """Act as the data loggers of the registry's outlets: send minute/hourly HJ 212 data over TCP."""
+    """Act as the data loggers of the registry's outlets: send minute/hourly/daily HJ 212 data and
+    running status over TCP; reconnect and resend what was not answered when the server goes away."""
     import asyncio
+    import logging
 
-    from ingest.hj212.simulator import LoggerSimOptions, LoggerSimulator
+    from ingest.hj212.simulator import (
+        LoggerHabits,
+        LoggerSimOptions,
+        LoggerSimulator,
+        SimulatorConnectionError,
+    )
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if minute_interval is not None or hour_label is not None:
+        try:  # checked here so that a wrong value names its option
+            LoggerHabits(minute_interval or 60, hour_label or "start")
+        except ValueError as exc:
+            hint = "--minute-interval" if "interval" in str(exc) else "--hour-label"
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
 
     settings = get_settings()
     registry = load_registry(settings.config_dir)
@@ -165,16 +227,27 @@ def loggers(
         outage_rate=outage_rate,
         exceed_rate=exceed_rate,
         corrupt_rate=corrupt_rate,
+        daily=daily,
+        running_status_s=running_status_s,
+        reconnect_max_s=reconnect_max_s,
+        minute_interval_s=minute_interval,
+        hour_label=hour_label,
     )
     chosen = [s.strip() for s in outlets.split(",")] if outlets else None
     try:
         sim = LoggerSimulator(registry, begin, stop, opts, chosen)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--outlets") from None
-    report = asyncio.run(sim.run(host, port))
+    try:
+        report = asyncio.run(sim.run(host, port))
+    except SimulatorConnectionError as exc:
+        typer.echo(f"envmon simulate loggers: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
-        f"{report.loggers} loggers sent {report.packets} packets ({report.readings} readings) in {report.seconds:.1f} s; "
+        f"{report.loggers} loggers sent {report.packets} packets ({report.readings} readings) and "
+        f"{report.status_packets} running-status packets in {report.seconds:.1f} s; "
         f"{report.acks} answered, {report.resends} resent, {report.unacknowledged} unanswered; "
+        f"{report.reconnects} reconnects ({report.connect_failures} failed attempts); "
         f"{report.history_requests} history requests ({report.history_packets} packets re-sent); "
         f"{report.outages} outages, {report.corrupt} damaged packets; {report.expected_readings} readings generated"
     )

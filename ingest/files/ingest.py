@@ -1,9 +1,16 @@
 """Ingest files into the landing zone: detect, read, normalise, write; quarantine what is bad.
 
 Per file: skip it if its content hash is in the ledger; choose its profile; read and normalise
-it; then either reject it whole (it cannot be read, or it has bad rows and its profile says
-`reject_file`) or write its good readings as landing batches, its bad rows as dead letters and
-into quarantine, and finally record it in the ledger.
+it; apply the reading contract (envmon.contract: time window, finite values, flag vocabulary; a
+blank flag is no flag); then either reject it whole (it cannot be read, or it has bad rows and its
+profile says `reject_file`) or write its good readings as landing batches, its bad rows as dead
+letters (one per line, with all its reasons) and into quarantine, and finally record it in the
+ledger.
+
+A file that changes while it is ingested (size, modification time, inode or content hash differ
+from what was read) is refused with status `changed`: nothing of it is landed or recorded when
+the change is seen before the readings are written, and it is never moved, so the next scan
+takes it again whole.
 """
 
 from __future__ import annotations
@@ -15,13 +22,16 @@ from pathlib import Path
 from time import perf_counter
 from typing import Literal
 
+import pyarrow as pa
+
+from envmon.contract import ReadingContract
 from envmon.settings import Settings, get_settings
 from ingest.files.detect import detect_profile
 from ingest.files.ledger import FileLedger
 from ingest.files.normalize import normalize
 from ingest.files.profiles import Profile, load_profiles
 from ingest.files.quarantine import quarantine_file, quarantine_rows
-from ingest.files.readers import FileRejected, SourceFile
+from ingest.files.readers import FileLimits, FileRejected, SourceFile
 from ingest.landing import LandingZone
 from warehouse.registry.config import Registry, load_registry
 
@@ -36,10 +46,14 @@ class BadRow:
     reason: str
 
 
+class FileChanged(Exception):
+    """The file changed on disk while it was being ingested (a writer still at work)."""
+
+
 @dataclass
 class FileReport:
     path: str
-    status: Literal["ingested", "duplicate", "rejected"]
+    status: Literal["ingested", "duplicate", "rejected", "changed"]
     profile: str | None = None
     sha256: str | None = None
     rows: int = 0  # data rows read
@@ -82,6 +96,9 @@ class FileIngestor:
         self.profiles = profiles or load_profiles(self.settings.config_dir, self.registry)
         self.landing = LandingZone(self.settings.landing_root)
         self.ledger = FileLedger(self.landing)
+        self.limits = FileLimits.from_settings(self.settings)
+        self.contract = ReadingContract.from_settings(self.settings)
+        self.last_source: SourceFile | None = None  # the file of the latest ingest() (its fingerprint)
 
     def profile(self, name: str) -> Profile:
         if name not in self.profiles:
@@ -92,7 +109,7 @@ class FileIngestor:
         started = perf_counter()
         path = Path(path)
         report = FileReport(str(path), "ingested")
-        src = SourceFile(path)
+        src = self.last_source = SourceFile(path, self.limits)
         if not path.is_file():
             report.status, report.reason = "rejected", "no such file"
             return report
@@ -106,8 +123,14 @@ class FileIngestor:
             chosen = self.profile(profile) if profile else detect_profile(src, self.profiles)
             report.profile = chosen.name
             self._ingest(src, chosen, report, move_rejected)
+        except FileChanged as exc:
+            report.status, report.reason, report.readings, report.batches = "changed", str(exc), 0, []
         except FileRejected as exc:
-            self._reject(src, report, str(exc), move_rejected)
+            changed = src.changed(content=False)
+            if changed:  # refused because it was read half-written: not its fault, take it again later
+                report.status, report.reason, report.readings = "changed", _changed_reason(src, changed), 0
+            else:
+                self._reject(src, report, str(exc), move_rejected)
         finally:
             report.seconds = perf_counter() - started
         return report
@@ -117,16 +140,17 @@ class FileIngestor:
         raw = src.read(profile)
         report.rows = raw.df.height + len(raw.invalid)
         norm = normalize(raw, profile, self.registry, origin=str(src.path), received_at=received_at)
-        bad = sorted([*raw.invalid, *norm.bad])
+        table, refused = self._contract(norm.readings, received_at)
+        bad = _merge_bad([*raw.invalid, *norm.bad, *refused])
         report.bad_rows = [BadRow(str(src.path), line, reason) for line, reason in bad]
         report.duplicates_collapsed = norm.duplicates_collapsed
+        self._unchanged(src)
         if bad and profile.on_bad_row == "reject_file":
             self._dead_letters(src, profile, bad, received_at, raw.raw_rows)
             shown = "\n".join(f"line {line}: {reason}" for line, reason in bad[:_SHOWN_BAD_ROWS])
             more = f"\n... and {len(bad) - _SHOWN_BAD_ROWS} more" if len(bad) > _SHOWN_BAD_ROWS else ""
             raise FileRejected(f"{len(bad)} bad row(s) and profile {profile.name!r} rejects the whole file "
                                f"on a bad row:\n{shown}{more}")
-        table = norm.readings
         for start in range(0, table.num_rows, BATCH_ROWS):
             ref = self.landing.write_readings(table.slice(start, BATCH_ROWS), profile.source_kind)
             report.batches.append(ref.relpath)
@@ -137,11 +161,30 @@ class FileIngestor:
             summary = (f"{len(bad)} bad row(s) of {src.path} (profile {profile.name}) were left out; "
                        f"the file's other {report.readings} readings were ingested")
             report.quarantined = str(quarantine_rows(src.path.name, src.sha256, rows, self.settings.quarantine_dir, summary))
+        self._unchanged(src)  # checked again: a file changed now is not recorded, so it is taken again
         self.ledger.record(src.sha256, {
             "path": str(src.path), "profile": profile.name, "ingested_at": received_at.isoformat(),
             "encoding": getattr(src, "encoding", None), "rows": report.rows, "readings": report.readings,
             "bad_rows": len(bad), "batches": report.batches,
         })
+
+    def _contract(self, table: pa.Table, now: datetime) -> tuple[pa.Table, list[tuple[int, str]]]:
+        """The readings that keep the reading contract, and (line, reason) for each refused one."""
+        accepted, refused = self.contract.split(table, now)
+        if not refused:
+            return accepted, []
+        origins = table.column("origin")
+        out = []
+        for index, reason in refused:
+            line = str(origins[index].as_py()).rsplit(":", 1)[-1]
+            out.append((int(line) if line.isdigit() else 0, reason))
+        return accepted, out
+
+    @staticmethod
+    def _unchanged(src: SourceFile) -> None:
+        changed = src.changed(content=False)  # size, time, inode: cheap (the inbox hashes before the move)
+        if changed:
+            raise FileChanged(_changed_reason(src, changed))
 
     @staticmethod
     def _raw(src: SourceFile, profile: Profile, raw_rows: dict[int, bytes], line: int) -> bytes:
@@ -159,11 +202,29 @@ class FileIngestor:
         report.status, report.reason, report.readings = "rejected", reason, 0
         report.batches = []
         sha = report.sha256 or "0" * 12
-        target = quarantine_file(src.path, sha, reason, self.settings.quarantine_dir, move=move)
+        target = quarantine_file(src.path, sha, reason, self.settings.quarantine_dir, move=move,
+                                 copy_max_bytes=self.limits.max_bytes)
         report.quarantined = str(target)
         if not report.bad_rows:  # a file-level rejection is a dead letter too, so staff see it waiting
             self.landing.write_dead_letters(
                 [{"origin": str(src.path), "reason": f"{reason} (file in {target})", "raw": None}], "file")
+
+
+def _changed_reason(src: SourceFile, changed: str) -> str:
+    return (f"{src.path}: {changed}; not ingested and left where it is for the next scan. Writers must "
+            f"write under a temporary name ({src.path.name}.part or .{src.path.name}) and rename it when done, "
+            f"or drop {src.path.name}.ready beside it when it is complete")
+
+
+def _merge_bad(bad: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """One entry per line, its reasons joined (a line refused twice is still one bad row)."""
+    by_line: dict[int, list[str]] = {}
+    for line, reason in bad:
+        reasons = by_line.setdefault(line, [])
+        for part in reason.split("; "):
+            if part not in reasons:
+                reasons.append(part)
+    return [(line, "; ".join(reasons)) for line, reasons in sorted(by_line.items())]
 
 
 def ingest_paths(
@@ -188,7 +249,8 @@ def expand(paths: Sequence[Path | str]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix != ".part")
+            out += sorted(f for f in p.iterdir()
+                          if f.is_file() and not f.name.startswith(".") and f.suffix not in (".part", ".ready"))
         else:
             out.append(p)
     return out

@@ -35,6 +35,12 @@ class FileLedger:
         with self.landing.fs.open_input_stream(path) as fh:
             return json.loads(fh.read().decode("utf-8"))
 
+    def forget(self, sha256: str) -> None:
+        """Remove a file's entry (it changed after it was recorded: its content is to be taken again)."""
+        path = self._path(sha256)
+        if self.landing.fs.get_file_info(path).type == pafs.FileType.File:
+            self.landing.fs.delete_file(path)
+
     def record(self, sha256: str, entry: dict[str, Any]) -> None:
         data = json.dumps({"sha256": sha256, **entry}, ensure_ascii=False, indent=1, default=str).encode("utf-8")
         path = self._path(sha256)

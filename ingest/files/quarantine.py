@@ -8,11 +8,15 @@ of the same name never overwrite each other.
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+from envmon.spreadsheet import safe_cell
 
 
 def _folder(quarantine_dir: Path) -> Path:
@@ -25,13 +29,34 @@ def _write_reason(target: Path, reason: str) -> None:
     target.with_name(target.name + ".reason.txt").write_text(reason.rstrip("\n") + "\n", encoding="utf-8")
 
 
-def quarantine_file(path: Path, sha256: str, reason: str, quarantine_dir: Path, *, move: bool) -> Path:
-    """Put a whole rejected file in quarantine (moved from the inbox, copied otherwise)."""
+def quarantine_file(
+    path: Path, sha256: str, reason: str, quarantine_dir: Path, *, move: bool, copy_max_bytes: int | None = None
+) -> Path:
+    """Put a whole rejected file in quarantine: moved from the inbox, copied otherwise.
+
+    A move is a rename (os.replace) when the quarantine is on the inbox's filesystem, so even a
+    huge file costs no copy; only across filesystems does it fall back to copy-and-delete. A file
+    given on the command line stays where it is and is copied only up to `copy_max_bytes`: a larger
+    one is not copied, its reason file says where the original is.
+    """
     target = _folder(quarantine_dir) / f"{sha256[:12]}-{path.name}"
+    n = 1
+    while target.exists() or target.with_name(target.name + ".reason.txt").exists():  # never overwrite
+        n += 1
+        target = target.with_name(f"{sha256[:12]}-{n}-{path.name}")
     if move:
-        shutil.move(path, target)
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.move(path, target)  # another filesystem: copy, then delete
     else:
-        shutil.copyfile(path, target)
+        size = path.stat().st_size
+        if copy_max_bytes is not None and size > copy_max_bytes:
+            reason += f"\n(not copied into quarantine: {size:,} bytes; the file is still at {path})"
+        else:
+            shutil.copyfile(path, target)
     _write_reason(target, reason)
     return target
 
@@ -45,7 +70,7 @@ def quarantine_rows(
     writer = csv.writer(buf)
     writer.writerow(["line", "reason", "raw"])
     for line, reason, raw in rows:
-        writer.writerow([line, reason, raw.decode("utf-8", errors="replace")])
+        writer.writerow([line, safe_cell(reason), safe_cell(raw.decode("utf-8", errors="replace"))])
     target.write_text(buf.getvalue(), encoding="utf-8-sig")  # BOM so Excel opens Chinese text right
     _write_reason(target, summary)
     return target

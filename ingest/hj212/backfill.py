@@ -8,8 +8,10 @@ rewritten atomically after each landing batch.
 A gap is a jump: a durable packet whose period starts more than one interval after the latest
 one held. When it is seen on a live connection the server asks the logger (2051/2061/2031 with
 BeginTime/EndTime) for the periods in between. That covers both a logger that comes back after
-an outage (its first packet jumps over the outage) and packets lost on a live link. Each gap
-is asked for once; the request and its outcome go to the journal
+an outage (its first packet jumps over the outage) and packets lost on a live link. A request
+never asks for the future: a gap ends at the last period that started by now (a logger clock
+ahead within the reading contract's drift, `reading_max_future_s`, would otherwise make its
+latest packet's predecessors look missing before they happened). Each gap is asked for once; the request and its outcome go to the journal
 `<ENVMON_HOME>/hj212/backfill.jsonl`, one JSON object per line:
 
     {"at": ..., "event": "requested", "mn", "site_id", "cn", "qn", "begin", "end", "slots"}
@@ -74,7 +76,9 @@ class ReceivedState:
     def latest(self, mn: str, cn: str) -> datetime | None:
         return self._latest.get((mn, cn))
 
-    def observe(self, mn: str, cn: str, period_start: datetime) -> Gap | None:
+    def observe(
+        self, mn: str, cn: str, period_start: datetime, now: datetime | None = None
+    ) -> Gap | None:
         """Record a durable packet; return the gap it reveals (None for in-order or older data)."""
         interval_s = BACKFILL_INTERVAL_S.get(cn)
         if interval_s is None:
@@ -94,6 +98,11 @@ class ReceivedState:
         earliest = period_start - self.max_span
         if begin < earliest:
             begin = earliest
+        now = now or datetime.now(UTC)
+        if end > now:  # never ask for periods that have not started yet
+            if begin > now:
+                return None
+            end = begin + step * ((now - begin) // step)
         return Gap(mn, cn, begin, end, interval_s)
 
     def save(self) -> None:

@@ -29,6 +29,7 @@ from ingest.hj212.fast_parse import PACKET_SCHEMA, VALUE_SCHEMA, parse_chunk
 from ingest.hj212.fast_readings import SiteLookup, readings_from_tables
 from ingest.hj212.packet import Packet
 from ingest.hj212.protocol import DEFAULT_TZ, MAX_FUTURE, NUMBER_RE, is_numeric_field, try_parse
+from ingest.hj212.readings import FactsLookup
 
 CHUNK = 16384
 
@@ -138,18 +139,21 @@ def parse_batch(
     now: datetime | None = None,
     max_future: timedelta | None = MAX_FUTURE,
     minute_interval_s: int = INTERVAL_MINUTE_S,
+    hour_label: str = "start",
+    facts_of: FactsLookup | None = None,
 ) -> BatchResult:
     """Packets (bytes, CRLF optional) -> readings table + rejections, for a server batch or a file.
 
     The same readings as `try_parse` + `readings.packet_to_readings` packet by packet, and the
     same rejections and reasons; `site_of` maps MN -> site_id (dict or callable; None = the MN
-    itself); `record` numbers in the details are positions in `records`.
+    itself); `facts_of` maps MN -> the logger's facts (minute interval, period label; None =
+    `minute_interval_s` / `hour_label`); `record` numbers in the details are positions in `records`.
     """
     received = (received_at or datetime.now(UTC)).astimezone(UTC)
     bulk = parse_records(records, tz=tz, now=now, max_future=max_future)
     got = readings_from_tables(
         bulk.packets, bulk.values, records.__getitem__, received, tz, site_of, now, max_future,
-        minute_interval_s,
+        minute_interval_s, hour_label, facts_of,
     )  # fmt: skip
     return BatchResult(
         got.table, bulk.rejected, bulk.packets, got.unknown_codes, got.unknown_mn, got.skipped

@@ -222,3 +222,60 @@ async def request_history(
     qn = qn or channel.new_qn(tz)
     raw = builders.request_history(cn, to.mn, to.pw, to.st, begin, end, tz, qn=qn)
     return await channel.request(raw, cn=cn, qn=qn, mn=to.mn)
+
+
+# --- the logger's minute-data interval (HJ 212-2017 Table 9: CN 1063 get, CN 1064 set) ----------
+
+CN_GET_MINUTE_INTERVAL = "1063"
+CN_SET_MINUTE_INTERVAL = "1064"
+
+
+def minute_interval_of(result: CommandResult) -> int | None:
+    """The minute interval in seconds a 1063 reading returned (`MinInterval`, in minutes)."""
+    for p in result.uploads:
+        text = p.get("MinInterval")
+        if text is not None:
+            try:
+                return int(text) * 60
+            except ValueError:
+                return None
+    return None
+
+
+async def read_minute_interval(
+    channel: CommandChannel, to: LoggerAddress, tz: tzinfo = DEFAULT_TZ, qn: str | None = None
+) -> CommandResult:
+    """1063: ask the logger for its minute-data interval (`minute_interval_of(result)`)."""
+    qn = qn or channel.new_qn(tz)
+    raw = builders.command(CN_GET_MINUTE_INTERVAL, to.mn, to.pw, to.st, qn=qn, tz=tz)
+    return await channel.request(raw, cn=CN_GET_MINUTE_INTERVAL, qn=qn, mn=to.mn)
+
+
+async def set_minute_interval(
+    channel: CommandChannel,
+    to: LoggerAddress,
+    seconds: int,
+    tz: tzinfo = DEFAULT_TZ,
+    qn: str | None = None,
+) -> CommandResult:
+    """1064: set the logger's minute-data interval (sent as MinInterval in minutes); only the
+    intervals HJ 212-2017 allows (warehouse/registry/minute_intervals.csv)."""
+    from warehouse.registry.logger_facts import allowed_minute_intervals
+
+    choices = allowed_minute_intervals()
+    if seconds not in choices:
+        raise ValueError(
+            f"minute interval {seconds} s is not one HJ 212-2017 CN 1064 allows; "
+            f"valid choices: {', '.join(map(str, choices))}"
+        )
+    qn = qn or channel.new_qn(tz)
+    raw = builders.command(
+        CN_SET_MINUTE_INTERVAL,
+        to.mn,
+        to.pw,
+        to.st,
+        [("MinInterval", str(seconds // 60))],
+        qn=qn,
+        tz=tz,
+    )
+    return await channel.request(raw, cn=CN_SET_MINUTE_INTERVAL, qn=qn, mn=to.mn)

@@ -9,6 +9,7 @@ what goes to `extra`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -19,9 +20,10 @@ import pyarrow as pa
 from envmon.schema import INTERVAL_MINUTE_S, READINGS_SCHEMA
 from ingest.hj212.codes import _FLUE_MARKERS, map_code
 from ingest.hj212.protocol import try_parse
-from ingest.hj212.readings import INTERVAL_BY_CN, packet_to_readings
+from ingest.hj212.readings import INTERVAL_BY_CN, LABELLED_CNS, FactsLookup, packet_to_readings
 
 SiteLookup = Mapping[str, str] | Callable[[str], str | None]
+_DATATIME = re.compile(rb"DataTime=([^;&]*)")
 _SIMPLE = {"Rtd": "value", "Avg": "value", "ZsRtd": "value_zs", "ZsAvg": "value_zs",
            "Min": "value_min", "Max": "value_max", "Cou": "value_cou", "Flag": "flag"}  # fmt: skip
 
@@ -32,6 +34,7 @@ class ReadingsOutcome:
     unknown_codes: list[tuple[int, str]] = field(default_factory=list)  # (record, code) unmapped
     unknown_mn: list[tuple[int, str | None]] = field(default_factory=list)  # (record, MN) no site
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (record, why no readings)
+    records: list[int] = field(default_factory=list)  # the record of each row of `table`
 
 
 def _site(site_of: SiteLookup | None, mn: str) -> str | None:
@@ -50,13 +53,35 @@ def readings_from_tables(
     now: datetime | None = None,
     max_future: timedelta | None = None,
     minute_interval_s: int = INTERVAL_MINUTE_S,
+    hour_label: str = "start",
+    facts_of: FactsLookup | None = None,
 ) -> ReadingsOutcome:
     """Readings of the accepted packets of a bulk parse (`raw_of(record)` gives the raw bytes
-    of a record, for the packets the per-packet functions convert)."""
+    of a record, for the packets the per-packet functions convert). Minute interval and period
+    label per MN from `facts_of`, else `minute_interval_s` / `hour_label` (as packet_to_readings)."""
     out = ReadingsOutcome(pa.Table.from_pylist([], schema=READINGS_SCHEMA))
     interval = {**INTERVAL_BY_CN, "2051": minute_interval_s}
     pk = packets.with_columns(
         interval_s=pl.col("cn").replace_strict(interval, default=None, return_dtype=pl.Int32)
+    )
+    # per-logger facts: the minute interval of 2051 and whether the label is the period's end
+    mns = pk["mn"].drop_nulls().unique().to_list()
+    facts = {mn: facts_of(mn) for mn in mns} if facts_of is not None else {}
+    minute_of = {mn: f.minute_interval_s for mn, f in facts.items() if f is not None}
+    end_of = {mn: f.hour_label == "end" for mn, f in facts.items() if f is not None}
+    pk = pk.with_columns(
+        interval_s=pl.when(pl.col("cn") == "2051")
+        .then(
+            pl.col("mn").replace_strict(minute_of, default=minute_interval_s, return_dtype=pl.Int32)
+        )
+        .otherwise(pl.col("interval_s")),
+        _end=pl.col("cn").is_in(list(LABELLED_CNS))
+        & pl.col("mn").replace_strict(end_of, default=hour_label == "end", return_dtype=pl.Boolean),
+    )
+    pk = pk.with_columns(
+        datatime=pl.when(pl.col("_end") & pl.col("interval_s").is_not_null())
+        .then(pl.col("datatime") - pl.duration(seconds=pl.col("interval_s")))
+        .otherwise(pl.col("datatime"))
     )
     no_rows = pk.filter(pl.col("interval_s").is_null() | pl.col("datatime").is_null())
     for rec, cn, dt in no_rows.select("record", "cn", "datatime").iter_rows():
@@ -101,7 +126,8 @@ def readings_from_tables(
     # code -> parameter, per (code, ST, flue-gas marker present in the packet)
     markers = v.group_by("record").agg(marker=pl.col("code").is_in(list(_FLUE_MARKERS)).any())
     grp = grp.join(
-        pk.select("record", "st", "mn", "qn", "site_id", "datatime", "interval_s"), on="record"
+        pk.select("record", "st", "mn", "qn", "site_id", "datatime", "interval_s", "_end"),
+        on="record",
     )
     grp = grp.join(markers, on="record", how="left").filter(
         ~pl.col("record").is_in(list(complex_recs))
@@ -125,7 +151,27 @@ def readings_from_tables(
         origin=pl.format("hj212:{}:{}", pl.col("mn").fill_null("None"), pl.col("qn").fill_null("")),
         extra=pl.format('{{"code": "{}"}}', pl.col("code")),
         record="record",
+        _end="_end",
+        _code="code",
     )  # fmt: skip
+    if fast.height and fast["_end"].any():
+        # an end-labelled period keeps its DataTime as sent in extra (as packet_to_readings)
+        sent = {}
+        for rec in fast.filter(pl.col("_end"))["record"].unique().to_list():
+            m = _DATATIME.search(raw_of(rec))
+            sent[rec] = m[1].decode("ascii", "replace") if m else ""
+        fast = fast.with_columns(
+            extra=pl.when(pl.col("_end"))
+            .then(
+                pl.format(
+                    '{{"DataTime": "{}", "code": "{}"}}',
+                    pl.col("record").replace_strict(sent, default="", return_dtype=pl.String),
+                    pl.col("_code"),
+                )
+            )
+            .otherwise(pl.col("extra"))
+        )
+    fast = fast.drop("_end", "_code")
     out.unknown_codes = list(unknown.select("record", "code").iter_rows())
 
     # the others: per-packet conversion of a fresh parse
@@ -133,11 +179,16 @@ def readings_from_tables(
     recs: list[int] = []
     for rec in sorted(complex_recs):
         res = try_parse(raw_of(rec), tz, now, max_future)
-        got = packet_to_readings(res.packet, site_of, received_at, minute_interval_s)  # type: ignore[arg-type]
+        packet = res.packet
+        assert packet is not None  # the bulk parse accepted this record
+        got = packet_to_readings(
+            packet, site_of, received_at, minute_interval_s, hour_label, facts_of
+        )
         out.unknown_codes += [(rec, c) for c in got.unknown_codes]
         rows += got.rows
         recs += [rec] * len(got.rows)
     table = fast.drop("record").to_arrow().cast(READINGS_SCHEMA)
+    records = fast["record"]
     if rows:
         slow = pa.Table.from_pylist(rows, schema=READINGS_SCHEMA)
         both = pl.concat(
@@ -145,13 +196,10 @@ def readings_from_tables(
             how="vertical_relaxed",
         )  # type: ignore[list-item]
         # stable: keeps pollutant order within a packet
-        table = (
-            both.with_row_index("_i")
-            .sort("record", "_i")
-            .drop("_i", "record")
-            .to_arrow()
-            .cast(READINGS_SCHEMA)
-        )
+        both = both.with_row_index("_i").sort("record", "_i").drop("_i")
+        records = both["record"]
+        table = both.drop("record").to_arrow().cast(READINGS_SCHEMA)
+    out.records = records.cast(pl.Int64).to_list()
     out.unknown_codes.sort()
     out.table = table
     return out

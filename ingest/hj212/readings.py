@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+import polars as pl
 import pyarrow as pa
 
 from envmon.schema import (
@@ -18,9 +20,13 @@ from envmon.schema import (
 )
 from ingest.hj212.codes import map_code
 from ingest.hj212.packet import Packet
+from warehouse.registry.logger_facts import LoggerFacts
 
-# CN -> averaging interval. Minute data are taken as 1-minute values unless configured
-# (HJ 212 minute data may be 1..30 min: MinInterval, CN 1063).
+if TYPE_CHECKING:
+    from warehouse.registry.config import Registry
+
+# CN -> averaging interval. Minute data take the logger's minute interval (registry logger
+# facts; HJ 212 minute data may be 1..30 min: MinInterval, CN 1063/1064), 1 minute when unknown.
 INTERVAL_BY_CN = {
     "2011": INTERVAL_REALTIME_S,
     "2051": INTERVAL_MINUTE_S,
@@ -31,6 +37,11 @@ _MAIN = {"value": ("Rtd", "Avg"), "value_zs": ("ZsRtd", "ZsAvg")}
 _COLUMN = {"Min": "value_min", "Max": "value_max", "Cou": "value_cou"}
 
 SiteLookup = Mapping[str, str] | Callable[[str], str | None]
+# MN -> the logger's facts (minute interval, period label); None = the call's defaults
+FactsLookup = Callable[[str], LoggerFacts | None]
+# data CNs whose DataTime labels a period (not an instant): an end label is shifted back by
+# the period's length (2051: the minute interval)
+LABELLED_CNS = frozenset({"2051", "2061", "2031"})
 
 
 @dataclass
@@ -42,6 +53,15 @@ class ReadingsResult:
 
     def table(self) -> pa.Table:
         return pa.Table.from_pylist(self.rows, schema=READINGS_SCHEMA)
+
+
+def labelled_start(cn: str | None, datatime: datetime, facts: LoggerFacts | None) -> datetime:
+    """The period start a reading of this packet gets (its DataTime, shifted back by the
+    period's length for an end-labelled 2051/2061/2031 packet); as packet_to_readings."""
+    if facts is None or facts.hour_label != "end" or cn not in LABELLED_CNS:
+        return datatime
+    length = facts.minute_interval_s if cn == "2051" else INTERVAL_BY_CN[cn]
+    return datatime - timedelta(seconds=length)
 
 
 def _site(site_of: SiteLookup | None, mn: str) -> str | None:
@@ -57,16 +77,25 @@ def packet_to_readings(
     site_of: SiteLookup | None = None,
     received_at: datetime | None = None,
     minute_interval_s: int = INTERVAL_MINUTE_S,
+    hour_label: str = "start",
+    facts_of: FactsLookup | None = None,
 ) -> ReadingsResult:
     """Readings of one data packet (CN 2011/2051/2061/2031), one row per mapped pollutant.
 
-    site_of maps MN -> site_id (dict or callable; None = use the MN itself).
+    site_of maps MN -> site_id (dict or callable; None = use the MN itself). The logger's
+    minute interval and period label come from `facts_of(MN)` when it knows the MN, else from
+    `minute_interval_s` / `hour_label`. `period_start` is always the start of the period: an
+    end-labelled 2051/2061/2031 packet is shifted back by its interval, and its DataTime as
+    sent is kept in `extra` as "DataTime".
     """
     out = ReadingsResult()
     interval = INTERVAL_BY_CN.get(packet.cn)
     if interval is None:
         out.skipped = f"CN {packet.cn} carries no readings"
         return out
+    facts = facts_of(packet.mn or "") if facts_of is not None else None
+    if facts is not None:
+        minute_interval_s, hour_label = facts.minute_interval_s, facts.hour_label
     if packet.cn == "2051":
         interval = minute_interval_s
     if packet.datatime is None:
@@ -78,6 +107,10 @@ def packet_to_readings(
         return out
     received = (received_at or datetime.now(UTC)).astimezone(UTC)
     start = packet.datatime.astimezone(UTC)
+    sent_datatime = None
+    if hour_label == "end" and packet.cn in LABELLED_CNS:
+        start = start - timedelta(seconds=interval)
+        sent_datatime = packet.get("DataTime")
     pollutants = packet.pollutants()
     for code, fields in pollutants.items():
         mapping = map_code(code, packet.st, pollutants)
@@ -101,15 +134,76 @@ def packet_to_readings(
             else:
                 extra[suffix] = f.text
         extra["code"] = code  # the raw code as sent (2005 or 2017 edition)
+        if sent_datatime is not None:
+            extra["DataTime"] = sent_datatime  # the end label as sent
         row["extra"] = json.dumps(extra, ensure_ascii=False, sort_keys=True)
         out.rows.append(row)
     return out
 
 
 def packets_to_readings(
-    packets: Iterable[Packet], site_of: SiteLookup | None = None, received_at: datetime | None = None
+    packets: Iterable[Packet],
+    site_of: SiteLookup | None = None,
+    received_at: datetime | None = None,
+    facts_of: FactsLookup | None = None,
 ) -> tuple[pa.Table, list[ReadingsResult]]:
     """Readings of many packets as one READINGS_SCHEMA table, plus each packet's result."""
-    results = [packet_to_readings(p, site_of, received_at) for p in packets]
+    results = [packet_to_readings(p, site_of, received_at, facts_of=facts_of) for p in packets]
     rows = [r for res in results for r in res.rows]
     return pa.Table.from_pylist(rows, schema=READINGS_SCHEMA), results
+
+
+# The columns a unit conversion scales: the value and its min, max and O2-corrected value.
+# -Cou is an amount over the period (kg of a pollutant, m3 of flow), not in the parameter's unit.
+CONVERTED_COLUMNS = ("value", "value_min", "value_max", "value_zs")
+
+
+def site_unit_conversion(
+    registry: Registry, site_id: str, parameter: str, unit: str
+) -> tuple[float, str] | None:
+    """(factor, unit) taking a reading sent in `unit` to the unit the registry gives the site's
+    parameter, or None when nothing is to convert (same unit, a parameter or site the registry
+    does not know — the packet's unit is kept —, or units that do not convert)."""
+    if parameter not in registry.parameters or site_id not in registry.site_ids:
+        return None
+    target = registry.site_unit(site_id, parameter)
+    if target == unit or not registry.convertible(unit, target):
+        return None
+    return registry.conversion_factor(unit, target), target
+
+
+def convert_value(value: float | None, factor: float) -> float | None:
+    """A value times a unit factor, without the factor's binary noise (12 significant digits)."""
+    return None if value is None else float(f"{value * factor:.12g}")
+
+
+def to_site_units(
+    rows: pl.DataFrame, conversion: Callable[[str, str, str], tuple[float, str] | None]
+) -> pl.DataFrame:
+    """Readings (READINGS_SCHEMA columns) in their sites' units: `conversion(site, parameter,
+    unit)` gives (factor, unit) or None; only rows whose unit converts are touched."""
+    for site_id, parameter, unit in rows.select("site_id", "parameter", "unit").unique().rows():
+        found = conversion(site_id, parameter, unit)
+        if found is None:
+            continue
+        factor, target = found
+        hit = (
+            (pl.col("site_id") == site_id)
+            & (pl.col("parameter") == parameter)
+            & (pl.col("unit") == unit)
+        )
+        scaled = [
+            pl.when(hit)
+            .then(
+                pl.col(c).map_elements(
+                    lambda v, f=factor: convert_value(v, f), return_dtype=pl.Float64
+                )
+            )
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c in CONVERTED_COLUMNS
+        ]
+        rows = rows.with_columns(
+            *scaled, unit=pl.when(hit).then(pl.lit(target)).otherwise(pl.col("unit"))
+        )
+    return rows

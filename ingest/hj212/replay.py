@@ -63,10 +63,28 @@ def capture_loggers(records: Sequence[bytes]) -> dict[str, tuple[str, str]]:
 
 
 def capture_registry(
-    records: Sequence[bytes], base_config: Path, dest: Path
+    records: Sequence[bytes], base_config: Path, dest: Path, habits: bool = False
 ) -> dict[str, tuple[str, str]]:
-    """Copy a config folder and make the capture's loggers its enterprises' outlets."""
+    """Copy a config folder and make the capture's loggers its enterprises' outlets.
+
+    `habits`: also write each logger's detected minute interval and period label
+    (ingest/hj212/detect.py) into the registry, so that a replay lands the readings at their
+    true periods; otherwise the HJ212-2005 edition defaults apply (logger_defaults.csv)."""
     loggers = capture_loggers(records)
+    facts: dict[str, dict] = {}
+    if habits:
+        from ingest.hj212.bulk import parse_records
+        from ingest.hj212.detect import detect_habits
+        from warehouse.registry.logger_facts import allowed_minute_intervals
+
+        bulk = parse_records(list(records), max_future=None)
+        for mn, h in detect_habits(bulk.packets, bulk.values).items():
+            f = {}
+            if h.minute_interval_s in allowed_minute_intervals():
+                f["minute_interval_s"] = h.minute_interval_s
+            if h.hour_label is not None:
+                f["hour_label"] = h.hour_label
+            facts[mn] = f
     shutil.copytree(base_config, dest, dirs_exist_ok=True)
     ents_path = dest / "registry" / "enterprises.yaml"
     template = yaml.safe_load(ents_path.read_text(encoding="utf-8"))["enterprises"][0]
@@ -76,7 +94,8 @@ def capture_registry(
         outlet = {
             "site_id": site, "name_zh": f"采集排口{i}", "name_en": f"capture outlet {i}",
             "outlet_type": "flue_gas" if st == "31" else "waste_water",
-            "logger": {"mn": mn, "password": pw, "protocol_edition": "HJ212-2005"}, "parameters": [],
+            "logger": {"mn": mn, "password": pw, "protocol_edition": "HJ212-2005", **facts.get(mn, {})},
+            "parameters": [],
         }  # fmt: skip
         ent = {k: v for k, v in template.items() if k != "outlets"}
         ent.update({"enterprise_id": f"cap_{i:04d}", "name_zh": f"采集企业{i}", "name_en": f"capture enterprise {i}",

@@ -7,11 +7,14 @@
   * the event log `<ENVMON_HOME>/hj212/events/<UTC date>.jsonl` (well-formed packets of a
     registered logger that carry no readings: heartbeats, run status, alarms, answers to our
     commands, notices), one JSON object per packet with the raw text;
-  * dead letters (source hj212) with the raw bytes, the peer (origin `tcp://host:port[/MN]`)
-    and the reason: bad frame, CRC, length, malformed field, future timestamp, unknown MN,
-    wrong password, packet too long, partial packet at disconnect or idle timeout, split
-    packet never completed. A packet whose codes are partly unknown lands its known values and
-    is dead-lettered too, naming the unknown codes.
+  * dead letters (source hj212) with the raw bytes (every PW/NewPW value masked `******`, the
+    reason saying so), the peer (origin `tcp://host:port[/MN]`) and the reason: bad frame, CRC,
+    length, malformed field, unknown MN, wrong password, locked login, packet too long, partial
+    packet at disconnect or idle timeout, split packet never completed, and the reading
+    contract's refusals (envmon/contract.py: DataTime before `reading_earliest` or later than
+    now + `reading_max_future_s`, non-finite values, unknown flags). A packet whose codes are
+    partly unknown or whose readings are partly refused lands the rest and is dead-lettered
+    too, once, with all its reasons.
 - Records of all connections are batched (by count and by age) and written as one landing
   batch (fsynced, atomic); the events and dead letters of the batch are made durable with it.
 - Two lanes: a plain data upload on a connection whose logger already logged in (same MN,
@@ -22,10 +25,17 @@
   every other record (first packet, logins, answers, notices, split packets) take the
   per-packet path, so both lanes file a record the same way.
   Only then are the answers sent: 9014 for uploads whose Flag has A=1, 9013 for notices, 9011
-  QnRtn=3/4 for a refused packet that asked for an answer. A crash before that leaves the
-  logger without its answer, and it sends again; the copy collapses in the warehouse loader.
-- The password is checked per packet against the logger (MN) of an outlet in the registry;
-  after `max_auth_failures` refused packets in a row the connection is closed.
+  QnRtn=3 for a refused login (unknown MN, wrong password and locked alike), 9011 QnRtn=2 for a
+  packet the reading contract refuses whole — when the packet asked for an answer. A crash
+  before that leaves the logger without its answer, and it sends again; the copy collapses in
+  the warehouse loader.
+- The password is checked against the logger (MN) of an outlet in the registry, as a keyed
+  hash (auth.py); after `max_auth_failures` refused packets in a row the connection is closed.
+  Failed logins are limited per MN and per peer host across connections (lockouts logged at
+  WARNING, written to the event log, counted); a host may hold `peers.max_connections`
+  connections and is throttled when it sends only refused records (auth.py). A connection the
+  server hangs up on waits for its batch's usual time: refusals never force a write.
+- It listens on 127.0.0.1 unless configured (settings `hj212_host`/`hj212_port`).
 - Gaps are filled by asking the logger for its history (see backfill.py); commands to a
   connected logger (clock, history) are `Hj212Server.set_clock/read_clock/request_history`.
 - Nothing in a packet can crash the server: any unexpected error becomes a dead letter.
@@ -51,17 +61,37 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pyarrow as pa
 
+from envmon.contract import ReadingContract
+from envmon.installation_key import installation_key, password_hmac
 from envmon.settings import Settings
 from ingest.hj212 import builders
+from ingest.hj212.auth import (
+    MASK_NOTE,
+    LoginLimiter,
+    LoginPolicy,
+    Passwords,
+    PeerGuard,
+    PeerPolicy,
+    mask_passwords,
+)
 from ingest.hj212.backfill import BACKFILL_INTERVAL_S, Gap, Journal, OpenRequest, ReceivedState
 from ingest.hj212.bulk import Rejected, parse_batch
 from ingest.hj212.commands import CommandChannel, CommandResult, LoggerAddress
 from ingest.hj212.commands import read_clock as _read_clock
 from ingest.hj212.commands import request_history as _request_history
 from ingest.hj212.commands import set_clock as _set_clock
+from ingest.hj212.events import EVENT_CNS, EventError, events_table, packet_to_events
 from ingest.hj212.packet import FLAG_SPLIT, Packet
 from ingest.hj212.protocol import DEFAULT_TZ, split_frames, try_parse
-from ingest.hj212.readings import INTERVAL_BY_CN, packet_to_readings
+from ingest.hj212.readings import (
+    CONVERTED_COLUMNS,
+    INTERVAL_BY_CN,
+    convert_value,
+    labelled_start,
+    packet_to_readings,
+    site_unit_conversion,
+    to_site_units,
+)
 from ingest.hj212.reassembly import Evicted, Reassembler
 from ingest.landing import LandingZone, readings_table
 from warehouse.registry.config import Registry
@@ -71,31 +101,41 @@ log = logging.getLogger("envmon.hj212")
 SOURCE_KIND = "hj212"
 DEFAULT_PORT = 9212
 _ANSWER_CNS = frozenset({"9011", "9012", "9013", "9014"})  # answers are never answered
-_CONVERTED = (
-    "value",
-    "value_min",
-    "value_max",
-    "value_zs",
-)  # Cou is an amount, not a concentration
 # The header of a plain data upload, read from the raw bytes to pick the bulk lane (the CRC and
 # everything else are still checked there, by the bulk parser).
 _UPLOAD_HEADER = re.compile(
     rb"##\d{4}QN=\d*;ST=([^;]*);CN=(\d{4});PW=([^;]*);MN=([^;]*);Flag=(\d{1,3});CP=&&"
 )
 _DATA_CNS = frozenset(cn.encode() for cn in INTERVAL_BY_CN)
+# A value field whose text is a non-finite word ("Infinity", "-inf", "NaN"): the parser makes it
+# null, the reading contract refuses it (issue 18 item 11); such records go per packet.
+_NON_FINITE = re.compile(rb"[-=][+-]?(?:inf(?:inity)?|nan)(?=[;,&])", re.IGNORECASE)
+_NON_FINITE_TEXT = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
+_VALUE_SUFFIXES = frozenset({"Rtd", "Avg", "Min", "Max", "ZsRtd", "ZsAvg", "ZsMin", "ZsMax", "Cou"})
+
+
+def extra_code(row: dict) -> str:
+    """The pollutant code a reading was sent under (kept in its `extra`)."""
+    try:
+        return str(json.loads(row.get("extra") or "{}").get("code", "?"))
+    except ValueError:
+        return "?"
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # loopback unless configured (settings hj212_host)
     port: int = DEFAULT_PORT
     max_packet_bytes: int = 16384  # a record (frame without CRLF) longer than this is refused
     idle_timeout_s: float = 600.0  # close a connection silent this long
     batch_readings: int = 20000  # write a landing batch when it holds this many readings...
     batch_records: int = 5000  # ...or this many records...
     batch_wait_s: float = 0.5  # ...or when its first record is this old
-    max_future_s: float = 3600.0  # DataTime later than now + this is refused
     max_auth_failures: int = 3  # refused packets in a row before the connection is closed
+    # failed-login limits across connections, and what one peer host may cost (auth.py)
+    login: LoginPolicy = field(default_factory=LoginPolicy)
+    peers: PeerPolicy = field(default_factory=PeerPolicy)
+    contract: ReadingContract | None = None  # None: ReadingContract.from_settings()
     split_timeout_s: float = 300.0  # split packet (PNUM/PNO) parts wait this long for the rest
     backfill: bool = True  # ask loggers for missing history
     backfill_max_span_s: float = 7 * 86400.0
@@ -105,6 +145,24 @@ class ServerConfig:
     sync_clocks: bool = False  # read each logger's clock on connect; set it when it drifts
     max_clock_drift_s: float = 60.0
     write_retry_max_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> ServerConfig:
+        """The server of the settings: bind address, login limits, per-peer limits, contract."""
+        values: dict = {
+            "host": settings.hj212_host,
+            "port": settings.hj212_port,
+            "login": LoginPolicy(
+                mn_failures=settings.hj212_login_failures_mn,
+                peer_failures=settings.hj212_login_failures_peer,
+                window_s=settings.hj212_login_window_s,
+                lockout_s=settings.hj212_login_lockout_s,
+            ),
+            "peers": PeerPolicy(max_connections=settings.hj212_max_connections_per_peer),
+            "contract": ReadingContract.from_settings(settings),
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass
@@ -119,7 +177,12 @@ class ServerStats:
     batches: int = 0
     replies: int = 0  # answers written to a live connection
     replies_lost: int = 0  # answers owed to a connection that had closed
-    auth_failures: int = 0
+    auth_failures: int = 0  # refused logins (checked or not)
+    auth_checked: int = 0  # of which the password was actually checked (the rest: locked)
+    lockouts: int = 0  # login lockouts started (MN or peer host), each logged at WARNING + event
+    connections_refused: int = 0  # closed on accept: host locked, throttled or at its maximum
+    peers_throttled: int = 0  # hosts throttled for sending too many refused records
+    contract_refused: int = 0  # records refused by the reading contract (time window, non-finite)
     write_errors: int = 0
     packets_bulk: int = 0  # of packets_landed: parsed in bulk (the rest one by one)
     dead_reasons: Counter = field(default_factory=Counter)  # by kind (crc, length, auth ...)
@@ -140,6 +203,7 @@ class _Batch:
         "fast",
         "first_at",
         "landed",
+        "logger_events",
         "n_dead",
         "n_events",
         "observed",
@@ -156,6 +220,7 @@ class _Batch:
         self.dead: list[dict] = []
         self.dead_kinds: Counter = Counter()
         self.events: list[dict] = []
+        self.logger_events: list[dict] = []  # CN 2021 running status, CN 2072 alarms
         self.replies: list[tuple[Connection, bytes]] = []
         self.observed: list[
             tuple[Connection, str, str, datetime]
@@ -206,6 +271,7 @@ class Connection:
         self.writer = writer
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.host = str(peer[0]) if isinstance(peer, tuple) else str(peer)  # limits are per host
         self.mn: str | None = None
         self.site_id: str | None = None
         self.pw = ""
@@ -265,6 +331,11 @@ class Hj212Server:
         if self.received.load_error:
             log.warning("%s", self.received.load_error)
         self.journal = Journal(self.state_dir / "backfill.jsonl")
+        self._key = installation_key(Path(home))  # logger passwords are held as keyed hashes
+        self.contract = config.contract or ReadingContract.from_settings()
+        self.logins = LoginLimiter(config.login)
+        self.peers = PeerGuard(config.peers)
+        self._warned: dict[str, float] = {}  # host -> when its refused connections were last logged
         self.set_registry(registry)
         self._current = _Batch(1)
         self._committed_seq = 0
@@ -283,12 +354,12 @@ class Hj212Server:
         self._bulk = isinstance(tz, ZoneInfo)  # the bulk parser needs a zoneinfo time zone
 
     def set_registry(self, registry: Registry) -> None:
-        """(Re)load the loggers: MN -> (outlet site_id, password)."""
+        """(Re)load the loggers: MN -> outlet site_id; their passwords as keyed hashes."""
         self.registry = registry
-        self._loggers = {
-            o.logger.mn: (site_id, o.logger.password)
-            for site_id, (_, o) in registry.outlets.items()
-        }
+        self._loggers = {o.logger.mn: (site_id,) for site_id, (_, o) in registry.outlets.items()}
+        self.passwords = Passwords(
+            self._key, {o.logger.mn: o.logger.password for _, o in registry.outlets.values()}
+        )
         self._factors: dict[tuple[str, str, str], tuple[float, str] | None] = {}
         for conn in getattr(self, "_conns", ()):
             conn.upload_key = None  # a password may have changed: the next packet logs in again
@@ -344,16 +415,37 @@ class Hj212Server:
             self.stats.replies,
         )
 
-    async def durable(self) -> None:
-        """Wait until everything received so far is durable (and answered)."""
+    async def durable(self, force: bool = True) -> None:
+        """Wait until everything received so far is durable (and answered); `force=False`
+        waits for the batch to be written at its usual time (size or age) instead of now."""
         seq = self._current.seq if self._current.records else self._current.seq - 1
         if seq <= self._committed_seq:
             return
         fut = asyncio.get_running_loop().create_future()
         self._waiters.append((seq, fut))
-        self._force = True
-        self._wake.set()
+        if force:
+            self._force = True
+            self._wake.set()
         await fut
+
+    def _admit(self, host: str) -> str | None:
+        """None when a new connection from `host` may proceed, else why it is closed at once."""
+        if self._closing:
+            return "server shutting down"
+        if self.logins.peer_locked(host):
+            why = self.logins.refusal("", host)
+        else:
+            why = self.peers.admit(host)
+        if why is None:
+            return None
+        self.stats.connections_refused += 1
+        now = time.monotonic()
+        if now - self._warned.get(host, -1e9) >= 10.0:  # one line per host per 10 s
+            self._warned[host] = now
+            if len(self._warned) > 10_000:
+                self._warned.clear()
+            log.warning("tcp://%s: connection closed on accept: %s", host, why)
+        return why
 
     # -- connections ----------------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -361,6 +453,12 @@ class Hj212Server:
         if task is not None:
             self._handlers.add(task)
         conn = Connection(self, writer)
+        refusal = self._admit(conn.host)
+        if refusal is not None:  # nothing was received on it: nothing to dead-letter
+            if task is not None:
+                self._handlers.discard(task)
+            await self._close(conn)
+            return
         self._conns.add(conn)
         self.stats.connections += 1
         framer = _Framer(self.config.max_packet_bytes)
@@ -402,6 +500,7 @@ class Hj212Server:
                 self._evicted(conn, evicted, now)
             self._check_full()
             self._conns.discard(conn)
+            self.peers.closed(conn.host)
             if conn.mn and self._by_mn.get(conn.mn) is conn:
                 del self._by_mn[conn.mn]
             conn.channel.close("disconnected")
@@ -410,7 +509,10 @@ class Hj212Server:
             if not self._closing:
                 if not peer_gone:
                     with contextlib.suppress(Exception):
-                        await self.durable()  # the answers owed go out before we hang up
+                        # the answers owed go out before we hang up; a refused connection waits
+                        # for its batch's usual time (forcing a durable write per refused
+                        # connection let one client make ~1,000 files in 6 s: issue 18 item 4)
+                        await self.durable(force=not conn.refused)
                 await self._close(conn)
 
     async def _close(self, conn: Connection) -> None:
@@ -486,7 +588,8 @@ class Hj212Server:
                 received_at,
             )
             return
-        result = try_parse(record, self.tz, max_future=timedelta(seconds=cfg.max_future_s))
+        # the time window is the reading contract's, checked once the logger is known
+        result = try_parse(record, self.tz, max_future=None)
         if not result.ok or result.packet is None:
             self._dead(
                 conn, record, f"{result.kind}: {result.error}", result.kind or "frame", received_at
@@ -496,16 +599,19 @@ class Hj212Server:
         if packet.mn == conn.mn and conn.channel.on_packet(packet):
             self._event(conn, packet, record, received_at, "answer to a platform command")
             return
-        refusal = self._authenticate(packet)
+        refusal = self._authenticate(conn, packet)
         if refusal is not None:
-            kind, reason, qn_rtn = refusal
+            kind, reason = refusal
             self.stats.auth_failures += 1
             conn.auth_failures += 1
             self._dead(conn, record, reason, kind, received_at, mn=packet.mn)
             if packet.ack_requested and packet.qn and packet.cn not in _ANSWER_CNS:
-                self._current.replies.append((conn, builders.request_answer(packet, qn_rtn)))
-            if conn.auth_failures >= cfg.max_auth_failures:
-                log.warning(
+                # one answer for an unknown MN, a wrong password and a locked login alike
+                # (QnRtn 3), sent at the batch's time like every answer: a guesser learns nothing
+                reply = builders.request_answer(packet, builders.QN_PW_ERROR)
+                self._current.replies.append((conn, reply))
+            if conn.auth_failures >= cfg.max_auth_failures and not conn.refused:
+                log.info(  # WARNING is for lockouts and throttles: a flood must not flood the log
                     "%s: %d refused packets in a row, closing",
                     conn.origin(packet.mn),
                     conn.auth_failures,
@@ -514,6 +620,10 @@ class Hj212Server:
             return
         conn.auth_failures = 0
         self._bind(conn, packet)
+        problem = self._time_problem(packet, received_at)
+        if problem is not None:
+            self._refuse(conn, packet, [record], f"time: {problem}", "time", received_at)
+            return
         if packet.pnum is not None:
             key = (packet.mn, packet.qn)
             conn.split_raw.setdefault(key, []).append(record)
@@ -527,29 +637,83 @@ class Hj212Server:
             return
         self._accept(conn, packet, [record], received_at, parts=1)
 
-    def _authenticate(self, packet: Packet) -> tuple[str, str, int] | None:
-        """None when the packet's MN and password are a registered logger's; else the refusal."""
-        if not packet.mn:
-            return (
-                "unknown_mn",
-                "no MN in the packet: cannot tell which logger sent it",
-                builders.QN_REJECTED,
-            )
-        entry = self._loggers.get(packet.mn)
+    def _authenticate(self, conn: Connection, packet: Packet) -> tuple[str, str] | None:
+        """None when the packet's MN and password are a registered logger's; else (kind, reason).
+
+        Failed logins are limited per MN and per peer host across connections (auth.py): while
+        locked, a login is refused without checking the password. The reasons (in the dead
+        letter, never in the answer) tell the cases apart; the answer does not."""
+        mn = packet.mn or ""
+        if conn.mn == mn and mn and conn.upload_key is not None and packet.pw == conn.pw:
+            return None  # this connection's logger, same password: checked when it logged in
+        locked = self.logins.refusal(mn, conn.host)
+        if locked is not None:
+            self._login_failed(conn, packet, checked=False)
+            return "locked", f"login refused unchecked: {locked}"
+        self.stats.auth_checked += 1
+        ok = self.passwords.check(mn, packet.pw or "")  # the same hash work for an unknown MN
+        if ok:
+            self.logins.succeeded(mn, conn.host)
+            return None
+        self._login_failed(conn, packet, checked=True)
+        if not mn:
+            return "unknown_mn", "no MN in the packet: cannot tell which logger sent it"
+        entry = self._loggers.get(mn)
         if entry is None:
-            return (
-                "unknown_mn",
-                f"unknown MN {packet.mn!r}: no outlet in the registry has this logger",
-                4,
-            )  # QnRtn 4: MN error (HJ 212-2017 Table 7)
-        site_id, password = entry
-        if packet.pw != password:
-            return (
-                "bad_password",
-                f"wrong password for MN {packet.mn!r} (logger of outlet {site_id})",
-                builders.QN_PW_ERROR,
-            )
-        return None
+            reason = f"unknown MN {mn!r}: no outlet in the registry has this logger"
+            if packet.pw:  # its keyed hash, never the password: a retry after enrolment checks it
+                reason += f" [pw {password_hmac(self._key, mn, packet.pw)}]"
+            return "unknown_mn", reason
+        return "bad_password", f"wrong password for MN {mn!r} (logger of outlet {entry[0]})"
+
+    def _login_failed(self, conn: Connection, packet: Packet, checked: bool) -> None:
+        for lockout in self.logins.failed(packet.mn or "", conn.host, checked=checked):
+            self.stats.lockouts += 1
+            text = lockout.describe()
+            log.warning("%s: %s", conn.origin(packet.mn), text)  # never the password
+            self._current.events.append({
+                "received_at": datetime.now(UTC).isoformat(), "peer": conn.peer, "mn": packet.mn,
+                "site_id": self._loggers.get(packet.mn or "", (None,))[0], "event": "login_lockout",
+                "lockout": lockout.kind, "locked": lockout.key, "failures": lockout.failures,
+                "until": lockout.until.isoformat(), "note": text,
+            })  # fmt: skip
+            if lockout.kind == "peer":  # every connection of the host goes
+                for other in self._conns:
+                    if other.host == lockout.key:
+                        other.refused = True
+        if not checked:
+            conn.refused = True  # a locked login: no point in reading more from this connection
+
+    def _time_problem(self, packet: Packet, now: datetime) -> str | None:
+        """Why the packet's DataTime breaks the reading contract (before `reading_earliest`,
+        later than now + `reading_max_future_s`), or None."""
+        if packet.datatime is None or packet.cn in _ANSWER_CNS:
+            return None
+        problem = self.contract.time_problem(packet.datatime, now)
+        if problem is None:
+            return None
+        problem = problem.replace("field 'period_start': ", "")
+        return f"DataTime {packet.get('DataTime')} refused by the reading contract: {problem}"
+
+    def _refuse(
+        self,
+        conn: Connection,
+        packet: Packet,
+        raws: list[bytes],
+        reason: str,
+        kind: str,
+        received_at: datetime,
+    ) -> None:
+        """An authenticated packet the reading contract refuses whole: one dead letter with its
+        reasons, and (when it asked for an answer) the refusal answer 9011 QnRtn=2 — not the
+        data answer 9014, which would tell the logger its data were taken, and not silence,
+        which leaves it resending the same packet for ever (issue 18 item 12)."""
+        raw = raws[0] if len(raws) == 1 else b"\r\n".join(raws)
+        self.stats.contract_refused += len(raws)
+        self._dead(conn, raw, reason, kind, received_at, mn=packet.mn, records=len(raws))
+        if packet.ack_requested and packet.qn and packet.cn not in _ANSWER_CNS:
+            reply = builders.request_answer(packet, builders.QN_REJECTED)
+            self._current.replies.append((conn, reply))
 
     def _bind(self, conn: Connection, packet: Packet) -> None:
         mn = packet.mn or ""
@@ -574,19 +738,39 @@ class Hj212Server:
         site_id = self._loggers[mn][0]
         raw = raws[0] if len(raws) == 1 else b"\r\n".join(raws)
         if packet.cn in INTERVAL_BY_CN:
-            res = packet_to_readings(packet, lambda _mn: site_id, received_at)
+            res = packet_to_readings(
+                packet, lambda _mn: site_id, received_at, facts_of=self.registry.logger_facts
+            )  # the logger's minute interval and period label (registry)
+            refused = self._contract_problems(res.rows, received_at)
+            if refused and not res.rows:  # nothing of it may land: refused, and told so
+                reasons = refused + (
+                    [f"unknown pollutant code(s) {', '.join(map(repr, res.unknown_codes))}"]
+                    if res.unknown_codes else []
+                )  # fmt: skip
+                self._refuse(
+                    conn, packet, raws, "contract: " + "; ".join(reasons), "contract", received_at
+                )
+                return
             if res.rows:
                 for row in res.rows:
                     self._to_site_unit(site_id, row)
                 b.rows.extend(res.rows)
                 b.landed += parts
-                if res.unknown_codes:
+                if res.unknown_codes or refused:  # one dead letter for the packet, all its reasons
+                    reasons = refused + (
+                        [f"unknown pollutant code(s) {', '.join(map(repr, res.unknown_codes))}: "
+                         "no parameter mapping"] if res.unknown_codes else []
+                    )  # fmt: skip
+                    kind = "contract" if refused else "unknown_code"
+                    if refused:
+                        self.stats.contract_refused += 1
                     self._dead_row(
                         conn,
                         raw,
-                        f"unknown pollutant code(s) {', '.join(map(repr, res.unknown_codes))}: "
-                        f"no parameter mapping (the packet's other values landed)",
-                        "unknown_code",
+                        ("contract: " if refused else "")
+                        + "; ".join(reasons)
+                        + " (the packet's other values landed)",
+                        kind,
                         received_at,
                         mn,
                     )
@@ -612,6 +796,17 @@ class Hj212Server:
                     res.skipped or "data packet without values",
                     parts,
                 )
+        elif packet.cn in EVENT_CNS:  # running status and alarms land as logger events
+            try:
+                rows = packet_to_events(
+                    packet, site_id, received_at, self.registry.logger_facts(mn), self.tz
+                )
+            except EventError as exc:
+                # kept in the event log with the reason, as offline ingest does
+                self._event(conn, packet, raw, received_at, str(exc), parts)
+            else:
+                b.logger_events.extend(rows)
+                b.landed += parts
         else:
             self._event(
                 conn, packet, raw, received_at, f"CN {packet.cn} carries no readings", parts
@@ -627,27 +822,41 @@ class Hj212Server:
                     if part is not None and (reply := builders.reply_for(part)) is not None:
                         b.replies.append((conn, reply))
 
+    def _contract_problems(self, rows: list[dict], received_at: datetime) -> list[str]:
+        """Remove from `rows` the readings the reading contract refuses; their reasons."""
+        reasons: list[str] = []
+        keep = []
+        for row in rows:
+            problem = self.contract.row_problem(row, received_at)
+            if problem is None and row.get("extra"):
+                extra = json.loads(row["extra"])
+                bad = [k for k, v in extra.items() if k in _VALUE_SUFFIXES
+                       and isinstance(v, str) and _NON_FINITE_TEXT.fullmatch(v)]  # fmt: skip
+                if bad:
+                    problem = f"field {bad[0]!r}: {extra[bad[0]]!r} is not a finite number"
+            if problem is None:
+                keep.append(row)
+            else:
+                reasons.append(f"{row['parameter']} ({extra_code(row)}): {problem}")
+        rows[:] = keep
+        return reasons
+
     def _to_site_unit(self, site_id: str, row: dict) -> None:
         """Convert a reading to the unit the registry gives the outlet's parameter, when they differ."""
-        key = (site_id, row["parameter"], row["unit"])
-        if key not in self._factors:
-            self._factors[key] = self._conversion(*key)
-        conversion = self._factors[key]
+        conversion = self._cached_conversion(site_id, row["parameter"], row["unit"])
         if conversion is not None:
             factor, unit = conversion
-            for col in _CONVERTED:
-                v = row[col]
-                if v is not None:
-                    row[col] = float(f"{v * factor:.12g}")  # no binary noise from the factor
+            for col in CONVERTED_COLUMNS:
+                row[col] = convert_value(row[col], factor)
             row["unit"] = unit
 
-    def _conversion(self, site_id: str, parameter: str, unit: str) -> tuple[float, str] | None:
-        if parameter not in self.registry.parameters:
-            return None  # a parameter the registry does not know: keep the packet's unit
-        target = self.registry.site_unit(site_id, parameter)
-        if target == unit or not self.registry.convertible(unit, target):
-            return None
-        return self.registry.conversion_factor(unit, target), target
+    def _cached_conversion(
+        self, site_id: str, parameter: str, unit: str
+    ) -> tuple[float, str] | None:
+        key = (site_id, parameter, unit)
+        if key not in self._factors:
+            self._factors[key] = site_unit_conversion(self.registry, *key)
+        return self._factors[key]
 
     # -- sinks ----------------------------------------------------------------------------
     def _dead_row(
@@ -660,6 +869,9 @@ class Hj212Server:
         mn: str | None = None,
     ) -> None:
         b = self._current
+        raw, masked = mask_passwords(raw)  # every password tried, right or wrong, is masked
+        if masked:
+            reason = f"{reason} {MASK_NOTE}"
         b.dead.append(
             {"origin": conn.origin(mn), "reason": reason, "raw": raw, "received_at": received_at}
         )
@@ -678,6 +890,18 @@ class Hj212Server:
         """A whole record (or `records` split parts) goes to the dead letters."""
         self._dead_row(conn, raw, reason, kind, received_at, mn)
         self._current.n_dead += records
+        if conn.mn is None and self.peers.refused(conn.host):  # a peer sending only refused records
+            self.stats.peers_throttled += 1
+            log.warning(
+                "tcp://%s: %d refused records within %g s without a login: host throttled for %g s",
+                conn.host,
+                self.config.peers.max_refused,
+                self.config.peers.window_s,
+                self.config.peers.throttle_s,
+            )
+            for other in self._conns:
+                if other.host == conn.host and other.mn is None:
+                    other.refused = True
 
     def _evicted(self, conn: Connection, evicted: Evicted, received_at: datetime) -> None:
         raws = conn.split_raw.pop(evicted.key, [])
@@ -700,7 +924,7 @@ class Hj212Server:
             "received_at": received_at.isoformat(), "peer": conn.peer, "mn": packet.mn,
             "site_id": self._loggers.get(packet.mn or "", (None,))[0], "st": packet.st, "cn": packet.cn,
             "qn": packet.qn, "datatime": packet.datatime.isoformat() if packet.datatime else None,
-            "note": note, "raw": raw.decode("utf-8", errors="backslashreplace"),
+            "note": note, "raw": mask_passwords(raw)[0].decode("utf-8", errors="backslashreplace"),
         })  # fmt: skip
         b.n_events += records
 
@@ -761,13 +985,16 @@ class Hj212Server:
         got = parse_batch(
             [raw for _, raw, _ in items],
             site_of=lambda mn: self._loggers.get(mn, (None,))[0],
+            facts_of=self.registry.logger_facts,
             tz=self.tz,
-            max_future=timedelta(seconds=self.config.max_future_s),
+            max_future=None,  # the reading contract's time window is applied below
         )
         plan = _BulkPlan(rejected={r.record: r for r in got.rejected})
         # only plain uploads whose readings all landed take the bulk lane to the end
         per_packet = {r for r, _ in got.unknown_codes}
         per_packet |= {r for r, _ in got.unknown_mn} | {r for r, _ in got.skipped}
+        # a non-finite word as a value ("Infinity"): the per-packet path refuses it with its reason
+        per_packet |= {rec for rec, (_, raw, _) in enumerate(items) if _NON_FINITE.search(raw)}
         pk = got.packets.select("record", "qn", "st", "cn", "pw", "mn", "flag", "pnum", "datatime")
         cand: dict[tuple[str, datetime], list[int]] = {}
         for rec, qn, st, cn, pw, mn, flag, pnum, dt in pk.iter_rows():
@@ -779,7 +1006,9 @@ class Hj212Server:
             ):  # fmt: skip
                 continue
             plan.packets[rec] = (qn, st, cn, pw, mn, flag, dt)
-            cand.setdefault((f"hj212:{mn}:{qn or ''}", dt), []).append(rec)
+            # its readings' start
+            start = labelled_start(cn, dt, self.registry.logger_facts(mn or ""))
+            cand.setdefault((f"hj212:{mn}:{qn or ''}", start), []).append(rec)
         # a reading names its packet by (origin, period_start): ambiguous keys go per packet
         keys = [(k, recs[0]) for k, recs in cand.items() if len(recs) == 1]
         for recs in cand.values():
@@ -804,6 +1033,16 @@ class Hj212Server:
             .join(index, on=["origin", "period_start"], how="inner")
             .sort("_i")
         )
+        # the reading contract (time window, finite values, flags, unit): a packet with any
+        # refused reading goes per packet, which files it with its reasons and answers it
+        if rows.height:
+            now = min(received for _, _, received in items)  # as strict as the per-packet check
+            _, refused = self.contract.split(rows.to_arrow(), now)
+            if refused:
+                bad = rows[[i for i, _ in refused]]["_record"].unique().to_list()
+                rows = rows.filter(~pl.col("_record").is_in(bad))
+                for rec in bad:
+                    plan.packets.pop(rec, None)
         landed = set(rows["_record"].unique().to_list())
         for rec in list(plan.packets):
             if rec not in landed:  # no readings after all (e.g. no values): per packet
@@ -816,34 +1055,7 @@ class Hj212Server:
 
     def _site_units(self, rows: pl.DataFrame) -> pl.DataFrame:
         """`_to_site_unit` for a whole table: only rows whose unit differs are touched."""
-        for site_id, parameter, unit in rows.select("site_id", "parameter", "unit").unique().rows():
-            key = (site_id, parameter, unit)
-            if key not in self._factors:
-                self._factors[key] = self._conversion(*key)
-            conversion = self._factors[key]
-            if conversion is None:
-                continue
-            factor, target = conversion
-            hit = (
-                (pl.col("site_id") == site_id)
-                & (pl.col("parameter") == parameter)
-                & (pl.col("unit") == unit)
-            )
-            scaled = [
-                pl.when(hit)
-                .then(
-                    pl.col(c).map_elements(
-                        lambda v, f=factor: float(f"{v * f:.12g}"), return_dtype=pl.Float64
-                    )
-                )
-                .otherwise(pl.col(c))
-                .alias(c)
-                for c in _CONVERTED
-            ]
-            rows = rows.with_columns(
-                *scaled, unit=pl.when(hit).then(pl.lit(target)).otherwise(pl.col("unit"))
-            )
-        return rows
+        return to_site_units(rows, self._cached_conversion)
 
     def _file_bulk(
         self, b: _Batch, items: list[tuple[Connection, bytes, datetime]], plan: _BulkPlan | None
@@ -917,6 +1129,10 @@ class Hj212Server:
         if b.rows or b.tables:
             tables = ([readings_table(b.rows)] if b.rows else []) + b.tables
             steps.append(lambda: self.landing.write_readings(pa.concat_tables(tables), SOURCE_KIND))
+        if b.logger_events:
+            steps.append(
+                lambda: self.landing.write_logger_events(events_table(b.logger_events), SOURCE_KIND)
+            )
         if b.dead:
             steps.append(lambda: self.landing.write_dead_letters(b.dead, SOURCE_KIND))
         if b.events:

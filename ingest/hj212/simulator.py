@@ -1,20 +1,47 @@
 """Data-logger simulator: the demo enterprises' loggers, speaking HJ 212 over TCP.
 
 Each outlet of the registry gets a logger that connects to the server and sends minute data
-(CN 2051), hourly data (2061, aggregated from its own minutes) and optionally real-time data
-(2011), with Flag A=1 so the server answers each packet (9014). What the values look like:
+(CN 2051), hourly data (2061, aggregated from its own minute data), optionally daily data
+(2031, from the same), running status (2021, `SB1-RS`) and real-time data (2011), with Flag A=1
+so the server answers each packet (9014). Like real loggers (issue #17), each has its own habits,
+the registry's facts of its logger (`minute_interval_s`, `hour_label`) unless the options say
+otherwise:
+
+- a minute-data interval of 60, 300 or 600 s: one 2051 packet per interval carrying the
+  Min/Avg/Max of the interval (flow: also the volume of the interval, `-Cou`);
+- an hour label: `start` (DataTime is the start of the period, as HJ 212-2017 writes it) or
+  `end` (the end of the period, what most loggers of the 2016 capture do) — for 2051, 2061 and
+  2031 alike;
+- its own O2-corrected values (`ZsAvg`) where the outlet has O2 and a reference O2, computed
+  with `transforms.standards.emissions.o2_corrected` (hourly: from the hour's mean
+  concentration and mean O2).
+
+What the values look like:
 
 - a daily load cycle (production by day) around a level below the outlet's permit limit;
 - occasional exceedance episodes (above the permit limit, O2-corrected where the limit is);
 - maintenance (flag M) episodes, a daily calibration (flag C) of the analysers, stuck
   (constant) values, minutes with no data at all (instrument gap), and link outages: the
   logger disconnects, keeps what it measures, and reconnects later;
+- scripted episodes (the demo's scenario): an exceedance, a frozen analyser, an outage, a logger
+  whose hourly values disagree with its own minute data (`hourly_mismatch`: tampered or faulty
+  logger software), and a shut-down (`shutdown`: O2 near 21 %, flow almost nil, the production
+  facility reported stopped, SB1-RS=0);
 - optionally damaged packets (bad CRC) that the server must dead-letter.
 
 It answers the server as a logger does: 9011 then 9012 for a clock read (1011, with a 1011
 upload of SystemTime), a clock set (1012) and a history request (2051/2061/2031 with
-BeginTime/EndTime: the stored packets of that period are sent again with the request's QN;
-ExeRtn 100 when it has none). Unanswered packets are sent again (up to `retries` times).
+BeginTime/EndTime: the stored packets whose DataTime lies in that period are sent again with the
+request's QN; ExeRtn 100 when it has none). Unanswered packets are sent again (up to `retries`
+times on a live connection).
+
+When the server goes away (connection reset, closed, refused), the logger reconnects with a
+bounded exponential backoff, logging each attempt, and sends again every packet the server had
+not answered; it gives up with `SimulatorConnectionError` after `reconnect_max_s` without a
+connection, never waiting silently. The guarantee, as the server answers a packet only once its
+batch is durable: every packet is landed at least once (a packet whose answer was lost when the
+server died lands twice), and the warehouse holds every reading exactly once (a redelivered
+reading collapses onto its natural key).
 
 The data are deterministic for a seed (each logger has its own random stream); the timing
 is real: `speedup` simulated seconds per real second, 0 = as fast as the server takes them.
@@ -24,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections import Counter
@@ -33,9 +61,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import yaml
 
-from envmon.schema import INTERVAL_HOUR_S, INTERVAL_MINUTE_S
+from envmon.schema import INTERVAL_DAY_S, INTERVAL_HOUR_S, INTERVAL_MINUTE_S
 from ingest.generator import _OUTLET_TYPICAL
 from ingest.hj212 import builders
 from ingest.hj212.codes import map_code
@@ -49,14 +78,27 @@ from ingest.hj212.protocol import (
     parse_time,
     try_parse,
 )
+from transforms.standards.emissions import o2_corrected
 from warehouse.registry.config import Registry
+from warehouse.registry.logger_facts import HOUR_LABELS, allowed_minute_intervals, effective_facts
 from warehouse.registry.models import Outlet
 
-O2_IN_AIR_PCT = 21.0  # the oxygen-correction formula C_zs = C x (21 - O2_ref) / (21 - O2_meas)
+log = logging.getLogger(__name__)
+
 _ZS_PARAMETERS = frozenset({"so2", "nox", "dust", "co"})  # concentrations reported O2-corrected
 _CALIBRATED = frozenset(
     {"so2", "nox", "o2", "co", "cod", "nh3n", "tp", "tn"}
 )  # analysers with zero/span checks
+_FLOWS = frozenset({"flue_flow", "ww_flow"})
+# A shut-down as the real loggers of the capture show it: air in the flue (O2 just under 21 %),
+# almost no flow, the analysers still reading a little. Simulation levels, not a standard's numbers.
+_SHUTDOWN_O2_PCT = (20.55, 20.9)
+_SHUTDOWN_FLOW_SHARE = 0.02
+_SHUTDOWN_CONC_SHARE = 0.15
+
+
+class SimulatorConnectionError(ConnectionError):
+    """A simulated logger could not reach the server within its reconnect budget."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +107,9 @@ class Episode:
 
     kind: `exceedance` (the parameter at `factor` x its permit limit, O2-corrected where the
     limit is), `stuck` (the parameter repeats its first value: a frozen analyser), `outage`
-    (the instruments produce nothing: no data at all, nothing to back-fill)."""
+    (the instruments produce nothing: no data at all, nothing to back-fill), `hourly_mismatch`
+    (the logger's hourly values of the parameter are `factor` x what its own minute data give),
+    `shutdown` (the facility stops: O2 near 21 %, flow almost nil, SB1-RS=0)."""
 
     site_id: str
     kind: str
@@ -75,7 +119,30 @@ class Episode:
     factor: float = 1.5
 
 
-EPISODE_KINDS = ("exceedance", "stuck", "outage")
+EPISODE_KINDS = ("exceedance", "stuck", "outage", "hourly_mismatch", "shutdown")
+
+
+@dataclass(frozen=True)
+class LoggerHabits:
+    """How one logger sends: its minute-data interval and whether DataTime is a period's start or end."""
+
+    minute_interval_s: int = INTERVAL_MINUTE_S
+    hour_label: str = "start"
+
+    def __post_init__(self) -> None:
+        valid = allowed_minute_intervals()
+        if self.minute_interval_s not in valid or INTERVAL_HOUR_S % self.minute_interval_s:
+            raise ValueError(f"minute interval {self.minute_interval_s} s; valid: {valid}")
+        if self.hour_label not in HOUR_LABELS:
+            raise ValueError(f"hour label {self.hour_label!r}; valid: {', '.join(HOUR_LABELS)}")
+
+
+def registry_habits(outlet: Outlet) -> LoggerHabits:
+    """The registry's facts of the outlet's logger, the edition's defaults where it has none
+    (`warehouse/registry/logger_defaults.csv`, as the server applies them)."""
+    lg = outlet.logger
+    facts = effective_facts(lg.protocol_edition, lg.minute_interval_s, lg.hour_label)
+    return LoggerHabits(facts.minute_interval_s, facts.hour_label)
 
 
 @dataclass(frozen=True)
@@ -83,6 +150,8 @@ class LoggerSimOptions:
     seed: int = 0
     speedup: float = 0.0  # simulated seconds per real second; 0 = as fast as possible
     hourly: bool = True  # send 2061 hourly data
+    daily: bool = False  # send 2031 daily data at each local midnight
+    running_status_s: int = 0  # send 2021 running status (SB1-RS) every this many seconds (0 = no)
     realtime_s: int = 0  # also send 2011 real-time data every this many seconds (0 = no)
     exceed_rate: float = 0.01  # chance per outlet-hour of an exceedance episode
     maintenance_rate: float = 0.005  # chance per outlet-hour of a maintenance (M) episode
@@ -96,7 +165,16 @@ class LoggerSimOptions:
     retries: int = 3
     linger_s: float = 1.5  # after the last packet, stay to answer the server's requests
     clock_drift_s: float = 0.0
+    reconnect_max_s: float = (
+        120.0  # give up (an error, not a hang) after this long without a connection
+    )
+    reconnect_delay_s: tuple[float, float] = (0.1, 5.0)  # first and largest backoff delay
     episodes: tuple[Episode, ...] = ()  # scripted events (the demo scenario)
+    habits: dict[str, LoggerHabits] = field(
+        default_factory=dict
+    )  # per site: overrides the registry
+    minute_interval_s: int | None = None  # for every logger: overrides the registry
+    hour_label: str | None = None  # for every logger: overrides the registry
 
 
 @dataclass
@@ -104,11 +182,14 @@ class SimReport:
     loggers: int = 0
     packets: int = 0  # data packets sent (first sends)
     readings: int = 0  # readings in those packets
+    status_packets: int = 0  # CN 2021 running-status packets sent (first sends)
     resends: int = 0
     acks: int = 0
     unacknowledged: int = 0  # gave up after the retries
     corrupt: int = 0  # damaged copies sent
     connects: int = 0
+    reconnects: int = 0  # connections made again after the server went away
+    connect_failures: int = 0  # attempts that failed (refused, reset, timed out)
     outages: int = 0
     history_requests: int = 0
     history_packets: int = 0
@@ -119,9 +200,9 @@ class SimReport:
     flags: Counter = field(default_factory=Counter)  # data flags of the minute values
 
     def add(self, other: SimReport) -> None:
-        for name in ("loggers", "packets", "readings", "resends", "acks", "unacknowledged", "corrupt",
-                     "connects", "outages", "history_requests", "history_packets", "clock_reads",
-                     "clock_sets", "expected_readings"):  # fmt: skip
+        for name in ("loggers", "packets", "readings", "status_packets", "resends", "acks", "unacknowledged",
+                     "corrupt", "connects", "reconnects", "connect_failures", "outages", "history_requests",
+                     "history_packets", "clock_reads", "clock_sets", "expected_readings"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.flags.update(other.flags)
 
@@ -136,14 +217,18 @@ class _Channel:
     decimals: int
 
 
+def zs_factor(o2_pct: np.ndarray | float, reference_o2_pct: float) -> np.ndarray:
+    """o2_corrected(1, O2, reference) elementwise (NaN where the standards module gives none)."""
+    o2 = pl.Series(np.atleast_1d(np.asarray(o2_pct, dtype=float)), dtype=pl.Float64)
+    return o2_corrected(1.0, o2, reference_o2_pct).fill_null(float("nan")).to_numpy()
+
+
 class _Values:
     """Minute values of one outlet for the whole run (arrays over minutes x parameters)."""
 
     def __init__(self, registry: Registry, site_id: str, outlet: Outlet, start: datetime, minutes: int,
                  opts: LoggerSimOptions, rng: np.random.Generator):  # fmt: skip
-        params = sorted(
-            {m.parameter for m in outlet.parameters if m.interval_s == INTERVAL_MINUTE_S}
-        )
+        params = sorted({m.parameter for m in outlet.parameters if m.interval_s < INTERVAL_HOUR_S})
         self.params = params
         n, k = minutes, len(params)
         tz = DEFAULT_TZ
@@ -169,7 +254,7 @@ class _Values:
             if limit is not None:
                 value, on_o2 = limit
                 raw_per_zs = (
-                    (O2_IN_AIR_PCT - o2_level) / (O2_IN_AIR_PCT - ref_o2)
+                    1.0 / float(zs_factor(o2_level, ref_o2)[0])
                     if on_o2 and ref_o2 is not None
                     else 1.0
                 )
@@ -191,7 +276,7 @@ class _Values:
             value, on_o2 = limits[j]
             target = value * rng.uniform(1.1, 1.6, b - a)
             if on_o2:
-                target = target * (O2_IN_AIR_PCT - o2[a:b]) / (O2_IN_AIR_PCT - ref_o2)
+                target = target / zs_factor(o2[a:b], ref_o2)
             avg[a:b, j] = target
         # stuck values: a parameter repeats one value for 30-120 minutes
         for h, j in zip(*np.nonzero(rng.random((hours, k)) < opts.stuck_rate), strict=True):
@@ -212,6 +297,8 @@ class _Values:
                     flags[at, j] = "C"
         scripted = [e for e in opts.episodes if e.site_id == site_id]
         outages = []
+        self.running = np.ones(n, dtype=bool)  # the production facility (SB1) runs
+        self.mismatch: list[tuple[int, int, int, float]] = []  # (first, end minute, column, factor)
         for e in scripted:
             if e.kind not in EPISODE_KINDS:
                 raise ValueError(f"episode kind {e.kind!r}; valid: {', '.join(EPISODE_KINDS)}")
@@ -222,18 +309,32 @@ class _Values:
             if e.kind == "outage":
                 outages.append((a, b))
                 continue
+            if e.kind == "shutdown":
+                self.running[a:b] = False
+                for j, p in enumerate(params):
+                    if p == "o2":
+                        avg[a:b, j] = rng.uniform(*_SHUTDOWN_O2_PCT, b - a)
+                    elif p in _FLOWS:
+                        avg[a:b, j] *= _SHUTDOWN_FLOW_SHARE
+                    elif p not in ("ph", "flue_temp", "flue_pressure", "flue_humidity"):
+                        avg[a:b, j] *= _SHUTDOWN_CONC_SHARE
+                continue
             if e.parameter not in params:
-                raise ValueError(f"episode on {site_id}: {e.parameter!r} is not measured there ({params})")
+                raise ValueError(
+                    f"episode on {site_id}: {e.parameter!r} is not measured there ({params})"
+                )
             j = params.index(e.parameter)
             if e.kind == "stuck":
                 avg[a:b, j] = avg[a, j]
+            elif e.kind == "hourly_mismatch":
+                self.mismatch.append((a, b, j, e.factor))
             else:
                 if j not in limits:
                     raise ValueError(f"episode on {site_id}: {e.parameter} has no permit limit")
                 value, on_o2 = limits[j]
                 target = np.full(b - a, value * e.factor)
                 if on_o2:
-                    target = target * (O2_IN_AIR_PCT - o2[a:b]) / (O2_IN_AIR_PCT - ref_o2)
+                    target = target / zs_factor(o2[a:b], ref_o2)
                 avg[a:b, j] = target
         spread = np.abs(rng.normal(0, 0.04, (n, k)))
         self.avg = avg
@@ -244,17 +345,54 @@ class _Values:
             self.min[same, j] = avg[same, j]
             self.max[same, j] = avg[same, j]
         self.flags = flags
+        self.o2_col = o2_col
+        self.o2 = o2
+        self.ref_o2 = ref_o2
         self.zs = None
         if ref_o2 is not None:
-            self.zs = (
-                avg
-                * ((O2_IN_AIR_PCT - ref_o2) / (O2_IN_AIR_PCT - np.minimum(o2, O2_IN_AIR_PCT - 1)))[
-                    :, None
-                ]
-            )
+            self.zs = avg * zs_factor(o2, ref_o2)[:, None]
         self.present = rng.random(n) >= opts.gap_rate  # minutes the instruments produced at all
         for a, b in outages:
             self.present[a:b] = False
+
+
+class _Periods:
+    """The logger's own minute data: one row per minute-data interval (Min/Avg/Max over the
+    interval's minutes that the instruments produced; the commonest flag)."""
+
+    def __init__(self, v: _Values, m: int):
+        n = v.avg.shape[0] // m  # whole intervals only
+        k = v.avg.shape[1]
+        self.n = n
+        if m == 1:
+            self.avg, self.min, self.max = v.avg[:n], v.min[:n], v.max[:n]
+            self.flags, self.present, self.running = v.flags[:n], v.present[:n], v.running[:n]
+        else:
+            present = v.present[: n * m].reshape(n, m)
+            self.present = present.any(axis=1)
+            w = present[:, :, None]
+            count = np.maximum(present.sum(axis=1), 1)[:, None]
+            self.avg = np.where(w, v.avg[: n * m].reshape(n, m, k), 0.0).sum(axis=1) / count
+            self.min = np.where(w, v.min[: n * m].reshape(n, m, k), np.inf).min(axis=1)
+            self.max = np.where(w, v.max[: n * m].reshape(n, m, k), -np.inf).max(axis=1)
+            self.min[~self.present] = 0.0
+            self.max[~self.present] = 0.0
+            flags = v.flags[: n * m].reshape(n, m, k)
+            self.flags = np.empty((n, k), dtype="<U1")
+            for i in range(n):
+                for j in range(k):
+                    vals = flags[i, present[i], j] if self.present[i] else flags[i, :, j]
+                    f, c = np.unique(vals, return_counts=True)
+                    self.flags[i, j] = f[c.argmax()]
+            self.running = v.running[: n * m].reshape(n, m).mean(axis=1) >= 0.5
+        self.zs = None
+        if v.ref_o2 is not None:
+            o2 = (
+                self.avg[:, v.o2_col]
+                if v.o2_col is not None
+                else v.o2[: n * m].reshape(n, m).mean(axis=1)
+            )
+            self.zs = self.avg * zs_factor(o2, v.ref_o2)[:, None]
 
 
 def _limit(
@@ -293,10 +431,19 @@ class SimLogger:
         )
         self.st = "31" if outlet.outlet_type == "flue_gas" else "32"
         self.opts = opts
+        habits = opts.habits.get(site_id) or registry_habits(outlet)
+        if opts.minute_interval_s is not None or opts.hour_label is not None:
+            habits = LoggerHabits(opts.minute_interval_s or habits.minute_interval_s,
+                                  opts.hour_label or habits.hour_label)  # fmt: skip
+        self.habits = habits
+        self.interval_s = habits.minute_interval_s
+        self.end_label = habits.hour_label == "end"
         self.start = start
         self.minutes = max(0, int((end - start).total_seconds() // 60))
         self.rng = np.random.default_rng([opts.seed, index])
         self.values = _Values(registry, site_id, outlet, start, self.minutes, opts, self.rng)
+        self.periods = _Periods(self.values, self.interval_s // INTERVAL_MINUTE_S)
+        self.days = self._plan_days()
         self.channels: list[_Channel | None] = []
         for p in self.values.params:
             info = registry.parameters.get(p)
@@ -326,6 +473,11 @@ class SimLogger:
         self._inflight: dict[str, list] = {}  # QN -> [raw, sent_at, tries]
         self._space = asyncio.Event()
         self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task | None = None
+        self._lost = False  # the server closed or reset the connection
+        self._address: tuple[str, int] | None = None
+        self._down_since: float | None = None  # no answered connection since (None: answered)
+        self._delay = opts.reconnect_delay_s[0]
         self._last_traffic = time.monotonic()
         self._sim_now = start
 
@@ -342,20 +494,48 @@ class SimLogger:
                 out.append((a, b))
         return out
 
+    def _plan_days(self) -> list[int]:
+        """First minutes of the whole local days of the run (the 2031 daily values)."""
+        if not self.opts.daily:
+            return []
+        local = self.start.astimezone(DEFAULT_TZ)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if midnight < local:
+            midnight += timedelta(days=1)
+        out = []
+        while True:
+            first = int((midnight.astimezone(UTC) - self.start).total_seconds() // 60)
+            nxt = (midnight + timedelta(days=1)).astimezone(UTC)
+            if (nxt - self.start).total_seconds() // 60 > self.periods.n * self.interval_s // 60:
+                return out
+            out.append(first)
+            midnight = (midnight + timedelta(days=1)).replace(hour=0)
+
     def _offline(self, i: int) -> bool:
         return any(a <= i < b for a, b in self.outages)
 
+    def _hour_rows(self, h: int) -> np.ndarray:
+        """The logger's present minute-data periods that start in hour h."""
+        per_hour = INTERVAL_HOUR_S // self.interval_s
+        rows = np.arange(h * per_hour, min((h + 1) * per_hour, self.periods.n))
+        return rows[self.periods.present[rows]]
+
+    def _day_rows(self, d: int) -> np.ndarray:
+        m = self.interval_s // INTERVAL_MINUTE_S
+        first = self.days[d] // m
+        rows = np.arange(first, min(first + INTERVAL_DAY_S // self.interval_s, self.periods.n))
+        return rows[self.periods.present[rows]]
+
+    def _hours(self) -> int:
+        return self.periods.n * self.interval_s // INTERVAL_HOUR_S
+
     def expected_readings(self) -> int:
-        """Distinct readings the run generates (minute, hour, real-time)."""
+        """Distinct readings the run generates (minute, hour, day, real-time)."""
         sent = sum(1 for c in self.channels if c is not None)
-        minutes = int(self.values.present.sum())
-        total = minutes * sent
+        total = int(self.periods.present.sum()) * sent
         if self.opts.hourly:
-            total += sum(
-                sent
-                for h in range(self.minutes // 60)
-                if self.values.present[h * 60 : h * 60 + 60].any()
-            )
+            total += sum(sent for h in range(self._hours()) if len(self._hour_rows(h)))
+        total += sum(sent for d in range(len(self.days)) if len(self._day_rows(d)))
         if self.opts.realtime_s:
             total += len(self._realtime_times()) * sent
         return total
@@ -376,8 +556,14 @@ class SimLogger:
     def _qn(self, at: datetime, slot: int) -> str:
         return format_time(at + timedelta(milliseconds=slot), millis=True)
 
+    def _label(self, first_s: int, length_s: int) -> datetime:
+        """DataTime of the period [first_s, first_s + length_s) seconds after the start."""
+        return self.start + timedelta(seconds=first_s + (length_s if self.end_label else 0))
+
     def minute_packet(self, i: int, qn: str | None = None, ack: bool = True) -> tuple[bytes, int]:
-        v = self.values
+        """Minute data (2051) of the logger's i-th interval."""
+        v = self.periods
+        step = self.interval_s
         groups = []
         for j, ch in enumerate(self.channels):
             if ch is None:
@@ -385,43 +571,91 @@ class SimLogger:
             f, d = ch.factor, ch.decimals
             items = [f"{ch.code}-Min={_fmt(v.min[i, j] * f, d)}", f"{ch.code}-Avg={_fmt(v.avg[i, j] * f, d)}",
                      f"{ch.code}-Max={_fmt(v.max[i, j] * f, d)}"]  # fmt: skip
-            if v.zs is not None and ch.parameter in _ZS_PARAMETERS:
+            if v.zs is not None and ch.parameter in _ZS_PARAMETERS and not np.isnan(v.zs[i, j]):
                 items.append(f"{ch.code}-ZsAvg={_fmt(v.zs[i, j] * f, d)}")
-            if ch.parameter in ("flue_flow", "ww_flow"):  # amount over the minute, in m3
+            if ch.parameter in _FLOWS:  # amount over the interval, in m3
                 per_s = v.avg[i, j] * f * (1e-3 if ch.parameter == "ww_flow" else 1.0)
-                items.append(f"{ch.code}-Cou={_fmt(per_s * INTERVAL_MINUTE_S, 2)}")
+                items.append(f"{ch.code}-Cou={_fmt(per_s * step, 2)}")
             items.append(f"{ch.code}-Flag={v.flags[i, j]}")
             groups.append(",".join(items))
-        at = self.start + timedelta(minutes=i)
-        qn = qn or self._qn(at + timedelta(minutes=1), 0)
+        at = self._label(i * step, step)
+        qn = qn or self._qn(self.start + timedelta(seconds=(i + 1) * step), 0)
         return self._packet(builders.CN_MINUTE, qn, at, groups, ack), len(groups)
 
-    def hour_packet(
-        self, h: int, qn: str | None = None, ack: bool = True
-    ) -> tuple[bytes, int] | None:
-        v = self.values
-        rows = np.arange(h * 60, min(h * 60 + 60, self.minutes))
-        rows = rows[v.present[rows]]
-        if len(rows) == 0:
-            return None
+    def _summary_groups(self, rows: np.ndarray, mismatch: dict[int, float]) -> list[str]:
+        """Min/Avg/Max (ZsAvg, flow Cou) over the logger's own minute data `rows`."""
+        v = self.periods
+        o2 = None
+        if v.zs is not None:
+            o2_col = self.values.o2_col
+            o2 = float(v.avg[rows, o2_col].mean()) if o2_col is not None else float(
+                self.values.o2[rows].mean())  # fmt: skip
         groups = []
         for j, ch in enumerate(self.channels):
             if ch is None:
                 continue
-            f, d = ch.factor, ch.decimals
+            f, d = ch.factor * mismatch.get(j, 1.0), ch.decimals
+            mean = float(v.avg[rows, j].mean())
             items = [f"{ch.code}-Min={_fmt(v.min[rows, j].min() * f, d)}",
-                     f"{ch.code}-Avg={_fmt(v.avg[rows, j].mean() * f, d)}",
+                     f"{ch.code}-Avg={_fmt(mean * f, d)}",
                      f"{ch.code}-Max={_fmt(v.max[rows, j].max() * f, d)}"]  # fmt: skip
-            if v.zs is not None and ch.parameter in _ZS_PARAMETERS:
-                items.append(f"{ch.code}-ZsAvg={_fmt(v.zs[rows, j].mean() * f, d)}")
+            if o2 is not None and ch.parameter in _ZS_PARAMETERS:
+                zs = o2_corrected(mean, o2, self.values.ref_o2)
+                if zs is not None:
+                    items.append(f"{ch.code}-ZsAvg={_fmt(zs * f, d)}")
+            if ch.parameter in _FLOWS:
+                per_s = (
+                    v.avg[rows, j].sum() * ch.factor * (1e-3 if ch.parameter == "ww_flow" else 1.0)
+                )
+                items.append(f"{ch.code}-Cou={_fmt(per_s * self.interval_s, 2)}")
             flags, counts = np.unique(v.flags[rows, j], return_counts=True)
             items.append(
                 f"{ch.code}-Flag={flags[counts.argmax()]}"
             )  # simplification: the commonest minute flag
             groups.append(",".join(items))
-        at = self.start + timedelta(hours=h)
-        qn = qn or self._qn(at + timedelta(hours=1), 1)
+        return groups
+
+    def _mismatch(self, first_min: int, end_min: int) -> dict[int, float]:
+        """Columns whose summary values the logger falsifies in [first_min, end_min)."""
+        return {
+            j: factor for a, b, j, factor in self.values.mismatch if a < end_min and first_min < b
+        }
+
+    def hour_packet(
+        self, h: int, qn: str | None = None, ack: bool = True
+    ) -> tuple[bytes, int] | None:
+        rows = self._hour_rows(h)
+        if len(rows) == 0:
+            return None
+        groups = self._summary_groups(rows, self._mismatch(h * 60, h * 60 + 60))
+        at = self._label(h * INTERVAL_HOUR_S, INTERVAL_HOUR_S)
+        qn = qn or self._qn(self.start + timedelta(hours=h + 1), 1)
         return self._packet(builders.CN_HOUR, qn, at, groups, ack), len(groups)
+
+    def day_packet(
+        self, d: int, qn: str | None = None, ack: bool = True
+    ) -> tuple[bytes, int] | None:
+        rows = self._day_rows(d)
+        if len(rows) == 0:
+            return None
+        first = self.days[d]
+        groups = self._summary_groups(rows, {})
+        at = self._label(first * 60, INTERVAL_DAY_S)
+        qn = qn or self._qn(self.start + timedelta(minutes=first, days=1), 4)
+        return self._packet(builders.CN_DAY, qn, at, groups, ack), len(groups)
+
+    def status_packet(self, s: int, qn: str | None = None) -> bytes:
+        """Running status (2021) of the production facility over [s, s + running_status_s), sent
+        at its end. DataTime is the time the status holds from (a status is a state, not a
+        statistic over a period: no start/end label; the parsers take 2021 DataTime as it is)."""
+        step = self.opts.running_status_s
+        minutes = self.values.running[s // 60 : (s + step) // 60]
+        rs = (
+            1 if len(minutes) == 0 or minutes.mean() >= 0.5 else 0
+        )  # HJ 212-2017: 0 stopped, 1 running
+        at = self.start + timedelta(seconds=s)
+        qn = qn or self._qn(self.start + timedelta(seconds=s + step), 3)
+        return self._packet(builders.CN_STATUS, qn, at, [f"SB1-RS={rs}"], True)
 
     def realtime_packet(self, s: int, qn: str | None = None) -> tuple[bytes, int]:
         i = s // 60
@@ -442,20 +676,28 @@ class SimLogger:
         """(due second from start, kind, index) in time order."""
         rt = iter(self._realtime_times()) if self.opts.realtime_s else iter(())
         next_rt = next(rt, None)
-        for i in range(self.minutes):
-            due = (i + 1) * 60
-            while next_rt is not None and next_rt < due:
-                yield next_rt, "rt", next_rt
-                next_rt = next(rt, None)
-            if self.values.present[i]:
+        step = self.interval_s
+        status = self.opts.running_status_s
+        day_ends = {(first + 24 * 60) * 60: d for d, first in enumerate(self.days)}
+        for i in range(self.periods.n):
+            for second in range(i * step + 60, (i + 1) * step + 60, 60):  # the minutes, in order
+                while next_rt is not None and next_rt < second:
+                    yield next_rt, "rt", next_rt
+                    next_rt = next(rt, None)
+                if status and second % status == 0:
+                    yield second, "status", second - status
+            due = (i + 1) * step
+            if self.periods.present[i]:
                 yield due, "min", i
             if self.opts.hourly and due % INTERVAL_HOUR_S == 0:
                 yield due, "hour", due // INTERVAL_HOUR_S - 1
+            if due in day_ends:
+                yield due, "day", day_ends[due]
 
     # -- the connection -------------------------------------------------------------------
     async def run(self, host: str, port: int, t0: float) -> SimReport:
         opts = self.opts
-        reader_task = None
+        self._address = (host, port)
         outage_iter = iter(self.outages)
         outage = next(outage_iter, None)
         try:
@@ -471,63 +713,105 @@ class SimLogger:
                 if outage is not None and outage[0] <= minute < outage[1]:
                     if self._writer is not None:
                         self.report.outages += 1
-                        await self._disconnect(reader_task)
-                        reader_task = None
+                        await self._disconnect()
                     continue  # measured and stored, not sent
-                if self._writer is None:
-                    reader_task = await self._connect(host, port)
+                await self._ensure_connected()
+                if kind == "status":
+                    await self._send_data(self.status_packet(idx), 0, status=True)
+                    continue
                 built = (self.minute_packet(idx) if kind == "min" else self.hour_packet(idx) if kind == "hour"
-                         else self.realtime_packet(idx))  # fmt: skip
+                         else self.day_packet(idx) if kind == "day" else self.realtime_packet(idx))  # fmt: skip
                 if built is None:
                     continue
                 raw, n = built
                 await self._send_data(raw, n)
             await self._finish()
         finally:
-            await self._disconnect(reader_task)
+            await self._disconnect()
         return self.report
 
-    async def _connect(self, host: str, port: int) -> asyncio.Task:
-        delay = 0.1
-        for attempt in range(50):
+    async def _ensure_connected(self) -> None:
+        """Connected, or connect (again) with a bounded backoff; each attempt is logged.
+
+        The budget (`reconnect_max_s`) and the backoff run from the moment the link was lost until
+        the server answers again: a server that accepts and closes at once (a peer limit, a crash
+        loop) costs the budget like a refused connection, instead of a reconnect storm."""
+        if self._writer is not None and not self._lost:
+            return
+        reconnecting = self._lost
+        if reconnecting:
+            log.warning("logger %s (%s): connection to the server lost, %d packet(s) unanswered; reconnecting",
+                        self.mn, self.site_id, len(self._inflight))  # fmt: skip
+            await self._disconnect()
+        assert self._address is not None
+        host, port = self._address
+        first_delay = self.opts.reconnect_delay_s[0]
+        if self._down_since is None:
+            self._down_since, self._delay = time.monotonic(), first_delay
+        elif (
+            reconnecting
+        ):  # the last connection ended before any answer: back off before trying again
+            await self._back_off(host, port, "closed by the server before any answer")
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
                 break
-            except OSError:
-                if attempt == 49:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        self._writer = writer
+            except (OSError, TimeoutError) as exc:
+                self.report.connect_failures += 1
+                log.warning("logger %s: connecting to %s:%d failed (attempt %d: %s)",
+                            self.mn, host, port, attempt, exc or type(exc).__name__)  # fmt: skip
+                await self._back_off(host, port, str(exc or type(exc).__name__), attempt)
+        if reconnecting:
+            self.report.reconnects += 1
+            log.warning("logger %s: reconnected to %s:%d after %d attempt(s); sending %d unanswered packet(s) again",
+                        self.mn, host, port, attempt, len(self._inflight))  # fmt: skip
+        self._writer, self._lost = writer, False
         self.report.connects += 1
-        task = asyncio.create_task(self._read(reader))
+        self._reader_task = asyncio.create_task(self._read(reader))
         for entry in self._inflight.values():  # unanswered before the link went down: send again
             entry[1] = time.monotonic()
             writer.write(entry[0])
             self.report.resends += 1
-        return task
 
-    async def _disconnect(self, reader_task: asyncio.Task | None) -> None:
+    async def _back_off(self, host: str, port: int, why: str, attempt: int = 0) -> None:
+        """Sleep the next backoff delay, or give up with an error when it would exceed the budget."""
+        assert self._down_since is not None
+        waited = time.monotonic() - self._down_since
+        if waited + self._delay > self.opts.reconnect_max_s:
+            raise SimulatorConnectionError(
+                f"logger {self.mn} ({self.site_id}): no connection to {host}:{port} after {attempt} "
+                f"attempt(s) over {waited:.1f} s ({why}); {len(self._inflight)} packet(s) unanswered"
+            )
+        log.warning("logger %s: next attempt in %.1f s", self.mn, self._delay)
+        await asyncio.sleep(self._delay)
+        self._delay = min(self._delay * 2, self.opts.reconnect_delay_s[1])
+
+    async def _disconnect(self) -> None:
         writer, self._writer = self._writer, None
+        task, self._reader_task = self._reader_task, None
         if writer is not None:
             with contextlib.suppress(Exception):
                 writer.close()
                 await asyncio.wait_for(writer.wait_closed(), 2)
-        if reader_task is not None:
-            reader_task.cancel()
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
             with contextlib.suppress(BaseException):
-                await reader_task
+                await task
 
     def _write(self, raw: bytes) -> None:
-        if self._writer is not None and not self._writer.is_closing():
+        if self._writer is not None and not self._lost and not self._writer.is_closing():
             self._writer.write(raw)
 
-    async def _send_data(self, raw: bytes, readings: int) -> None:
+    async def _send_data(self, raw: bytes, readings: int, status: bool = False) -> None:
         while len(self._inflight) >= self.opts.window:
+            await self._ensure_connected()
             self._space.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._space.wait(), self.opts.ack_timeout_s / 2)
             self._check_resends()
+        await self._ensure_connected()
         if self.opts.corrupt_rate and self.rng.random() < self.opts.corrupt_rate:
             bad = raw[:-6] + f"{(int(raw[-6:-2], 16) ^ 0x5A5A):04X}".encode() + b"\r\n"
             self._write(bad)
@@ -535,52 +819,73 @@ class SimLogger:
         qn = raw[raw.index(b"QN=") + 3 : raw.index(b";", 6)].decode()
         self._inflight[qn] = [raw, time.monotonic(), 0]
         self._write(raw)
-        self.report.packets += 1
-        self.report.readings += readings
+        if status:
+            self.report.status_packets += 1
+        else:
+            self.report.packets += 1
+            self.report.readings += readings
         if self._writer is not None and self._writer.transport.get_write_buffer_size() > 1 << 16:
             with contextlib.suppress(ConnectionError):
                 await self._writer.drain()
 
     def _check_resends(self) -> None:
+        if self._lost or self._writer is None:
+            return  # sent again when the connection is back; no retry is spent on a dead link
         now = time.monotonic()
         for qn, entry in list(self._inflight.items()):
             if now - entry[1] >= self.opts.ack_timeout_s:
                 if entry[2] >= self.opts.retries:
                     del self._inflight[qn]
                     self.report.unacknowledged += 1
+                    log.warning("logger %s: packet QN=%s unanswered after %d resends, given up",
+                                self.mn, qn, entry[2])  # fmt: skip
                     continue
                 entry[1], entry[2] = now, entry[2] + 1
                 self._write(entry[0])
                 self.report.resends += 1
 
     async def _finish(self) -> None:
-        """Wait for the answers still owed, then for the server's requests to stop."""
+        """Wait for the answers still owed (reconnecting when the server went away), then for the
+        server's requests to stop."""
         deadline = time.monotonic() + self.opts.ack_timeout_s * (self.opts.retries + 1)
-        while self._inflight and time.monotonic() < deadline and self._writer is not None:
+        while self._inflight and time.monotonic() < deadline:
+            if self._lost or self._writer is None:
+                await self._ensure_connected()
+                deadline = time.monotonic() + self.opts.ack_timeout_s * (self.opts.retries + 1)
             self._space.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._space.wait(), 0.2)
             self._check_resends()
         while (
-            time.monotonic() - self._last_traffic < self.opts.linger_s and self._writer is not None
+            time.monotonic() - self._last_traffic < self.opts.linger_s
+            and self._writer is not None
+            and not self._lost
         ):
             await asyncio.sleep(0.1)
         self.report.unacknowledged += len(self._inflight)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         framer = StreamFramer()
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                return
-            self._last_traffic = time.monotonic()
-            for record in framer.feed(data):
-                result = try_parse(record, max_future=None)
-                if result.ok and result.packet is not None:
-                    await self._on_packet(result.packet)
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    return
+                self._last_traffic = time.monotonic()
+                for record in framer.feed(data):
+                    result = try_parse(record, max_future=None)
+                    if result.ok and result.packet is not None:
+                        await self._on_packet(result.packet)
+        except (ConnectionError, OSError):
+            return
+        finally:
+            if self._writer is not None:  # not our own disconnect: the server went away
+                self._lost = True
+                self._space.set()
 
     async def _on_packet(self, p) -> None:  # type: ignore[no-untyped-def]
         if p.cn == builders.CN_DATA_ANSWER:
+            self._down_since = None  # the server answers: the link is back, the backoff starts over
             if self._inflight.pop(p.qn or "", None) is not None:
                 self.report.acks += 1
                 self._space.set()
@@ -609,6 +914,13 @@ class SimLogger:
         elif p.ack_requested:
             self._write(builders.request_answer(p, builders.QN_REJECTED))
 
+    def _labelled_in(self, begin: datetime, end: datetime, step_s: int, count: int) -> range:
+        """Indices of the periods of `step_s` whose DataTime lies in [begin, end]."""
+        offset = step_s if self.end_label else 0
+        b = (begin - self.start).total_seconds() - offset
+        e = (end - self.start).total_seconds() - offset
+        return range(max(0, math.ceil(b / step_s)), min(count - 1, math.floor(e / step_s)) + 1)
+
     async def _history(self, p) -> None:  # type: ignore[no-untyped-def]
         self.report.history_requests += 1
         self._write(builders.request_answer(p, builders.QN_READY))
@@ -620,26 +932,34 @@ class SimLogger:
             return
         sent = 0
         if p.cn == builders.CN_MINUTE:
-            first = max(0, math.ceil((begin - self.start).total_seconds() / 60))
-            last = min(self.minutes - 1, int((end - self.start).total_seconds() // 60))
-            for i in range(first, last + 1):
+            step = self.interval_s
+            for i in self._labelled_in(begin, end, step, self.periods.n):
                 if (
-                    self.values.present[i]
-                    and self.start + timedelta(minutes=i + 1) <= self._sim_now
+                    self.periods.present[i]
+                    and self.start + timedelta(seconds=(i + 1) * step) <= self._sim_now
                 ):
                     self._write(self.minute_packet(i, qn=p.qn, ack=False)[0])
                     sent += 1
         elif p.cn == builders.CN_HOUR and self.opts.hourly:
-            first = max(0, math.ceil((begin - self.start).total_seconds() / 3600))
-            last = int((end - self.start).total_seconds() // 3600)
-            for h in range(first, last + 1):
+            for h in self._labelled_in(begin, end, INTERVAL_HOUR_S, self._hours()):
                 if self.start + timedelta(hours=h + 1) <= self._sim_now:
                     built = self.hour_packet(h, qn=p.qn, ack=False)
                     if built is not None:
                         self._write(built[0])
                         sent += 1
+        elif p.cn == builders.CN_DAY:
+            for d, first in enumerate(self.days):
+                at = self._label(first * 60, INTERVAL_DAY_S)
+                if (
+                    begin <= at <= end
+                    and self.start + timedelta(minutes=first, days=1) <= self._sim_now
+                ):
+                    built = self.day_packet(d, qn=p.qn, ack=False)
+                    if built is not None:
+                        self._write(built[0])
+                        sent += 1
         self.report.history_packets += sent
-        if self._writer is not None:
+        if self._writer is not None and not self._lost:
             with contextlib.suppress(ConnectionError):
                 await self._writer.drain()
         self._write(
@@ -676,7 +996,7 @@ class LoggerSimulator:
         for r in reports:
             total.add(r)
         for lg in self.loggers:
-            total.flags.update(lg.values.flags[lg.values.present].ravel().tolist())
+            total.flags.update(lg.periods.flags[lg.periods.present].ravel().tolist())
         total.expected_readings = self.expected_readings()
         total.seconds = time.monotonic() - t0
         return total

@@ -97,6 +97,7 @@ class Batch:
     # (packet id, QoS) in the order received, by the client's connection number
     acks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     messages: int = 0
+    dead_bytes: int = 0  # raw payload bytes held by dead_letters (a batch is written at a bound)
     first_at: float = 0.0  # monotonic time of the first message
 
     @property

@@ -1,7 +1,12 @@
 """Start and stop a private Mosquitto broker (tests, benchmark, demo).
 
 The broker gets its own config file and persistence folder under `workdir`, listens on one
-loopback port (optionally with TLS and user names/passwords), and keeps that port across `restart()` so clients reconnect on their own.
+loopback port (optionally with TLS), and keeps that port across `restart()` so clients
+reconnect on their own. It takes no anonymous client: give it the registry's accounts
+(`accounts`, ingest/mqtt/accounts.py: a password file of hashes and an ACL that lets a station
+publish only to its own topic) or plain `users`; only `anonymous=True` (the throughput
+benchmark) opens it to anyone on loopback. `max_packet_bytes` makes Mosquitto refuse (and
+disconnect) a client that sends a larger packet.
 `stop()` ends it with SIGTERM, which makes Mosquitto save its persistence file: sessions and
 queued QoS 1 messages survive a restart.
 """
@@ -18,8 +23,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from envmon.errors import EnvmonError
+from ingest.mqtt.accounts import (
+    Account,
+    BrokerAuth,
+    MqttAccounts,
+    ensure_accounts,
+    write_broker_auth,
+)
+from warehouse.registry.config import Registry
 
 FALLBACK_BINARY = "/usr/sbin/mosquitto"
 
@@ -61,8 +75,9 @@ def _config_text(
     port: int,
     persistence_dir: Path,
     log_file: Path,
-    password_file: Path | None,
+    auth: BrokerAuth | None,
     tls: TlsFiles | None = None,
+    max_packet_bytes: int | None = None,
 ) -> str:
     lines = [
         f"listener {port} {host}",
@@ -88,11 +103,30 @@ def _config_text(
     ]
     if tls is not None:
         lines += [f"cafile {tls.cafile}", f"certfile {tls.certfile}", f"keyfile {tls.keyfile}"]
-    if password_file is None:
+    if max_packet_bytes:
+        lines.append(f"max_packet_size {max_packet_bytes}")
+    if auth is None:
         lines.append("allow_anonymous true")
     else:
-        lines += ["allow_anonymous false", f"password_file {password_file}"]
+        lines += [
+            "allow_anonymous false",
+            f"password_file {auth.password_file}",
+            f"acl_file {auth.acl_file}",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def broker_config_text(
+    host: str,
+    port: int,
+    persistence_dir: Path,
+    log_file: Path,
+    auth: BrokerAuth,
+    tls: TlsFiles | None = None,
+    max_packet_bytes: int | None = None,
+) -> str:
+    """A Mosquitto configuration demanding accounts (what `envmon mqtt broker-config` writes)."""
+    return _config_text(host, port, persistence_dir, log_file, auth, tls, max_packet_bytes)
 
 
 class Broker:
@@ -105,32 +139,61 @@ class Broker:
         host: str = "127.0.0.1",
         port: int | None = None,
         users: dict[str, str] | None = None,
+        accounts: MqttAccounts | None = None,
         tls: TlsFiles | None = None,
+        anonymous: bool = False,
+        max_packet_bytes: int | None = None,
     ):
         self.binary = find_mosquitto()
         self.workdir = Path(workdir)
         self.host = host
         self.port = port or free_port(host)
-        self.users = users
+        if users:  # plain user names: may publish and read anything
+            accounts = MqttAccounts(
+                [Account(u, p, ("envmon/#",), ("envmon/#",)) for u, p in users.items()]
+            )
+        if accounts is None and not anonymous:
+            raise BrokerError(
+                "a broker without accounts would take anonymous publishers: give it the "
+                "registry's accounts (Broker.for_registry) or users, or anonymous=True "
+                "(benchmarks on loopback only)"
+            )
+        self.accounts = accounts
         self.tls = tls
+        self.max_packet_bytes = max_packet_bytes
         self.persistence_dir = self.workdir / "persistence"
         self.config_file = self.workdir / "mosquitto.conf"
         self.log_file = self.workdir / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def for_registry(
+        cls,
+        workdir: str | os.PathLike[str],
+        home: str | os.PathLike[str],
+        registry: Registry,
+        **kwargs: Any,
+    ) -> Broker:
+        """A broker with an account per station and logger of `registry` (kept under `home`),
+        refusing packets over 4 x the settings' mqtt_max_payload_bytes (as broker-config does)."""
+        if "max_packet_bytes" not in kwargs:
+            from envmon.settings import get_settings
+
+            kwargs["max_packet_bytes"] = 4 * get_settings().mqtt_max_payload_bytes
+        return cls(workdir, accounts=ensure_accounts(home, registry), **kwargs)
+
     def _write_config(self) -> None:
         self.persistence_dir.mkdir(parents=True, exist_ok=True)
-        password_file = None
-        if self.users:
-            password_file = self.workdir / "passwords"
-            password_file.write_text("")
-            passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-            for user, password in self.users.items():
-                subprocess.run([passwd, "-b", str(password_file), user, password], check=True)
-            password_file.chmod(0o600)
+        auth = write_broker_auth(self.accounts, self.workdir) if self.accounts else None
         self.config_file.write_text(
             _config_text(
-                self.host, self.port, self.persistence_dir, self.log_file, password_file, self.tls
+                self.host,
+                self.port,
+                self.persistence_dir,
+                self.log_file,
+                auth,
+                self.tls,
+                self.max_packet_bytes,
             )
         )
 

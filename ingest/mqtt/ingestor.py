@@ -10,6 +10,11 @@ loader onto the same natural key. So a reading is never lost and never counted t
 
 Backpressure: at most one batch is being written while the next one fills; when that one is
 full too, the network thread waits, stops reading the socket, and the broker holds the rest.
+
+Bounds (issue #18): a payload over `max_payload_bytes` or a station message with more than
+`max_values` values is refused whole; a message makes at most one dead letter, carrying its
+payload once and all its reasons; a batch is also written once its dead letters hold
+`batch_dead_bytes` of raw payload, so memory stays flat whatever senders publish.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from envmon.contract import ReadingContract, normalise_flag
 from envmon.schema import READINGS_SCHEMA
+from ingest.hj212.auth import MASK_NOTE, mask_passwords
 from ingest.landing import LandingZone, conform
 from ingest.mqtt.batch import Batch
 from ingest.mqtt.client import BulkClient, Message
 from ingest.mqtt.hj212_adapter import hj212_payload_to_readings
-from ingest.mqtt.payload import DEFAULT_MAX_FUTURE_S, StationDecoder, _dead
+from ingest.mqtt.payload import StationDecoder, _dead, join_reasons
 from ingest.mqtt.topics import ALL_TOPICS, HJ212, Topic, TopicError, parse_topic, shared
 from warehouse.registry.config import Registry
 
@@ -66,7 +73,12 @@ class IngestorConfig:
     receive_maximum: int | None = None  # unacked messages the broker may send; default 2 batches
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
-    max_future_s: float = DEFAULT_MAX_FUTURE_S
+    # What a reading may be (time window, finite values, flags); None: the settings' contract.
+    contract: ReadingContract | None = None
+    # Bounds on one message; None: the settings mqtt_max_payload_bytes / mqtt_max_values.
+    max_payload_bytes: int | None = None
+    max_values: int | None = None
+    batch_dead_bytes: int = 32 * 1024 * 1024  # write the batch once its dead letters hold this
 
     @property
     def inflight(self) -> int:
@@ -92,7 +104,15 @@ class MqttIngestor:
         self.config = config
         self.landing = landing
         self.registry = registry
-        self.decoder = StationDecoder(registry, max_future_s=config.max_future_s)
+        settings = None
+        if config.contract is None or config.max_payload_bytes is None or config.max_values is None:
+            from envmon.settings import get_settings
+
+            settings = get_settings()
+        self.contract = config.contract or ReadingContract.from_settings(settings)
+        self.max_payload_bytes = config.max_payload_bytes or settings.mqtt_max_payload_bytes  # type: ignore[union-attr]
+        self.max_values = config.max_values or settings.mqtt_max_values  # type: ignore[union-attr]
+        self.decoder = self._decoder(registry)
         self.stats = IngestStats()
         self._cond = threading.Condition()
         self._current = Batch()
@@ -103,6 +123,9 @@ class MqttIngestor:
         self._session_present = False
         self._topics: dict[bytes, tuple[str, Topic | TopicError]] = {}
         self.client = self._make_client()
+
+    def _decoder(self, registry: Registry) -> StationDecoder:
+        return StationDecoder(registry, self.contract, max_values=self.max_values)
 
     # -- the client --------------------------------------------------------------------
     def _make_client(self) -> BulkClient:
@@ -123,6 +146,7 @@ class MqttIngestor:
             min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=round(cfg.reconnect_max_s)
         )
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         return client
@@ -143,16 +167,28 @@ class MqttIngestor:
     ) -> None:
         if reason_code.is_failure:
             log.error(
-                "broker %s:%s refused the connection: %s",
+                "broker %s:%s refused the connection of %s: %s%s; retrying",
                 self.config.host,
                 self.config.port,
+                self.config.username or "an anonymous client",
                 reason_code,
+                " (check the user name and password: ENVMON_MQTT_USERNAME / ENVMON_MQTT_PASSWORD, "
+                "or the ingestor account of `envmon mqtt broker-config`)"
+                if reason_code.value in (0x86, 0x87, 4, 5)
+                else "",
             )
             return
         self.stats.connects += 1
         self._session_present = flags.session_present
         client.subscribe(
             shared(self.config.topic_filter, self.config.group), options=SubscribeOptions(qos=1)
+        )
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        log.error(
+            "cannot reach the broker at %s:%s (is Mosquitto running there?); retrying with backoff",
+            self.config.host,
+            self.config.port,
         )
 
     def _on_subscribe(
@@ -201,11 +237,14 @@ class MqttIngestor:
         """Decode messages into the current batch (waiting while the writer is behind)."""
         now_us = time.time_ns() // 1000
         limit = self.config.batch_messages
+        dead_limit = self.config.batch_dead_bytes
         cond = self._cond
         with cond:
             for topic, payload, mid, qos in messages:
                 batch = self._current
-                while batch.messages >= limit and not self._closing:
+                while (
+                    batch.messages >= limit or batch.dead_bytes >= dead_limit
+                ) and not self._closing:
                     cond.wait()  # backpressure: the writer is behind; the broker holds the rest
                     batch = self._current
                 if self._closing:
@@ -213,14 +252,17 @@ class MqttIngestor:
                 if batch.messages == 0:
                     batch.first_at = time.monotonic()
                     cond.notify_all()  # starts the writer's age timer
+                n_dead = len(batch.dead_letters)
                 self._decode(batch, topic, payload, now_us)
+                for d in batch.dead_letters[n_dead:]:
+                    batch.dead_bytes += len(d["raw"])
                 if qos:
                     acks = batch.acks.get(connection)
                     if acks is None:
                         acks = batch.acks[connection] = []
                     acks.append((mid, qos))
                 batch.messages += 1
-                if batch.messages >= limit:
+                if batch.messages >= limit or batch.dead_bytes >= dead_limit:
                     cond.notify_all()
 
     def _topic(self, raw: bytes) -> tuple[str, Topic | TopicError]:
@@ -239,27 +281,73 @@ class MqttIngestor:
     def _decode(self, batch: Batch, raw_topic: bytes, payload: bytes, now_us: int) -> None:
         topic_str, topic = self._topic(raw_topic)
         try:
-            if isinstance(topic, TopicError):
+            if len(payload) > self.max_payload_bytes:
+                self._oversized(batch, topic_str, payload, now_us)
+            elif isinstance(topic, TopicError):
                 _dead(batch.dead_letters, topic_str, str(topic), payload, now_us)
             elif topic.kind == HJ212:
-                received = datetime.fromtimestamp(now_us / 1e6, UTC)
-                rows, reasons = hj212_payload_to_readings(
-                    payload, self.registry, mn=topic.key, received_at=received
-                )
-                batch.add_rows("hj212", rows)
-                for reason in reasons:
-                    _dead(batch.dead_letters, topic_str, reason, payload, now_us)
+                self._decode_hj212(batch, topic_str, topic, payload, now_us)
             else:
                 self.decoder.decode(topic_str, topic, payload, batch, now_us)
         except Exception as exc:  # the daemon never crashes on input
-            log.exception("unexpected error decoding a message on %s", topic_str)
+            log.error(
+                "unexpected error decoding a %d-byte message on %s (%s: %s); it is dead-lettered",
+                len(payload),
+                topic_str[:200],
+                type(exc).__name__,
+                exc,
+            )
+            log.debug("the traceback of that error", exc_info=True)
             _dead(
                 batch.dead_letters,
                 topic_str,
                 f"internal error while decoding: {exc!r}",
-                payload,
+                payload[: self.max_payload_bytes],
                 now_us,
+                whole=payload,
             )
+
+    def _oversized(self, batch: Batch, topic_str: str, payload: bytes, now_us: int) -> None:
+        """One dead letter keeping the first max_payload_bytes of the payload, saying so."""
+        keep = self.max_payload_bytes
+        _dead(
+            batch.dead_letters,
+            topic_str,
+            f"payload is {len(payload)} bytes, more than the {keep} allowed per message "
+            f"(setting mqtt_max_payload_bytes); nothing of it was taken; the dead letter keeps "
+            f"its first {keep} bytes",
+            payload[:keep],
+            now_us,
+            whole=payload,
+        )
+
+    def _decode_hj212(
+        self, batch: Batch, topic_str: str, topic: Topic, payload: bytes, now_us: int
+    ) -> None:
+        """An HJ 212 packet: its readings that keep the contract land, one dead letter for the rest."""
+        received = datetime.fromtimestamp(now_us / 1e6, UTC)
+        rows, reasons = hj212_payload_to_readings(
+            payload, self.registry, mn=topic.key, received_at=received
+        )
+        kept = []
+        for row in rows:
+            problem = self.contract.row_problem(row, received)
+            if problem is None:
+                flag = row.get("flag")
+                if isinstance(flag, str) and normalise_flag(flag) != flag:
+                    row = {**row, "flag": normalise_flag(flag)}
+                kept.append(row)
+            else:
+                reasons.append(f"parameter {row.get('parameter')!r}: {problem}")
+        batch.add_rows("hj212", kept)
+        if not reasons:
+            return
+        reason = reasons[0] if len(reasons) == 1 else join_reasons(reasons, len(kept))
+        # The logger's password (PW=) is masked in the dead letter, as the HJ 212 server does.
+        raw, masked = mask_passwords(payload)
+        if masked:
+            reason = f"{reason} {MASK_NOTE}"
+        _dead(batch.dead_letters, topic_str, reason, raw, now_us, whole=payload)
 
     # -- writer thread -----------------------------------------------------------------
     def _next_batch(self) -> Batch | None:
@@ -270,7 +358,12 @@ class MqttIngestor:
                 b = self._current
                 if b.messages:
                     age = time.monotonic() - b.first_at
-                    if b.messages >= self.config.batch_messages or self._closing or age >= wait_s:
+                    if (
+                        b.messages >= self.config.batch_messages
+                        or b.dead_bytes >= self.config.batch_dead_bytes
+                        or self._closing
+                        or age >= wait_s
+                    ):
                         self._current = Batch()
                         self._cond.notify_all()
                         return b
@@ -301,13 +394,18 @@ class MqttIngestor:
             try:
                 pending[0]()
                 pending.pop(0)  # done steps are not repeated on retry
-            except Exception:
+            except Exception as exc:
                 self.stats.write_errors += 1
-                log.exception(
-                    "landing write failed; %d messages stay unacknowledged, retrying in %.1f s",
+                log.error(
+                    "landing write to %s failed (%s: %s); %d messages stay unacknowledged, "
+                    "retrying in %.1f s",
+                    self.landing.root,
+                    type(exc).__name__,
+                    exc,
                     batch.messages,
                     delay,
                 )
+                log.debug("the traceback of that failure", exc_info=True)
                 if self._abort:
                     return False
                 time.sleep(delay)
@@ -351,7 +449,7 @@ class MqttIngestor:
 
     def reload_registry(self, registry: Registry) -> None:
         """Swap in a new registry (SIGHUP); messages decode against one or the other, whole."""
-        decoder = StationDecoder(registry, max_future_s=self.config.max_future_s)
+        decoder = self._decoder(registry)
         with self._cond:
             self.registry, self.decoder = registry, decoder
 

@@ -1,9 +1,13 @@
-"""Decode and validate one station message (JSON) against the registry.
+"""Decode and validate one station message (JSON) against the registry and the reading contract.
 
-A message-level problem (bad JSON, unknown site, bad time...) rejects the whole message; a
-value-level problem (unknown parameter, wrong type, unconvertible unit...) rejects only that
-value and the others land. Every rejection becomes a dead letter naming the topic, the field
-and the reason, with the payload exactly as received.
+A message-level problem (bad JSON, unknown site, bad time, too many values...) rejects the whole
+message; a value-level problem (unknown parameter, wrong type, unconvertible unit...) rejects
+only that value and the others land. A message makes at most ONE dead letter, naming the topic
+and every reason, with the payload exactly as received (once).
+
+What a reading may be (time window, finite numbers, flag vocabulary) is envmon/contract.py's
+`ReadingContract`, the one definition every ingestor applies; this module only adds what is
+particular to the MQTT JSON payload.
 """
 
 from __future__ import annotations
@@ -17,20 +21,20 @@ from typing import Any, Literal
 
 import msgspec
 
-from ingest.hj212.codes import data_flags
+from envmon.contract import ReadingContract, normalise_flag, reading_flags
 from ingest.mqtt.batch import Batch, ReadingRows, dead_letter_id
 from ingest.mqtt.topics import Topic
 from warehouse.registry.config import Registry
 
-# The data flags a value may carry: HJ 212's (ingest/hj212/flags.csv, HJ 212-2017 Table 8).
-FLAGS = frozenset(data_flags())
+# The data flags a value may carry: the contract's vocabulary (envmon/reading_flags.csv). The
+# fast path's type takes only these; anything else goes to the slow path, which asks the contract.
+FLAGS = frozenset(reading_flags())
 MESSAGE_FIELDS = ("site", "period_start", "interval_s", "values")
 VALUE_FIELDS = ("value", "unit", "flag", "min", "max")
 _MESSAGE_FIELDS = frozenset(MESSAGE_FIELDS)
 _TIME_CACHE_SIZE = 4096  # distinct period_start texts remembered (stations share period starts)
-EARLIEST_US = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
-DEFAULT_MAX_FUTURE_S = 600.0  # clock skew tolerated on a period start
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REASONS_LISTED = 20  # a dead letter lists this many value problems, then counts the rest
 
 
 class Reject(Exception):  # a control-flow signal carrying the reason
@@ -102,9 +106,20 @@ def _round(x: float) -> float:
 class StationDecoder:
     """Turns station messages into readings and dead letters. Built once per registry."""
 
-    def __init__(self, registry: Registry, *, max_future_s: float = DEFAULT_MAX_FUTURE_S):
+    def __init__(
+        self,
+        registry: Registry,
+        contract: ReadingContract,
+        *,
+        max_values: int,  # the settings mqtt_max_values
+    ):
         self.registry = registry
-        self.max_future_us = int(max_future_s * 1_000_000)
+        self.contract = contract
+        self.max_values = max_values
+        # The contract's time window in epoch microseconds, for the per-message comparison; its
+        # wording of a refusal is the contract's own (time_problem).
+        self.earliest_us = (contract.earliest - _EPOCH) // _ONE_US
+        self.max_future_us = contract.max_future // _ONE_US
         self.sites = {
             site_id: SiteSpec(
                 site_id,
@@ -128,17 +143,21 @@ class StationDecoder:
     def decode(
         self, topic_str: str, topic: Topic, payload: bytes, batch: Batch, now_us: int | None = None
     ) -> int:
-        """Append the message's good readings to batch.mqtt and its rejections to
-        batch.dead_letters; returns the number of readings appended."""
+        """Append the message's good readings to batch.mqtt and, if anything was refused, ONE
+        dead letter with all the reasons to batch.dead_letters; returns the readings appended."""
         now_us = now_us if now_us is not None else time.time_ns() // 1000
         n = self._accept(topic_str, topic, payload, batch.mqtt, now_us)
         if n is not None:
             return n
+        problems: list[str] = []
         try:
-            return self._decode(topic_str, topic, payload, batch.mqtt, batch.dead_letters, now_us)
+            n = self._decode(topic_str, topic, payload, batch.mqtt, problems, now_us)
         except Reject as exc:
             _dead(batch.dead_letters, topic_str, str(exc), payload, now_us)
             return 0
+        if problems:
+            _dead(batch.dead_letters, topic_str, join_reasons(problems, n), payload, now_us)
+        return n
 
     def _accept(
         self, topic_str: str, topic: Topic, payload: bytes, out: ReadingRows, now_us: int
@@ -157,7 +176,12 @@ class StationDecoder:
         if msg.site is not msgspec.UNSET and msg.site != topic.key:
             return None
         spec = self.sites.get(topic.key)
-        if spec is None or spec.kind != topic.kind or not msg.values:
+        if (
+            spec is None
+            or spec.kind != topic.kind
+            or not msg.values
+            or len(msg.values) > self.max_values
+        ):
             return None
         start_us = self._starts.get(msg.period_start)
         interval = msg.interval_s
@@ -184,7 +208,7 @@ class StationDecoder:
         topic: Topic,
         payload: bytes,
         out: ReadingRows,
-        dead: list[dict[str, Any]],
+        problems: list[str],
         now_us: int,
     ) -> int:
         try:
@@ -199,7 +223,9 @@ class StationDecoder:
         if not _MESSAGE_FIELDS.issuperset(msg):
             unknown = [k for k in msg if k not in _MESSAGE_FIELDS]
             raise Reject(
-                f"unknown field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(MESSAGE_FIELDS)}"
+                f"unknown field(s) {', '.join(map(_short, unknown[:5]))}"
+                f"{f' and {len(unknown) - 5} more' if len(unknown) > 5 else ''}; "
+                f"valid fields: {', '.join(MESSAGE_FIELDS)}"
             )
         spec = self._site(topic, msg)
         start_us = self._period_start(msg, now_us)
@@ -209,18 +235,17 @@ class StationDecoder:
             raise Reject(
                 f"field 'values': expected a non-empty object of parameter -> value, got {_type_name(values)}"
             )
+        if len(values) > self.max_values:
+            raise Reject(
+                f"field 'values': {len(values)} values in one message, more than the "
+                f"{self.max_values} allowed (setting mqtt_max_values); nothing of it was taken"
+            )
 
         taken = []
         for param, item in values.items():
             value_or_problem = self._value(spec, param, item)
             if type(value_or_problem) is str:
-                _dead(
-                    dead,
-                    f"{topic_str}#{param}",
-                    f"parameter {param!r}: {value_or_problem}",
-                    payload,
-                    now_us,
-                )
+                problems.append(f"parameter {_short(param)}: {value_or_problem}")
             else:
                 taken.append(value_or_problem)
         out.add(spec.site_id, start_us, interval, now_us, topic_str, taken)
@@ -231,7 +256,9 @@ class StationDecoder:
         if not isinstance(site, str):
             raise Reject(f"field 'site': expected a string, got {_type_name(site)}")
         if site != topic.key:
-            raise Reject(f"field 'site': {site!r} does not match the topic's site {topic.key!r}")
+            raise Reject(
+                f"field 'site': {_short(site)} does not match the topic's site {_short(topic.key)}"
+            )
         spec = self.sites.get(site)
         if spec is None:
             kind = (
@@ -239,7 +266,7 @@ class StationDecoder:
                 if site in self.registry.outlets
                 else "not in the registry"
             )
-            raise Reject(f"unknown site {site!r}: {kind}")
+            raise Reject(f"unknown site {_short(site)}: {kind}")
         if spec.kind != topic.kind:
             raise Reject(
                 f"site {site!r} is a {spec.kind} site but was published under the {topic.kind!r} topic"
@@ -255,11 +282,15 @@ class StationDecoder:
         us = self._starts.get(raw)
         if us is None:
             us = self._parse_period_start(raw)
+        if us < self.earliest_us or us > now_us + self.max_future_us:
+            # The contract words the refusal (and is the judge at the boundary).
+            problem = self.contract.time_problem(_EPOCH + us * _ONE_US, _EPOCH + now_us * _ONE_US)
+            if problem is not None:
+                raise Reject(f"{problem} (sent as {_short(raw)})")
+        if raw not in self._starts:
             if len(self._starts) >= _TIME_CACHE_SIZE:
                 self._starts.clear()  # bounded: memory stays flat over a long run
             self._starts[raw] = us
-        if us > now_us + self.max_future_us:
-            raise Reject(f"field 'period_start': {raw!r} is in the future")
         return us
 
     @staticmethod
@@ -267,15 +298,12 @@ class StationDecoder:
         try:
             dt = datetime.fromisoformat(raw)
         except ValueError:
-            raise Reject(f"field 'period_start': {raw!r} is not an ISO 8601 time") from None
+            raise Reject(f"field 'period_start': {_short(raw)} is not an ISO 8601 time") from None
         if dt.tzinfo is None or dt.utcoffset() is None:
-            raise Reject(f"field 'period_start': {raw!r} has no UTC offset (write e.g. +08:00)")
-        us = (dt - _EPOCH) // _ONE_US
-        if us < EARLIEST_US:
             raise Reject(
-                f"field 'period_start': {raw!r} is before 2000, not a plausible reading time"
+                f"field 'period_start': {_short(raw)} has no UTC offset (write e.g. +08:00)"
             )
-        return us
+        return (dt - _EPOCH) // _ONE_US
 
     @staticmethod
     def _interval(msg: dict[str, Any]) -> int:
@@ -305,40 +333,38 @@ class StationDecoder:
         if isinstance(item, dict):
             unknown = [k for k in item if k not in VALUE_FIELDS]
             if unknown:
-                return f"unknown field(s) {', '.join(map(repr, unknown))}; valid fields: {', '.join(VALUE_FIELDS)}"
+                return f"unknown field(s) {', '.join(map(_short, unknown[:5]))}; valid fields: {', '.join(VALUE_FIELDS)}"
             value = item.get("value")
             unit = item.get("unit", site_unit)
-            flag = item.get("flag")
+            flag = normalise_flag(item.get("flag"))
             vmin, vmax = item.get("min"), item.get("max")
             if not isinstance(unit, str):
                 return f"field 'unit': expected a string, got {_type_name(unit)}"
-            if flag is not None and (not isinstance(flag, str) or flag not in FLAGS):
-                return (
-                    f"field 'flag': {flag!r} is not a data flag; valid: {', '.join(sorted(FLAGS))}"
-                )
+            problem = self.contract.flag_problem(flag)
+            if problem is not None:
+                return problem
         else:
             value = item
         numbers: list[float | None] = []
         for name, v in (("value", value), ("min", vmin), ("max", vmax)):
-            if v is not None:
-                if not _number(v):
-                    return f"field {name!r}: expected a finite number or null, got {_type_name(v)} {v!r}"
+            if v is not None and _number(v):
                 try:
                     v = float(v)
-                except OverflowError:
+                except OverflowError:  # a JSON integer beyond any float
                     v = math.inf
-                if not math.isfinite(v):
-                    return f"field {name!r}: expected a finite number or null, got {_type_name(v)} {v!r}"
+            problem = self.contract.value_problem(name, v if _number(v) or v is None else _Shown(v))
+            if problem is not None:
+                return problem
             numbers.append(v)
         original = value
         value, vmin, vmax = numbers
         extra = None
         if unit != site_unit:
             if unit not in self.registry.units:
-                return f"unknown unit {unit!r}"
+                return f"unknown unit {_short(unit)}"
             factor = self._factor(unit, site_unit)
             if factor is None:
-                return f"unit {unit!r} cannot be converted to the site unit {site_unit!r}"
+                return f"unit {_short(unit)} cannot be converted to the site unit {site_unit!r}"
             extra = json.dumps(
                 {"original_unit": unit, "original_value": original}, separators=(",", ":")
             )
@@ -349,14 +375,49 @@ class StationDecoder:
 
 
 _ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+_SHOWN_CHARS = 80  # how much of a sender's text a reason quotes
+
+
+class _Shown:
+    """A non-number as a reason shows it: its JSON type and a bounded excerpt of its text."""
+
+    def __init__(self, v: Any):
+        self.v = v
+
+    def __repr__(self) -> str:
+        return f"{_type_name(self.v)} {_short(self.v)}"
+
+
+def _short(v: Any) -> str:
+    """repr of a sender's value, cut to a bounded length (a reason must not grow with the input)."""
+    text = repr(v)
+    return (
+        text if len(text) <= _SHOWN_CHARS else f"{text[: _SHOWN_CHARS - 12]}... ({len(text)} chars)"
+    )
+
+
+def join_reasons(problems: list[str], taken: int) -> str:
+    """One dead letter's reason: every problem of the message (the first REASONS_LISTED, then a count)."""
+    head = f"{len(problems)} value(s) refused, {taken} taken: "
+    listed = problems[:REASONS_LISTED]
+    more = len(problems) - len(listed)
+    return head + "; ".join(listed) + (f"; and {more} more" if more else "")
 
 
 def _dead(
-    dead: list[dict[str, Any]], origin: str, reason: str, payload: bytes, now_us: int
+    dead: list[dict[str, Any]],
+    origin: str,
+    reason: str,
+    payload: bytes,
+    now_us: int,
+    whole: bytes | None = None,
 ) -> None:
+    """One dead letter for one message. Its id is the message's (topic and the whole payload,
+    `whole` when `payload` keeps only a part of it), not the reason's: a redelivered message
+    collapses onto its dead letter even when a reason names the time it was checked."""
     dead.append(
         {
-            "dead_letter_id": dead_letter_id(origin, reason, payload),
+            "dead_letter_id": dead_letter_id(origin, "", payload if whole is None else whole),
             "origin": origin,
             "reason": reason,
             "raw": payload,

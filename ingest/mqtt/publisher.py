@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 
 from envmon.errors import EnvmonError
+from ingest.mqtt.accounts import MqttAccounts
 
 # paho packet ids are 16-bit: never have more than this many messages awaiting their PUBACK.
 MAX_OUTSTANDING = 20_000
@@ -60,8 +61,11 @@ class Publisher:
         self.client.reconnect_delay_set(1, 5)
         self._acked = 0
         self._sent = 0
+        self.refused = 0  # PUBACKs with a failure reason (e.g. 0x87: the ACL forbids the topic)
+        self.refusal: str | None = None  # the last such reason
         self._cond = threading.Condition()
         self._connected = threading.Event()
+        self.connect_refusal: str | None = None  # the broker's reason, if it refused us
         self.client.on_publish = self._on_publish
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self._connected.clear()
@@ -76,7 +80,9 @@ class Publisher:
         reason_code: mqtt.ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if not reason_code.is_failure:
+        if reason_code.is_failure:
+            self.connect_refusal = str(reason_code)
+        else:
             self._connected.set()
 
     def _on_publish(
@@ -89,11 +95,15 @@ class Publisher:
     ) -> None:
         with self._cond:
             self._acked += 1
+            if reason_code is not None and reason_code.is_failure:
+                self.refused += 1
+                self.refusal = str(reason_code)
             self._cond.notify_all()
 
     def wait_connected(self, timeout_s: float = 15.0) -> None:
         if not self._connected.wait(timeout_s):
-            raise PublishError(f"could not connect to the broker within {timeout_s:.0f} s")
+            why = f": the broker refused: {self.connect_refusal}" if self.connect_refusal else ""
+            raise PublishError(f"could not connect to the broker within {timeout_s:.0f} s{why}")
 
     def publish(self, topic: str, payload: bytes) -> None:
         with self._cond:
@@ -134,8 +144,84 @@ class Publisher:
         return PublishResult(n, time.monotonic() - t0)
 
 
+class AccountPublisher:
+    """Publishes each message with the account that owns its topic: one connection per station
+    or logger, as real stations connect (the broker's ACL lets each publish only its own topic).
+
+    Same interface as Publisher (publish, flush, close, refused). A topic no account owns is
+    published with `fallback` (an account name) if given, else refused here with PublishError.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        accounts: MqttAccounts,
+        *,
+        tls_ca: str | None = None,
+        client_prefix: str = "envmon-sim",
+        fallback: str | None = None,
+        inflight: int = 1000,
+    ):
+        self.host, self.port = host, port
+        self.accounts = accounts
+        self.tls_ca = tls_ca
+        self.client_prefix = client_prefix
+        self.fallback = fallback
+        self.inflight = inflight
+        self.publishers: dict[str, Publisher] = {}
+
+    def _publisher(self, topic: str) -> Publisher:
+        account = self.accounts.owner(topic)
+        if account is None and self.fallback is not None:
+            account = self.accounts.by_user[self.fallback]
+        if account is None:
+            raise PublishError(f"no MQTT account may publish to {topic!r}")
+        pub = self.publishers.get(account.username)
+        if pub is None:
+            pub = Publisher(
+                self.host,
+                self.port,
+                client_id=f"{self.client_prefix}-{account.username}"[:64],
+                username=account.username,
+                password=account.password,
+                tls_ca=self.tls_ca,
+                inflight=self.inflight,
+            )
+            self.publishers[account.username] = pub
+            pub.wait_connected()
+        return pub
+
+    def wait_connected(self, timeout_s: float = 15.0) -> None:
+        """Connections open on each account's first message."""
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._publisher(topic).publish(topic, payload)
+
+    @property
+    def refused(self) -> int:
+        return sum(p.refused for p in self.publishers.values())
+
+    def flush(self, timeout_s: float = 300.0) -> None:
+        for p in self.publishers.values():
+            p.flush(timeout_s)
+
+    def close(self) -> None:
+        for p in self.publishers.values():
+            p.close()
+
+    def publish_all(self, messages: Iterable[tuple[str, bytes]]) -> PublishResult:
+        t0 = time.monotonic()
+        n = 0
+        for topic, payload in messages:
+            self.publish(topic, payload)
+            n += 1
+        self.flush()
+        return PublishResult(n, time.monotonic() - t0)
+
+
 def publish_paced(
-    publisher: Publisher,
+    publisher: Publisher | AccountPublisher,
     messages: Iterable[tuple[str, bytes, float]],
     *,
     speedup: float | None = None,

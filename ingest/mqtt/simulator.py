@@ -61,7 +61,9 @@ NOISE_MARGIN_DBA = 3.0
 NOISE_LMAX_OVER_LEQ_DBA = 10.0
 
 
-def _site_levels(registry: Registry, kinds: tuple[str, ...]) -> dict[tuple[str, str], tuple[float, float]]:
+def _site_levels(
+    registry: Registry, kinds: tuple[str, ...]
+) -> dict[tuple[str, str], tuple[float, float]]:
     """(day, night) typical level per water section / noise point and parameter, from the
     section's GB 3838 target class and the point's GB 3096 functional zone."""
     from transforms.standards.noise import zone_limits
@@ -76,13 +78,17 @@ def _site_levels(registry: Registry, kinds: tuple[str, ...]) -> dict[tuple[str, 
                 cell = lim.limits[k]
                 if p not in params or not isinstance(cell, float):
                     continue
-                level = cell * (WATER_DO_OVER_MINIMUM if lim.direction == "min" else WATER_SHARE_OF_LIMIT)
+                level = cell * (
+                    WATER_DO_OVER_MINIMUM if lim.direction == "min" else WATER_SHARE_OF_LIMIT
+                )
                 out[site_id, p] = (level, level)
         elif st.kind == "noise" and "noise" in kinds and st.noise_zone:
             day, night = zone_limits(st.noise_zone)
             out[site_id, "leq"] = (day - NOISE_MARGIN_DBA, night - NOISE_MARGIN_DBA)
-            out[site_id, "lmax"] = (day - NOISE_MARGIN_DBA + NOISE_LMAX_OVER_LEQ_DBA,
-                                    night - NOISE_MARGIN_DBA + NOISE_LMAX_OVER_LEQ_DBA)
+            out[site_id, "lmax"] = (
+                day - NOISE_MARGIN_DBA + NOISE_LMAX_OVER_LEQ_DBA,
+                night - NOISE_MARGIN_DBA + NOISE_LMAX_OVER_LEQ_DBA,
+            )
     return out
 
 

@@ -73,6 +73,27 @@ def test_no_data_three_hours_but_not_two(wh):
     ]
 
 
+def test_no_data_outage_not_hidden_by_the_loggers_daily_value(wh):
+    # Real loggers send a daily value (CN 2031) at local midnight beside their minute data; it
+    # summarises the day and says nothing about the hours in which no data arrived.
+    t0 = local(2025, 3, 3, 0)
+    add_readings(wh, OUTLET, "nox", minutes_of(t0, 9, [40.0] * 9), interval_s=60)  # 00-08
+    add_readings(wh, OUTLET, "nox", minutes_of(t0 + timedelta(hours=14), 2, [40.0] * 2), interval_s=60)
+    add_readings(wh, OUTLET, "nox", [(t0, 40.0)], interval_s=86400)  # the day's own value
+    evaluate_rules(wh, t0, t0 + timedelta(hours=16), rule_ids=["outlet_no_data"])
+    assert rows(wh, "SELECT first_period, last_period, state FROM alerts") == [
+        (t0 + timedelta(hours=9), t0 + timedelta(hours=13), "resolved")
+    ]
+
+
+def test_no_data_four_hourly_samples_cover_their_hours(wh):
+    # a site whose finest data are 4-hourly samples is not "silent" between two samples
+    t0 = local(2025, 3, 3, 0)
+    add_readings(wh, OUTLET, "nox", [(t0 + timedelta(hours=4 * k), 40.0) for k in range(4)], interval_s=14400)
+    evaluate_rules(wh, t0, t0 + timedelta(hours=16), rule_ids=["outlet_no_data"])
+    assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
+
+
 def test_flagged_longer_than_allowed(wh):
     t0 = local(2025, 3, 3, 0)
     add_readings(wh, OUTLET, "so2", [(t, 0.0) for t in hours(t0, 11)], flag="F")
@@ -156,6 +177,14 @@ def test_bad_rules_fail_loudly_with_file_key_and_choices(tmp_path, fields, expec
 def test_shipped_rules_load():
     ruleset = load_rules(REPO_CONFIG, load_registry(REPO_CONFIG))
     kinds = {r.kind for r in ruleset.rules}
-    assert kinds == {"threshold", "flat_line", "no_data", "flagged", "transmission_efficiency"}
+    assert kinds == {
+        "threshold",
+        "flat_line",
+        "no_data",
+        "flagged",
+        "transmission_efficiency",
+        "consistency",
+        "long_stop",
+    }
     assert ruleset.by_id["outlet_transmission_efficiency"].minimum == 0.90
     assert date(2025, 10, 1) in ruleset.holidays and date(2025, 10, 9) not in ruleset.holidays

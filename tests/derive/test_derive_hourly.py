@@ -63,9 +63,10 @@ def test_minute_validity_both_sides_of_the_threshold(wh, insert) -> None:  # typ
     value, valid, *_ = _agg(wh, OUTLET, "so2", "hour_avg_o2")
     assert valid and abs(value - 37.5) < 1e-9
     assert _agg(wh, OUTLET, "nox", "hour_avg_o2")[1:2] == (False,)
-    # load: 30 mg/m3 × 400 000 m3/h × 1e-6 = 12 kg in the hour
+    # load: the sum of the 45 one-minute slices with data (HJ 212-2017 Appendix D), never scaled
+    # up to 60 minutes: 45 × 30 mg/m3 × 400 000 m3/h × 1e-6 × 1/60 h = 9 kg (not 12)
     value, valid, _, _, _, unit = _agg(wh, OUTLET, "so2", "hour_load_kg")
-    assert valid and abs(value - 12.0) < 1e-9 and unit == "kg"
+    assert valid and abs(value - 9.0) < 1e-9 and unit == "kg"
     # an expected parameter without any data is an invalid hour with its reason
     assert _agg(wh, OUTLET, "dust", "hour_avg")[1:] == (False, 0, 1, "dust: no data", "mg/m3")
 

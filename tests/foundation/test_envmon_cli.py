@@ -23,8 +23,12 @@ def test_demo_runs_end_to_end_and_summarises(tmp_path: Path) -> None:
     assert "summary" in text and "4 succeeded, 0 failed" in text
     for source in ("readings from hj212", "readings from mqtt", "readings from file"):
         assert source in text
-    # each scripted event raised its alert and opened its case in the expected grid
-    assert text.count("as expected") == 3 and "NOT as expected" not in text
+    # each scripted event raised its alert and opened its case in the expected grid (four), the
+    # shut-down raised no exceedance and its hours show as not operating, and the 10-minute
+    # end-labelled logger's hours are valid: seven checks
+    assert text.count("as expected") == 7 and "NOT as expected" not in text
+    for check in ("scenario shutdown", "shut-down hours", "10-minute logger"):
+        assert check in text
     assert "全市" in text  # the city's daily AQI row
     assert (tmp_path / "demo" / "site" / "index.html").is_file()
     again = envmon("load", env=dict(os.environ) | {"ENVMON_HOME": str(tmp_path / "demo")})

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -204,3 +205,147 @@ def test_large_load_spans_several_chunks() -> None:
         report = load_landing(con, zone, settings.quarantine_dir, chunk_rows=150)
     assert report.rows_inserted == 300 and len(report.loaded) == 3
     assert count("SELECT count(*) FROM load_ledger") == 3
+
+
+# -- issue #18 item 1 / 12: a batch the loader cannot load is isolated -----------------------------
+
+POISON_PAYLOAD = 188_000  # bytes of raw per dead letter, as the 188 KB MQTT message of issue #18
+
+
+def _low_memory(monkeypatch, limit: str = "32MB") -> None:  # type: ignore[no-untyped-def]
+    from envmon.settings import reset_settings_cache
+
+    monkeypatch.setenv("ENVMON_DUCKDB_MEMORY_LIMIT", limit)
+    reset_settings_cache()
+
+
+def _poison_dead_letters(zone: LandingZone, rows: int = 400) -> str:
+    """One dead-letter batch whose raw payloads do not fit DuckDB's memory limit (32 MB) at once."""
+    payload = os.urandom(POISON_PAYLOAD // 2).hex().encode()  # incompressible, like real JSON noise
+    letters = [{"origin": "envmon/v1/air/dongsi", "reason": "unknown parameter", "raw": payload}] * rows
+    return zone.write_dead_letters(letters, "mqtt").relpath
+
+
+def test_poison_dead_letter_batch_is_quarantined_and_a_later_reading_loads(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    init_warehouse()
+    _low_memory(monkeypatch)
+    zone = landing()
+    poison = _poison_dead_letters(zone)
+    zone.write_readings(readings_table([reading(0, 41.0)]), "mqtt")  # published after the poison
+    report = load_landing_job()
+    assert report.rows_inserted == 1
+    assert [r for r, _ in report.quarantined] == [poison]
+    reason = report.quarantined[0][1]
+    assert "out of memory" in reason and "ENVMON_DUCKDB_MEMORY_LIMIT" in reason
+    # moved, not copied: gone from the landing zone, in quarantine with its reason beside it
+    assert poison not in zone.list_batches("deadletters")
+    target = get_settings().quarantine_dir / "landing" / poison
+    assert target.is_file() and "out of memory" in target.with_name(target.name + ".reason.txt").read_text()
+    # a later load is not blocked: the next reading lands, the poison is not retried
+    zone.write_readings(readings_table([reading(1, 42.0)]), "mqtt")
+    again = load_landing_job()
+    assert (again.rows_inserted, again.quarantined) == (1, [])
+    assert count("SELECT count(*) FROM readings") == 2
+    assert count("SELECT count(*) FROM quarantined_batches") == 1
+    assert count("SELECT count(*) FROM dead_letters") == 0  # the failed batch's transaction rolled back
+
+
+def test_dead_letter_memory_budget_both_sides(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """100 x 188 KB = 18.8 MB of raw: over 1/16 of 256MB (16 MB) refused, under 1/16 of 320MB (20 MB) loaded."""
+    init_warehouse()
+    zone = landing()
+    over = _poison_dead_letters(zone, rows=100)
+    _low_memory(monkeypatch, "256MB")
+    report = load_landing_job()
+    assert [r for r, _ in report.quarantined] == [over] and report.dead_letters == 0
+    assert "18,800,000 bytes of raw payloads" in report.quarantined[0][1]
+    _poison_dead_letters(zone, rows=100)
+    _low_memory(monkeypatch, "320MB")
+    report = load_landing_job()
+    assert (report.dead_letters, report.quarantined) == (100, [])
+
+
+def test_same_dead_letters_load_when_memory_allows() -> None:
+    """The other side of the boundary: with the default memory limit the same batch loads."""
+    init_warehouse()
+    zone = landing()
+    _poison_dead_letters(zone, rows=100)
+    report = load_landing_job()
+    assert (report.dead_letters, report.quarantined) == (100, [])
+    assert count("SELECT count(*) FROM dead_letters") == 100
+
+
+def test_readings_chunk_failing_in_duckdb_quarantines_only_the_culprit(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    init_warehouse()
+    zone = landing()
+    good1 = zone.write_readings(readings_table([reading(h, 1.0) for h in range(3)]), "mqtt").relpath
+    fat = [dict(reading(h, 2.0, site="nongzhanguan")) for h in range(400)]
+    blob = os.urandom(POISON_PAYLOAD // 2).hex()
+    table = readings_table(fat)
+    table = table.set_column(table.schema.get_field_index("extra"), "extra", pa.array([blob] * 400, pa.string()))
+    bad = zone.write_readings(table, "mqtt").relpath
+    good2 = zone.write_readings(readings_table([reading(h, 3.0, site="guanyuan") for h in range(3)]), "mqtt").relpath
+    _low_memory(monkeypatch)
+    report = load_landing_job()  # the three batches form one chunk; DuckDB fails on it
+    assert sorted(b.relpath for b in report.loaded) == sorted([good1, good2]), report.quarantined
+    assert [r for r, _ in report.quarantined] == [bad]
+    assert "out of memory" in report.quarantined[0][1]
+    assert count("SELECT count(*) FROM readings") == 6
+
+
+def test_load_removes_only_stale_tmp_files() -> None:
+    init_warehouse()
+    zone = landing()
+    zone.write_readings(readings_table([reading(0, 1.0)]), "mqtt")
+    folder = Path(zone.base) / "readings" / "source=mqtt" / "date=2026-05-01"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".tmp-crashed.parquet", folder / ".tmp-writing-now.parquet"
+    stale.write_bytes(b"PAR1 half")
+    fresh.write_bytes(b"PAR1 half")
+    limit = get_settings().landing_tmp_max_age_s
+    old = time.time() - limit - 5
+    os.utime(stale, (old, old))
+    young = time.time() - limit + 30  # just inside the safe age: may still be written
+    os.utime(fresh, (young, young))
+    report = load_landing_job()
+    assert report.tmp_removed == ["readings/source=mqtt/date=2026-05-01/.tmp-crashed.parquet"]
+    assert not stale.exists() and fresh.exists()
+    assert report.rows_inserted == 1
+
+
+def test_envmon_load_reports_the_poison_batch_without_traceback(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    init_warehouse()
+    zone = landing()
+    poison = _poison_dead_letters(zone)
+    zone.write_readings(readings_table([reading(0, 41.0)]), "mqtt")
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "envmon", "load"], capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"ENVMON_DUCKDB_MEMORY_LIMIT": "32MB", "PYTHONPATH": str(repo),
+                                            "COLUMNS": "400"})
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "Traceback" not in out
+    assert "1 readings inserted" in out and "1 batches quarantined" in out
+    assert f"quarantined {poison}" in out and "ENVMON_DUCKDB_MEMORY_LIMIT" in out
+
+
+def test_full_disk_stops_the_load_naming_the_batch_and_quarantines_nothing() -> None:
+    """A full disk is not the batch's fault: LoadError (an EnvmonError, shown without traceback)."""
+    import errno
+
+    import pytest
+
+    from envmon.errors import EnvmonError
+    from warehouse.loader import LoadError, LoadReport, _fail_batch
+
+    init_warehouse()
+    zone = landing()
+    relpath = zone.write_readings(readings_table([reading(0, 1.0)]), "mqtt").relpath
+    settings = get_settings()
+    report = LoadReport()
+    with connect(settings) as con, pytest.raises(LoadError) as err:
+        _fail_batch(con, zone, relpath, settings.quarantine_dir, "readings", OSError(errno.ENOSPC, "No space left on device"), report)
+    assert isinstance(err.value, EnvmonError)
+    msg = str(err.value)
+    assert relpath in msg and "disk is full" in msg and "ENVMON_DUCKDB_TEMP_DIR" in msg
+    assert report.quarantined == [] and zone.list_batches() == [relpath]  # left to load later

@@ -148,3 +148,85 @@ def test_changed_config_replaces_and_reports(config_dir: Path) -> None:
     with connect(write=False) as con:
         assert con.execute("SELECT count(*) FROM sites WHERE name_en = 'Renamed station'").fetchone() == (1,)
     assert get_settings().config_dir == config_dir
+
+
+# --- logger facts (issue 17): minute interval and period label, defaults per edition ----------
+
+
+def _first_logger(d: Any) -> dict:
+    return d["enterprises"][0]["outlets"][0]["logger"]
+
+
+def test_logger_facts_default_per_edition(config_dir: Path) -> None:
+    """logger_defaults.csv: HJ 212-2017 text (6.3.3: DataTime is the period start; 1 min) for a
+    2017 logger, national practice (600 s, end label: the 2016 capture) for a 2005 logger."""
+    edit(config_dir, "enterprises.yaml", lambda d: _first_logger(d).update(protocol_edition="HJ212-2005"))
+    reg = load_registry(config_dir)
+    mns = [o.logger.mn for _, o in reg.outlets.values()]
+    first, second = mns[0], mns[1]
+    assert reg.outlets[reg.outlet_by_mn[first]][1].logger.protocol_edition == "HJ212-2005"
+    assert (reg.logger_facts(first).minute_interval_s, reg.logger_facts(first).hour_label) == (600, "end")
+    assert (reg.logger_facts(second).minute_interval_s, reg.logger_facts(second).hour_label) == (60, "start")
+    assert reg.logger_facts("NOT-A-LOGGER") is None
+
+
+def test_logger_facts_set_per_logger_win_and_are_stored(config_dir: Path) -> None:
+    edit(config_dir, "enterprises.yaml",
+         lambda d: _first_logger(d).update(minute_interval_s=300, hour_label="end"))  # fmt: skip
+    init_warehouse()
+    reg, _ = load_registry_job()
+    mn = next(iter(reg.outlets.values()))[1].logger.mn
+    assert (reg.logger_facts(mn).minute_interval_s, reg.logger_facts(mn).hour_label) == (300, "end")
+    with connect(write=False) as con:
+        rows = con.execute(
+            "SELECT logger_mn, protocol_edition, minute_interval_s, hour_label FROM outlets"
+        ).fetchall()
+    facts = {m: (e, i, h) for m, e, i, h in rows}
+    assert facts[mn][1:] == (300, "end")
+    # the other loggers: their edition's defaults (logger_defaults.csv), stored as effective values
+    defaults = {"HJ212-2017": (60, "start"), "HJ212-2005": (600, "end")}
+    loggers = {o.logger.mn: o.logger for _, o in reg.outlets.values()}
+    unset = [v for m, v in facts.items() if loggers[m].minute_interval_s is None and loggers[m].hour_label is None]
+    assert unset and all((i, h) == defaults[e] for e, i, h in unset)
+    own = [(m, v) for m, v in facts.items() if loggers[m].minute_interval_s is not None]
+    assert all(v[1] == loggers[m].minute_interval_s for m, v in own)
+
+
+@pytest.mark.parametrize("seconds", [59, 420, 3600])
+def test_minute_interval_outside_hj212_choices_names_file_key_and_choices(config_dir: Path, seconds: int) -> None:
+    """HJ 212-2017 Table 9 CN 1064: 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 min (minute_intervals.csv)."""
+    path = edit(config_dir, "enterprises.yaml", lambda d: _first_logger(d).update(minute_interval_s=seconds))
+    msg = _problem(config_dir)
+    assert f"{path}: enterprises[0].outlets[0].logger.minute_interval_s" in msg
+    assert f"{seconds} s is not a minute-data interval" in msg and "valid choices: 60, 120" in msg and "1800" in msg
+
+
+@pytest.mark.parametrize("seconds", [60, 600, 1800])
+def test_minute_interval_at_the_ends_and_inside_is_accepted(config_dir: Path, seconds: int) -> None:
+    edit(config_dir, "enterprises.yaml", lambda d: _first_logger(d).update(minute_interval_s=seconds))
+    reg = load_registry(config_dir)
+    mn = next(iter(reg.outlets.values()))[1].logger.mn
+    assert reg.logger_facts(mn).minute_interval_s == seconds
+
+
+def test_hour_label_choices(config_dir: Path) -> None:
+    path = edit(config_dir, "enterprises.yaml", lambda d: _first_logger(d).update(hour_label="middle"))
+    msg = _problem(config_dir)
+    assert str(path) in msg and "hour_label" in msg and "'start'" in msg and "'end'" in msg
+
+
+def test_extra_enterprise_files_join_and_name_themselves_in_errors(config_dir: Path) -> None:
+    """`enterprises.<name>.yaml` (e.g. `envmon registry enrol` stubs) join enterprises.yaml."""
+    src = yaml.safe_load((config_dir / "registry" / "enterprises.yaml").read_text(encoding="utf-8"))
+    ent = src["enterprises"][0]
+    ent = {**ent, "enterprise_id": "extra_ent", "outlets": [
+        {**ent["outlets"][0], "site_id": "extra_outlet",
+         "logger": {"mn": "EXTRA-MN-1", "password": "123456", "protocol_edition": "HJ212-2005"}}]}  # fmt: skip
+    extra = config_dir / "registry" / "enterprises.extra.yaml"
+    extra.write_text(yaml.safe_dump({"enterprises": [ent]}, allow_unicode=True), encoding="utf-8")
+    reg = load_registry(config_dir)
+    assert reg.outlet_by_mn["EXTRA-MN-1"] == "extra_outlet"
+    assert reg.logger_facts("EXTRA-MN-1").minute_interval_s == 600
+    ent["outlets"][0]["logger"]["minute_interval_s"] = 7
+    extra.write_text(yaml.safe_dump({"enterprises": [ent]}, allow_unicode=True), encoding="utf-8")
+    assert f"{extra}: enterprises[0].outlets[0].logger.minute_interval_s" in _problem(config_dir)

@@ -69,3 +69,30 @@ def test_readings_flags_zs_and_unknown():
     assert so2["value_zs"] == 0.0
     nodata = parse_packet(b"##0094QN=20231008125115215;ST=22;CN=9011;PW=123456;MN=010000A8900016F000169DC0;Flag=4;CP=&&QnRtn=1&&CC01")
     assert "carries no readings" in packet_to_readings(nodata).skipped
+
+
+def test_site_unit_conversion_scales_concentrations_not_amounts() -> None:
+    """One conversion for the server and offline ingest: value, min, max and the O2-corrected
+    value take the factor; -Cou is an amount over the period (kg, m3) and keeps its number."""
+    import polars as pl
+
+    from ingest.hj212.readings import convert_value, to_site_units
+
+    rows = pl.DataFrame(
+        {
+            "site_id": ["a", "a", "b"], "parameter": ["so2", "nox", "so2"],
+            "unit": ["mg/m3", "mg/m3", "mg/m3"], "value": [1.2, 3.0, 5.0],
+            "value_min": [1.0, None, 5.0], "value_max": [1.5, None, 5.0],
+            "value_zs": [1.8, None, None], "value_cou": [0.25, 0.5, 0.75],
+        }
+    )  # fmt: skip
+    only_a_so2 = {("a", "so2", "mg/m3"): (1000.0, "ug/m3")}
+    out = to_site_units(rows, lambda *key: only_a_so2.get(key)).sort("site_id", "parameter")
+    assert out.row(1, named=True) == {
+        "site_id": "a", "parameter": "so2", "unit": "ug/m3", "value": 1200.0, "value_min": 1000.0,
+        "value_max": 1500.0, "value_zs": 1800.0, "value_cou": 0.25,
+    }  # fmt: skip
+    assert out.row(0, named=True)["value"] == 3.0 and out.row(0, named=True)["unit"] == "mg/m3"
+    assert out.row(2, named=True)["value"] == 5.0  # site b not converted
+    assert convert_value(0.1, 3.0) == 0.3  # 12 significant digits: no 0.30000000000000004
+    assert convert_value(None, 3.0) is None

@@ -4,8 +4,9 @@ per-packet parser gives: packets, values, readings, and rejections with the same
 from __future__ import annotations
 
 import gzip
+import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from ingest.hj212.fast_crc import crc16_batch, crc16_segments
 from ingest.hj212.fast_parse import parse_chunk
 from ingest.hj212.protocol import DEFAULT_TZ, frame, try_parse
 from ingest.hj212.readings import packet_to_readings
+from warehouse.registry.logger_facts import LoggerFacts
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 from hj212_parse import hourly_packets
@@ -31,14 +33,14 @@ NOW = datetime(2026, 1, 1, tzinfo=DEFAULT_TZ)
 RECEIVED = datetime(2026, 1, 1, 1, tzinfo=UTC)
 
 
-def loop(records, site_of=None, **kw):
+def loop(records, site_of=None, facts_of=None, **kw):
     """The per-packet reference: frames, readings and rejections."""
     ok, rejected, rows = [], [], []
     for i, raw in enumerate(records):
         r = try_parse(raw, **kw)
         if r.ok:
             ok.append((i, r.packet))
-            rows += packet_to_readings(r.packet, site_of, RECEIVED).rows
+            rows += packet_to_readings(r.packet, site_of, RECEIVED, facts_of=facts_of).rows
         else:
             rejected.append((i, r.error, r.kind, r.crc_ok))
     p, v = packets_to_frames(ok)
@@ -46,15 +48,15 @@ def loop(records, site_of=None, **kw):
     return p, v, rejected, pa.Table.from_pylist(rows, schema=READINGS_SCHEMA)
 
 
-def assert_same(records, site_of=None, chunk=None, **kw):
+def assert_same(records, site_of=None, chunk=None, facts_of=None, **kw):
     extra = {} if chunk is None else {"chunk": chunk}
     bulk = parse_records(records, **kw, **extra)
-    p, v, rejected, readings = loop(records, site_of, **kw)
+    p, v, rejected, readings = loop(records, site_of, facts_of, **kw)
     assert bulk.packets.equals(p)
     assert bulk.values.sort("record", "seq").equals(v.sort("record", "seq"))
     assert [(r.record, r.reason, r.kind, r.crc_ok) for r in bulk.rejected] == rejected
     assert all(r.raw == records[r.record] for r in bulk.rejected)
-    batch = parse_batch(records, site_of=site_of, received_at=RECEIVED, **kw)
+    batch = parse_batch(records, site_of=site_of, received_at=RECEIVED, facts_of=facts_of, **kw)
     table, rej = batch  # unpacks as (readings, rejected)
     assert table.equals(readings)
     assert [r.reason for r in rej] == [r[1] for r in rejected]
@@ -138,6 +140,60 @@ def test_real_capture_hour():
     assert batch.readings.num_rows > 10_000
 
 
+def test_real_capture_hour_with_logger_facts():
+    """600 s end-labelled loggers (the capture's habit) beside 60 s start-labelled ones: both
+    paths give the same readings, minute rows carry interval_s = 600 and start one interval
+    before the DataTime sent (HJ 212-2017 6.3.3 reads DataTime as the start; the 2005-era
+    loggers of the capture label the end: warehouse/registry/logger_defaults.csv)."""
+    records = capture_slice()
+    parsed = [try_parse(x, max_future=None) for x in records]
+    mns = sorted({r.packet.mn for r in parsed if r.ok and r.packet.mn})
+    odd = set(mns[1::2])
+
+    def facts_of(mn):
+        return LoggerFacts(60, "start") if mn in odd else LoggerFacts(600, "end")
+
+    _bulk, batch = assert_same(records, facts_of=facts_of, max_future=None)
+    rows = pl.from_arrow(batch.readings)
+    minute = rows.filter(pl.col("origin").str.split(":").list.get(1).is_in(list(odd)).not_())
+    minute = minute.filter(pl.col("interval_s") == 600)
+    assert minute.height > 1000
+    shifted = minute.row(0, named=True)
+    sent = json.loads(shifted["extra"])["DataTime"]
+    local = datetime.strptime(sent[:14], "%Y%m%d%H%M%S").replace(tzinfo=DEFAULT_TZ)
+    assert shifted["period_start"] == local.astimezone(UTC) - timedelta(seconds=600)
+    # the start-labelled loggers keep their DataTime as the start and no DataTime in extra
+    kept = rows.filter(pl.col("origin").str.split(":").list.get(1).is_in(list(odd)))
+    assert kept.height > 0 and not kept["extra"].str.contains("DataTime").any()
+    sub_hour = kept.filter(pl.col("interval_s").is_between(1, 3599))["interval_s"]
+    assert set(sub_hour.to_list()) <= {60}
+
+
+def test_end_label_shifts_each_period_by_its_length():
+    """An end-labelled 2051 / 2061 / 2031 packet at 08:00 local: the minute record covers
+    07:50-08:00 (600 s logger), the hour 07:00-08:00, the day the day before (HJ 212-2017
+    6.3.3: DataTime names the period; end-label practice: logger_defaults.csv)."""
+    base = (
+        "ST=31;CN={cn};PW=123456;MN=M600;CP=&&DataTime=20240101080000;"
+        "a21026-Avg=10.0,a21026-Flag=N&&"
+    )
+    recs = [frame(base.format(cn=cn).encode())[:-2] for cn in ("2051", "2061", "2031", "2011")]
+    facts = {"M600": LoggerFacts(600, "end")}
+    _, batch = assert_same(recs, facts_of=facts.get, max_future=None)
+    got = pl.from_arrow(batch.readings).select("period_start", "interval_s").rows()
+    at = datetime(2024, 1, 1, 8, tzinfo=DEFAULT_TZ).astimezone(UTC)
+    assert got == [
+        (at - timedelta(seconds=600), 600),
+        (at - timedelta(hours=1), 3600),
+        (at - timedelta(days=1), 86400),
+        (at, 0),  # real-time data names an instant: never shifted
+    ]
+    # the same packets from a start-labelled 300 s logger: no shift, interval 300
+    _, batch = assert_same(recs, facts_of={"M600": LoggerFacts(300, "start")}.get, max_future=None)
+    got = pl.from_arrow(batch.readings).select("period_start", "interval_s").rows()
+    assert got == [(at, 300), (at, 3600), (at, 86400), (at, 0)]
+
+
 # --- Hypothesis: random layouts, values and corruptions ----------------------------------------
 
 CODES = st.sampled_from(["a21026", "a34013", "01", "B02", "S03", "011", "x9", "w01018"])
@@ -206,6 +262,8 @@ def test_hypothesis_batches_equal_per_packet(drawn):
     records = [corrupt(frame(seg)[:-2], how if how <= 3 else 0, pos) for seg, how, pos in drawn]
     records += hourly_packets(3)  # a fast layout in every batch
     assert_same(records, now=NOW, chunk=5)
+    # and with an end-labelled 600 s logger M1 (the segments' MN): shifted alike on both paths
+    assert_same(records, now=NOW, chunk=5, facts_of={"M1": LoggerFacts(600, "end")}.get)
 
 
 @given(st.lists(st.binary(max_size=70), max_size=30), st.binary(max_size=9))

@@ -13,6 +13,7 @@ from hj212_server_util import (
     RawLogger,
     dead_letters,
     events,
+    landing_table,
     minute_packet,
     past_minute,
     port_of,
@@ -20,8 +21,9 @@ from hj212_server_util import (
     running_server,
 )
 
+from envmon.installation_key import installation_key, password_hmac
 from ingest.hj212.protocol import format_time, frame
-from ingest.landing import LandingZone
+from ingest.landing import LOGGER_EVENTS, LandingZone
 from warehouse.registry.config import load_registry
 
 pytestmark = pytest.mark.network
@@ -158,7 +160,9 @@ def test_bad_password_and_unknown_mn_are_refused_recorded_and_closed(settings, r
             )  # 3 = PW error
             await logger.send(unknown)
             a = await logger.answer()
-            assert (a.cn, a.get("QnRtn")) == ("9011", "4")  # 4 = MN error
+            # the same answer as a wrong password: a guesser cannot tell an unknown MN apart
+            # (issue 18 item 7); the dead letter's reason (for the bureau) still does
+            assert (a.cn, a.get("QnRtn")) == ("9011", "3")
             await logger.send(wrong_pw)
             await logger.answer()
             assert await logger.closed_by_server()  # third refusal in a row: hung up
@@ -168,12 +172,19 @@ def test_bad_password_and_unknown_mn_are_refused_recorded_and_closed(settings, r
     assert readings(settings) == []
     dead = dead_letters(settings)
     reasons = sorted(d["reason"] for d in dead)
+    note = " [raw bytes: password values replaced by ******, all other bytes as received]"
     assert reasons == [
-        "unknown MN 'NOTREGISTERED0001': no outlet in the registry has this logger",
-        f"wrong password for MN '{MN}' (logger of outlet {SITE})",
-        f"wrong password for MN '{MN}' (logger of outlet {SITE})",
+        # an unknown MN's password is kept only as its keyed hash (for a retry after enrolment)
+        "unknown MN 'NOTREGISTERED0001': no outlet in the registry has this logger [pw "
+        + password_hmac(installation_key(settings.home), "NOTREGISTERED0001", PW)
+        + "]"
+        + note,
+        f"wrong password for MN '{MN}' (logger of outlet {SITE})" + note,
+        f"wrong password for MN '{MN}' (logger of outlet {SITE})" + note,
     ]
-    assert {d["raw"] for d in dead} == {wrong_pw.rstrip(b"\r\n"), unknown.rstrip(b"\r\n")}
+    masked = {x.rstrip(b"\r\n").replace(b"PW=000000;", b"PW=******;").replace(
+        f"PW={PW};".encode(), b"PW=******;") for x in (wrong_pw, unknown)}  # fmt: skip
+    assert {d["raw"] for d in dead} == masked  # no password tried is kept
     assert all(d["origin"].startswith("tcp://127.0.0.1:") for d in dead)
 
 
@@ -201,9 +212,16 @@ def test_every_kind_of_bad_packet_is_dead_lettered_with_its_reason(settings, reg
             )
             await logger.send(blob)
             # answered: the packet with one unknown code (its SO2 and O2 land) and the one that only
-            # had unknown codes (kept as a dead letter); the others are not trusted enough to answer
-            qns = sorted([(await logger.answer()).qn, (await logger.answer()).qn])
-            assert qns == ["20200101000000023", "20200101000000024"]
+            # had unknown codes (kept as a dead letter) with 9014; the future one (its logger is
+            # known) with the refusal 9011 QnRtn=2; the others are not trusted enough to answer
+            got = sorted(
+                [(a.qn, a.cn, a.get("QnRtn")) for a in [await logger.answer() for _ in range(3)]]
+            )
+            assert got == [
+                ("20200101000000021", "9011", "2"),
+                ("20200101000000023", "9014", None),
+                ("20200101000000024", "9014", None),
+            ]
             await logger.close()
             await asyncio.sleep(0.1)
             await server.durable()
@@ -214,13 +232,25 @@ def test_every_kind_of_bad_packet_is_dead_lettered_with_its_reason(settings, reg
     run(scenario())
     by_reason = {d["reason"].split(":")[0]: d for d in dead_letters(settings)}
     assert by_reason["crc"]["reason"].startswith("crc: bad CRC: packet says 0000, computed ")
-    assert by_reason["crc"]["raw"] == bad_crc.rstrip(b"\r\n")
+    # kept byte-exact except the password's value (and the reason says so)
+    assert by_reason["crc"]["raw"] == bad_crc.rstrip(b"\r\n").replace(
+        f"PW={PW};".encode(), b"PW=******;"
+    )
+    assert by_reason["crc"]["reason"].endswith(
+        "password values replaced by ******, all other bytes as received]"
+    )
     assert by_reason["length"]["reason"].startswith("length: length mismatch: header 0999")
-    assert by_reason["time"]["reason"].startswith("time: future timestamp")
-    assert by_reason["header"]["reason"] == "header: CN '20x1' is not 4 digits"
+    assert by_reason["time"]["reason"].startswith(
+        f"time: DataTime {format_time(at + timedelta(days=2))} refused by the reading contract: "
+    )
+    note = " [raw bytes: password values replaced by ******, all other bytes as received]"
+    assert "is in the future (later than" in by_reason["time"]["reason"]
+    assert by_reason["header"]["reason"].startswith("header: CN '20x1' is not 4 digits [raw bytes:")
     assert by_reason["packet too long"]["reason"] == "packet too long: 302 bytes, maximum 256"
     unknown = [
-        d["reason"] for d in dead_letters(settings) if d["reason"].startswith("unknown pollutant")
+        d["reason"].removesuffix(note)
+        for d in dead_letters(settings)
+        if d["reason"].startswith("unknown pollutant")
     ]
     assert sorted(unknown) == [
         "unknown pollutant code(s) 'zz999': no parameter mapping (the packet's other values landed)",
@@ -230,8 +260,9 @@ def test_every_kind_of_bad_packet_is_dead_lettered_with_its_reason(settings, reg
 
 
 def test_packets_without_readings_go_to_the_event_log(settings, registry) -> None:
-    heartbeat = frame(f"QN=20200101000000030;ST=31;CN=2021;PW={PW};MN={MN};Flag=5;CP=&&DataTime="
-                      f"{format_time(past_minute(3))};SB1-RS=1&&".encode())  # fmt: skip
+    # CN 8013: the non-standard heartbeat that loggers of the 2016 capture send
+    heartbeat = frame(f"QN=20200101000000030;ST=31;CN=8013;PW={PW};MN={MN};Flag=5;CP=&&"
+                      f"HeartbeatTime={format_time(past_minute(3))}&&".encode())  # fmt: skip
 
     async def scenario() -> None:
         async with running_server(settings, registry, batch_wait_s=0.05) as server:
@@ -243,9 +274,55 @@ def test_packets_without_readings_go_to_the_event_log(settings, registry) -> Non
     run(scenario())
     logged = events(settings)
     assert [(e["cn"], e["mn"], e["site_id"], e["note"]) for e in logged] == [
-        ("2021", MN, SITE, "CN 2021 carries no readings")
+        ("8013", MN, SITE, "CN 8013 carries no readings")
     ]
-    assert logged[0]["raw"] == heartbeat.rstrip(b"\r\n").decode()
+    # the event log keeps the packet as sent, its password masked
+    assert logged[0]["raw"] == heartbeat.rstrip(b"\r\n").decode().replace(f"PW={PW};", "PW=******;")
+
+
+def test_running_status_and_alarms_land_as_logger_events(settings, registry) -> None:
+    """CN 2021 (SBn-RS, HJ 212-2017 Table 10) and CN 2072 (alarms) land as the landing zone's
+    logger events, answered only once durable, and load into `logger_events`; a 2021 packet
+    without any SBn-RS gives no event and is kept in the event log with the reason."""
+    from warehouse.db import connect
+    from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job
+
+    at = past_minute(3)
+    status = frame(f"QN=20200101000000031;ST=31;CN=2021;PW={PW};MN={MN};Flag=5;CP=&&DataTime="
+                   f"{format_time(at)};SB1-RS=0;SB2-RS=1&&".encode())  # fmt: skip
+    alarm = frame(f"QN=20200101000000032;ST=31;CN=2072;PW={PW};MN={MN};Flag=5;CP=&&AlarmTime="
+                  f"{format_time(at)};a21026-Ala=120.0,AlarmType=1&&".encode())  # fmt: skip
+    empty = frame(f"QN=20200101000000033;ST=31;CN=2021;PW={PW};MN={MN};Flag=5;CP=&&DataTime="
+                  f"{format_time(at)}&&".encode())  # fmt: skip
+
+    async def scenario() -> None:
+        async with running_server(settings, registry, batch_wait_s=0.05) as server:
+            logger = await RawLogger.connect(port_of(server))
+            for packet in (status, alarm, empty):
+                await logger.send(packet)
+                assert (await logger.answer()).cn == "9014"
+            await logger.close()
+
+    run(scenario())
+    table = landing_table(settings, LOGGER_EVENTS)
+    assert table is not None
+    got = sorted(
+        (r["kind"], r["code"], r["status_code"], r["alarm_type"]) for r in table.to_pylist()
+    )
+    assert got[0][0] == "alarm" and got[0][3] == "1"
+    assert got[1:] == [("run_status", "SB1", 0, None), ("run_status", "SB2", 1, None)]
+    assert [e["cn"] for e in events(settings)] == ["2021"]  # the one without SBn-RS
+    assert "without any SBn-RS" in events(settings)[0]["note"]
+    init_warehouse(settings)
+    load_registry_job(settings)
+    load_landing_job(settings)
+    with connect(settings, write=False) as con:
+        rows = con.execute(
+            "SELECT kind, code, status_code FROM logger_events WHERE site_id = $s ORDER BY ALL",
+            {"s": SITE},
+        ).fetchall()
+    assert [r[0] for r in rows] == ["alarm", "run_status", "run_status"]
+    assert rows[1:] == [("run_status", "SB1", 0), ("run_status", "SB2", 1)]
 
 
 def test_idle_connection_is_closed_and_its_partial_packet_kept(settings, registry) -> None:

@@ -18,6 +18,8 @@ from envmon.schema import NATURAL_KEY
 from envmon.settings import Settings
 from ingest.landing import DEAD_LETTERS, READINGS, LandingZone
 from ingest.mqtt.broker import Broker
+from ingest.mqtt.ingestor import IngestorConfig
+from ingest.mqtt.publisher import AccountPublisher, Publisher
 from ingest.mqtt.simulator import SimMessage, SimOptions, StationSimulator
 from warehouse.db import connect
 from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job
@@ -25,6 +27,33 @@ from warehouse.loader import LoadReport
 from warehouse.registry.config import Registry
 
 REPO = Path(__file__).resolve().parents[2]
+SENDER = "test-sender"  # a test account that may publish anywhere in the tree (conftest)
+
+
+def ingestor_config(broker: Broker, **kwargs: object) -> IngestorConfig:
+    """The ingestor's config for the test broker, with the ingestor's account."""
+    assert broker.accounts is not None
+    account = broker.accounts.ingestor
+    return IngestorConfig(  # type: ignore[arg-type]
+        host=broker.host,
+        port=broker.port,
+        username=account.username,
+        password=account.password,
+        **kwargs,
+    )
+
+
+def station_publisher(broker: Broker) -> AccountPublisher:
+    """Each station publishes with its own account, as real stations do."""
+    assert broker.accounts is not None
+    return AccountPublisher(broker.host, broker.port, broker.accounts)
+
+
+def sender_publisher(broker: Broker) -> Publisher:
+    """The SENDER account: publishes to any topic (bad topics, unknown sites and loggers)."""
+    assert broker.accounts is not None
+    account = broker.accounts.by_user[SENDER]
+    return Publisher(broker.host, broker.port, username=account.username, password=account.password)
 
 
 @dataclass

@@ -7,16 +7,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from _mqtt_helpers import LandingReader, load_and_count
+from _mqtt_helpers import LandingReader, ingestor_config, load_and_count, sender_publisher
 
 from envmon.settings import Settings
+from ingest.hj212.auth import MASK_NOTE
 from ingest.hj212.crc import crc16
 from ingest.hj212.packet import CpField, Packet
 from ingest.hj212.protocol import serialize
 from ingest.landing import LandingZone
 from ingest.mqtt.broker import Broker
-from ingest.mqtt.ingestor import IngestorConfig, MqttIngestor
-from ingest.mqtt.publisher import Publisher
+from ingest.mqtt.ingestor import MqttIngestor
 from ingest.mqtt.topics import hj212_topic
 from warehouse.db import connect
 from warehouse.jobs import status_job
@@ -120,13 +120,13 @@ def test_hj212_packets_over_mqtt(
     assert stack_pw != "000000"
 
     ingestor = MqttIngestor(
-        IngestorConfig(host=broker.host, port=broker.port, client_id="hj212", batch_wait_s=0.05),
+        ingestor_config(broker, client_id="hj212", batch_wait_s=0.05),
         registry,
         LandingZone(settings.landing_root),
     )
     ingestor.start()
     assert ingestor.connected.wait(15)
-    pub = Publisher(broker.host, broker.port)
+    pub = sender_publisher(broker)
     pub.wait_connected()
     stream = good + [(t, p) for t, p, _ in bad]
     pub.publish_all(stream)
@@ -217,7 +217,9 @@ def test_hj212_packets_over_mqtt(
         origin_outfall,
     )
 
-    dead = {(d[0], d[1]) for d in counts.dead_letters}
+    # each reason as written, less the note that the password in the raw bytes was masked
+    dead = {(d[0], d[1].split(" [raw bytes")[0]) for d in counts.dead_letters}
+    assert all(d[1].endswith(MASK_NOTE) for d in counts.dead_letters)
     assert len(counts.dead_letters) == n_dead
     assert (hj212_topic(outfall_mn), "HJ 212 code 'w99999': no parameter mapping") in dead
     for topic, _, reason in bad:
@@ -226,9 +228,10 @@ def test_hj212_packets_over_mqtt(
         r for o, r in dead if o == hj212_topic(stack_mn) and r.startswith("invalid HJ 212 packet")
     ]
     assert len(crc_reasons) == 1 and "CRC" in crc_reasons[0], crc_reasons
-    raw = {d["reason"]: d["raw"] for d in landing.dead}
-    assert (
-        raw[f"HJ 212 packet MN {stack_mn!r} does not match the topic's MN {outfall_mn!r}"]
-        == stack_hour
-    )
+    # The payload as received, but for the logger's password, masked as the HJ 212 server does.
+    raw = {d["reason"].split(" [raw bytes")[0]: d["raw"] for d in landing.dead}
+    mismatch = raw[f"HJ 212 packet MN {stack_mn!r} does not match the topic's MN {outfall_mn!r}"]
+    assert mismatch == stack_hour.replace(f"PW={stack_pw}".encode(), b"PW=******")
+    assert mismatch != stack_hour and stack_pw.encode() not in mismatch
+    assert all(stack_pw.encode() not in d["raw"] for d in landing.dead)
     assert status_job(settings).dead_letters_waiting == {"mqtt": n_dead}

@@ -12,17 +12,19 @@ import time
 import pytest
 from _mqtt_helpers import (
     LandingReader,
+    ingestor_config,
     load_and_count,
     sim_messages,
     start_ingestor_process,
+    station_publisher,
     stop_process,
 )
 
 from envmon.settings import Settings
 from ingest.landing import LandingZone
 from ingest.mqtt.broker import Broker
-from ingest.mqtt.ingestor import IngestorConfig, MqttIngestor
-from ingest.mqtt.publisher import Publisher, publish_paced
+from ingest.mqtt.ingestor import MqttIngestor
+from ingest.mqtt.publisher import publish_paced
 from warehouse.registry.config import Registry
 
 pytestmark = pytest.mark.network
@@ -35,7 +37,7 @@ def _publish_in_background(
 
     def run() -> None:
         try:
-            pub = Publisher(broker.host, broker.port)
+            pub = station_publisher(broker)
             pub.wait_connected()
             publish_paced(pub, ((m.topic, m.payload, 0.0) for m in messages), rate=rate)
             pub.close()
@@ -98,9 +100,8 @@ def test_broker_restart_mid_stream(
     messages = sim_messages(registry, days=8, seed=3)
     expected = sum(m.readings for m in messages)
     ingestor = MqttIngestor(
-        IngestorConfig(
-            host=broker.host,
-            port=broker.port,
+        ingestor_config(
+            broker,
             client_id="restart",
             batch_messages=300,
             batch_wait_s=0.1,
@@ -130,9 +131,7 @@ def test_messages_published_while_down_are_delivered(
 ) -> None:
     messages = sim_messages(registry, days=2, seed=5)
     expected = sum(m.readings for m in messages)
-    config = IngestorConfig(
-        host=broker.host, port=broker.port, client_id="offline", batch_wait_s=0.1
-    )
+    config = ingestor_config(broker, client_id="offline", batch_wait_s=0.1)
     first = MqttIngestor(config, registry, LandingZone(settings.landing_root))
     first.start()
     assert first.connected.wait(15)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from _mqtt_helpers import LandingReader, load_and_count, sim_messages
+from _mqtt_helpers import (
+    LandingReader,
+    ingestor_config,
+    load_and_count,
+    sim_messages,
+    station_publisher,
+)
 
 from envmon.settings import Settings
 from ingest.landing import LandingZone
 from ingest.mqtt.broker import Broker
-from ingest.mqtt.ingestor import IngestorConfig, MqttIngestor
-from ingest.mqtt.publisher import Publisher
+from ingest.mqtt.ingestor import MqttIngestor
 from warehouse.db import connect
 from warehouse.registry.config import Registry
 
@@ -26,15 +31,13 @@ def test_simulator_to_warehouse_exact_counts(
     assert {m.topic.split("/")[2] for m in messages} == {"air", "water", "noise"}
 
     ingestor = MqttIngestor(
-        IngestorConfig(
-            host=broker.host, port=broker.port, client_id="rt", batch_messages=500, batch_wait_s=0.1
-        ),
+        ingestor_config(broker, client_id="rt", batch_messages=500, batch_wait_s=0.1),
         registry,
         LandingZone(settings.landing_root),
     )
     ingestor.start()
     assert ingestor.connected.wait(15)
-    pub = Publisher(broker.host, broker.port)
+    pub = station_publisher(broker)
     pub.wait_connected()
     pub.publish_all((m.topic, m.payload) for m in messages)
     pub.close()
@@ -64,7 +67,7 @@ def test_units_converted_with_original_kept(
     broker: Broker, settings: Settings, registry: Registry, landing: LandingReader
 ) -> None:
     ingestor = MqttIngestor(
-        IngestorConfig(host=broker.host, port=broker.port, client_id="units", batch_wait_s=0.05),
+        ingestor_config(broker, client_id="units", batch_wait_s=0.05),
         registry,
         LandingZone(settings.landing_root),
     )
@@ -80,7 +83,7 @@ def test_units_converted_with_original_kept(
             "no2": 41,
         },
     }
-    pub = Publisher(broker.host, broker.port)
+    pub = station_publisher(broker)
     pub.wait_connected()
     pub.publish_all([("envmon/v1/air/dongsi", json.dumps(payload).encode())])
     pub.close()
@@ -109,9 +112,8 @@ def test_shared_subscription_splits_the_load(
     expected = sum(m.readings for m in messages)
     ingestors = [
         MqttIngestor(
-            IngestorConfig(
-                host=broker.host,
-                port=broker.port,
+            ingestor_config(
+                broker,
                 client_id=f"shared-{i}",
                 group="envmon-ingest",
                 batch_messages=100,
@@ -125,7 +127,7 @@ def test_shared_subscription_splits_the_load(
     for ing in ingestors:
         ing.start()
         assert ing.connected.wait(15)
-    pub = Publisher(broker.host, broker.port)
+    pub = station_publisher(broker)
     pub.wait_connected()
     pub.publish_all((m.topic, m.payload) for m in messages)
     pub.close()

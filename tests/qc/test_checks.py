@@ -97,7 +97,9 @@ def test_pm25_above_pm10() -> None:
 
 
 def test_o2_correction_needs_valid_o2() -> None:
-    has = np.array([True, True, True, True, True, False])
-    o2 = np.array([8.0, 19.99, 20.0, NAN, 8.0, NAN])
-    o2_flag = np.array([P, P, P, P, F, P])
-    assert checks.o2_correction_invalid(has, o2, o2_flag, o2_max_pct=20.0).tolist() == [P, P, F, F, F, P]
+    # at the cap the correction is made, above it not (the boundary of emissions.o2_corrected)
+    has = np.array([True, True, True, True, True, False, True])
+    o2 = np.array([8.0, 19.99, 20.0, NAN, 8.0, NAN, 20.01])
+    o2_flag = np.array([P, P, P, P, F, P, P])
+    got = checks.o2_correction_invalid(has, o2, o2_flag, o2_max_pct=20.0).tolist()
+    assert got == [P, P, P, F, F, P, F]

@@ -87,3 +87,17 @@ def test_repository_configuration_is_valid() -> None:
     repo = Path(__file__).resolve().parents[2]
     cfg = load_qc_config(repo / "config" / "qc.yaml")
     assert cfg.file.transmission_efficiency.required == 0.90
+
+
+def test_o2_cap_has_one_definition_the_standards_table() -> None:
+    """The bureau's QC configuration takes the O2 cap of the shut-down rule
+    (transforms/standards/tables/emission_o2_cap.csv) unless it sets its own."""
+    from envmon.settings import REPO_ROOT
+    from transforms.qc.config import O2Correction
+    from transforms.standards.emissions import o2_cap_pct
+
+    shipped = load_qc_config(REPO_ROOT / "config" / "qc.yaml")
+    o2 = shipped.file.consistency.o2_correction
+    assert o2 is not None and o2.o2_max_pct is None
+    assert o2.max_pct == o2_cap_pct() == 19.0
+    assert O2Correction(o2_max_pct=20.0).max_pct == 20.0  # a local override wins

@@ -92,7 +92,7 @@ def test_outlet_flags_units_o2_and_service_period(warehouse: Settings, add_readi
     assert ("02-29 17", "source_flag", 2) in got  # M: maintenance -> fail
     assert ("02-29 18", "source_flag", 1) in got  # T: above measuring range -> suspect
     assert ("02-29 18", "gross_range", 1) in got  # 600 mg/m3 > instrument max 500 mg/m3
-    assert ("02-29 19", "o2_correction", 2) in got  # O2 20.5 % >= 20 %: no valid O2
+    assert ("02-29 19", "o2_correction", 2) in got  # O2 20.5 % > 20 %: no valid O2
     assert ("02-29 20", "non_positive", 2) in got  # zero not allowed for so2 at outlets
     assert ("01-09 00", "timestamp", 2) in got  # commissioned 2024-01-10 (local)
     assert ("03-01 12", "timestamp", 2) in got  # 10 minutes in the future

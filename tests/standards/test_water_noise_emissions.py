@@ -12,8 +12,15 @@ import polars as pl
 import pytest
 from _standards_helpers import read_fixture
 
-from transforms.standards import emission_load_kg_h, noise_levels, o2_corrected, water_class
-from transforms.standards.emissions import emission_totals, hourly_emissions, reference_o2
+from transforms.standards import emission_load_kg_h, noise_levels, o2_corrected, tables, water_class
+from transforms.standards.emissions import (
+    emission_totals,
+    hourly_emissions,
+    not_operating_reason,
+    o2_cap_pct,
+    reference_o2,
+    slice_load_kg,
+)
 from transforms.standards.noise import energy_average, night_max_exceeds, zone_limits
 from transforms.standards.water import CLASSES, classify, parameter_class
 
@@ -187,11 +194,71 @@ def test_loads_hourly_validity_and_totals():
         schema_overrides={"period_start": pl.Datetime("us", "Asia/Shanghai")},
     )
     hourly = hourly_emissions(minutes)
+    # the load is the sum of the 45 one-minute slices with data (HJ 212-2017 Appendix D), not
+    # scaled up to 60 minutes: 45 × 30 mg/m³ × 2e5 m³/h × 1e-6 × 1/60 h = 4.5 kg
     assert hourly["valid"].to_list() == [True, False] and hourly["load_kg"].to_list() == [
-        pytest.approx(6.0),
+        pytest.approx(4.5),
         None,
     ]
-    totals = emission_totals(hourly, "day", permitted_kg={"P": 5.0}).row(0, named=True)
+    assert hourly["valid_minutes"].to_list() == [45, 44]
+    totals = emission_totals(hourly, "day", permitted_kg={"P": 4.0}).row(0, named=True)
     assert (
-        totals["total_kg"] == pytest.approx(6.0) and totals["over_permit"] and not totals["valid"]
+        totals["total_kg"] == pytest.approx(4.5) and totals["over_permit"] and not totals["valid"]
     )
+
+
+def _records(interval_s, concs, flows, o2=None, start=None):  # type: ignore[no-untyped-def]
+    start = start or dt.datetime(2024, 1, 1, tzinfo=SH)
+    n = len(concs)
+    data = {
+        "point": "P", "period_start": [start + dt.timedelta(seconds=interval_s * i) for i in range(n)],
+        "interval_s": [interval_s] * n, "c_mgm3": concs, "flow_m3h": flows,
+    }  # fmt: skip
+    if o2 is not None:
+        data |= {"o2_pct": [o2] * n, "o2_ref_pct": [6.0] * n}
+    return pl.DataFrame(data, schema_overrides={"period_start": pl.Datetime("us", "Asia/Shanghai")})
+
+
+def test_slice_sum_load_issue_example():
+    # HJ 212-2017 Appendix D: a period's load is the sum of its slices' loads. 30 min at
+    # 100 mg/m³ & 100 000 m³/h, then 30 min at 10 mg/m³ & 300 000 m³/h:
+    # 100 × 1e5 × 1e-6 × 0.5 + 10 × 3e5 × 1e-6 × 0.5 = 5.0 + 1.5 = 6.5 kg (mean × mean: 11.0)
+    assert slice_load_kg(100.0, 1e5, 1800) == pytest.approx(5.0)
+    for iv in (60, 300, 600):
+        n = 1800 // iv
+        out = hourly_emissions(_records(iv, [100.0] * n + [10.0] * n, [1e5] * n + [3e5] * n))
+        row = out.row(0, named=True)
+        assert row["load_kg"] == pytest.approx(6.5) and row["valid_minutes"] == 60, iv
+        assert row["c_mgm3"] == pytest.approx(55.0)
+
+
+def test_coverage_minutes_of_5_and_10_minute_records_both_sides():
+    # HJ 75-2017 / GB 3095 Table 4: 45 minutes of valid data = records × interval / 60
+    ok = [
+        hourly_emissions(_records(iv, [30.0] * n, [1e5] * n))["valid"][0]
+        for iv, n in ((60, 44), (60, 45), (300, 8), (300, 9), (600, 4), (600, 5))
+    ]
+    assert ok == [False, True, False, True, False, True]
+
+
+def test_o2_cap_at_and_just_under_and_above():
+    # HJ 75-2017 shut-down / purge periods: O2 above the cap (tables/emission_o2_cap.csv, 19 %,
+    # status UNCONFIRMED) is not operating: no correction, no exceedance
+    cap = o2_cap_pct()
+    row = tables.one("emission_o2_cap", edition="HJ75-2017")
+    assert cap == 19.0 and row["status"].startswith("UNCONFIRMED") and row["clause"]
+    assert o2_corrected(10.0, 19.0, 6.0, o2_max_pct=cap) == pytest.approx(75.0)  # 10 × 15 / 2
+    assert o2_corrected(10.0, 18.9, 6.0, o2_max_pct=cap) == pytest.approx(150 / 2.1)
+    assert o2_corrected(10.0, 19.01, 6.0, o2_max_pct=cap) is None
+    assert not_operating_reason(19.0, 1e5) is None
+    assert not_operating_reason(20.9, 1e5) == "O2 20.9 % > cap 19 %"
+    assert not_operating_reason(9.0, 0.0) == "zero flow"
+    at_cap = hourly_emissions(_records(600, [10.0] * 6, [1e5] * 6, o2=19.0)).row(0, named=True)
+    assert at_cap["operating"] and at_cap["c_zs_mgm3"] == pytest.approx(75.0)
+    purge = hourly_emissions(_records(600, [10.0] * 6, [1e5] * 6, o2=20.9)).row(0, named=True)
+    # uncapped: 10 × 15 / 0.1 = 1 500 mg/m³; capped: not operating, no corrected value
+    assert not purge["operating"] and purge["c_zs_mgm3"] is None
+    assert purge["reason"] == "not operating: O2 20.9 % > cap 19 %"
+    stopped = hourly_emissions(_records(600, [10.0] * 6, [0.0] * 6, o2=9.0)).row(0, named=True)
+    assert not stopped["operating"] and stopped["reason"] == "not operating: zero flow"
+    assert stopped["load_kg"] == 0.0

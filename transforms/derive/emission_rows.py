@@ -1,10 +1,14 @@
 """Outlets: O2-corrected hourly means, hourly loads and day / month totals against permits.
 
-- hour_avg_o2 (flue gas): the hour's mean concentration corrected with the hour's mean O2 and
-  the outlet's `reference_o2_pct` (transforms.standards.emissions.o2_corrected, HJ 75-2017);
-  invalid when the concentration or the O2 hour is invalid or O2 >= 21 %.
-- hour_load_kg: hour mean concentration x hour mean flow (emission_load_kg_h) x 1 h. Pollutants
-  are the outlet's parameters measured as a mass concentration (mg/m3, or mg/L converted with
+- hour_avg_o2 (flue gas): the hour's official concentration corrected with the hour's O2 and
+  the outlet's `reference_o2_pct` (transforms.standards.emissions.o2_corrected, HJ 75-2017),
+  capped: O2 above tables/emission_o2_cap.csv is a shut-down; invalid when the concentration
+  or the O2 hour is invalid, or the hour is not operating (outlet_hours: running status, zero
+  flow, O2 above the cap) — then no exceedance is judged on it.
+- hour_load_kg: the sum of the hour's slice loads (outlet_hours.load_kg: the logger's -Cou, else
+  concentration x flow x each record's interval; HJ 212-2017 Appendix D), never an hour-mean
+  concentration times an hour-mean flow nor scaled up for missing slices. Pollutants are the
+  outlet's parameters measured as a mass concentration (mg/m3, or mg/L converted with
   1000 L/m3); the flow is the outlet's volume-flow parameter (flue_flow, ww_flow), converted to
   m3/h with the `units` table.
 - Totals: the sum of the valid hourly loads (no substitution for missing hours), valid per
@@ -24,7 +28,7 @@ import duckdb
 import polars as pl
 
 from transforms.derive.context import LITRES_PER_M3, Network
-from transforms.standards.emissions import emission_load_kg_h, emission_totals, o2_corrected
+from transforms.standards.emissions import emission_totals, o2_cap_pct, o2_corrected
 
 O2_PARAMETER = "o2"
 
@@ -66,19 +70,37 @@ def _hour_cols(hours: pl.DataFrame, prefix: str) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def o2_hours(hours: pl.DataFrame, net: Network) -> pl.DataFrame:
-    """hour_avg_o2 rows (before `agg_frame`) for flue-gas outlets."""
+def _not_operating(oh: pl.DataFrame | None) -> pl.DataFrame:
+    schema = {"site_id": pl.String, "parameter": pl.String,
+              "period_start": pl.Datetime("us", "UTC"), "_stop": pl.String}  # fmt: skip
+    if oh is None or oh.height == 0:
+        return pl.DataFrame(schema=schema)
+    return oh.select(
+        "site_id", "parameter", "period_start", pl.col("not_operating_reason").alias("_stop")
+    )
+
+
+def o2_hours(hours: pl.DataFrame, net: Network, oh: pl.DataFrame | None = None) -> pl.DataFrame:
+    """hour_avg_o2 rows (before `agg_frame`) for flue-gas outlets; `oh` are the hours'
+    `outlet_hours` rows (their shut-downs make the rows invalid)."""
     pol = _pollutants(net, "flue_gas").filter(pl.col("parameter") != O2_PARAMETER)
     conc = hours.join(pol.select("site_id", "parameter"), on=["site_id", "parameter"])
     o2 = _hour_cols(hours.filter(pl.col("parameter") == O2_PARAMETER), "o2").drop("o2_parameter")
     ref = net.outlets.select("site_id", "reference_o2_pct")
-    df = conc.join(o2, on=["site_id", "period_start"], how="left").join(
-        ref, on="site_id", how="left"
+    df = (
+        conc.join(o2, on=["site_id", "period_start"], how="left")
+        .join(ref, on="site_id", how="left")
+        .join(_not_operating(oh), on=["site_id", "parameter", "period_start"], how="left")
     )
-    corrected = o2_corrected(pl.col("value"), pl.col("o2_value"), pl.col("reference_o2_pct"))
-    both = pl.col("valid") & pl.col("o2_valid").fill_null(False)
+    cap = o2_cap_pct()
+    corrected = o2_corrected(
+        pl.col("value"), pl.col("o2_value"), pl.col("reference_o2_pct"), o2_max_pct=cap
+    )
+    both = pl.col("valid") & pl.col("o2_valid").fill_null(False) & pl.col("_stop").is_null()
     reason = (
-        pl.when(~pl.col("valid"))
+        pl.when(pl.col("_stop").is_not_null())
+        .then(pl.format("{}: not operating: {}", pl.col("parameter"), pl.col("_stop")))
+        .when(~pl.col("valid"))
         .then(pl.col("invalid_reason"))
         .when(pl.col("o2_valid").is_null())
         .then(pl.lit("o2: no data"))
@@ -86,7 +108,9 @@ def o2_hours(hours: pl.DataFrame, net: Network) -> pl.DataFrame:
         .then(pl.col("o2_reason"))
         .when(pl.col("reference_o2_pct").is_null())
         .then(pl.lit("outlet has no reference_o2_pct"))
-        .otherwise(pl.format("o2: {} % leaves no correction factor", pl.col("o2_value")))
+        .otherwise(
+            pl.format("o2: {} % > cap {} %: no correction", pl.col("o2_value"), pl.lit(f"{cap:g}"))
+        )
     )
     df = df.with_columns(corrected.alias("_c"))
     ok = both & pl.col("_c").is_not_null()
@@ -99,34 +123,39 @@ def o2_hours(hours: pl.DataFrame, net: Network) -> pl.DataFrame:
     )
 
 
-def load_hours(hours: pl.DataFrame, net: Network) -> pl.DataFrame:
-    """hour_load_kg rows (before `agg_frame`) for every outlet pollutant with a flow."""
+def load_hours(hours: pl.DataFrame, net: Network, oh: pl.DataFrame) -> pl.DataFrame:
+    """hour_load_kg rows (before `agg_frame`) for every outlet pollutant with a flow: the sum of
+    slice loads of `oh` (the hours' `outlet_hours` rows)."""
     pol = pl.concat([_pollutants(net, "flue_gas"), _pollutants(net, "waste_water")]).filter(
         pl.col("parameter") != O2_PARAMETER
     )
     flows = _flows(net)
     conc = hours.join(pol, on=["site_id", "parameter"]).join(flows, on="site_id")
     flow_hours = _hour_cols(hours, "flow").rename({"flow_parameter": "flow_parameter"})
-    df = conc.join(flow_hours, on=["site_id", "period_start", "flow_parameter"], how="left")
-    load = emission_load_kg_h(
-        pl.col("value") * pl.col("to_mgm3"), pl.col("flow_value") * pl.col("to_m3h")
+    loads = oh.select("site_id", "parameter", "period_start", pl.col("load_kg").alias("_kg"))
+    df = conc.join(flow_hours, on=["site_id", "period_start", "flow_parameter"], how="left").join(
+        loads, on=["site_id", "parameter", "period_start"], how="left"
     )
-    ok = pl.col("valid") & pl.col("flow_valid").fill_null(False)
+    ok = pl.col("valid") & pl.col("flow_valid").fill_null(False) & pl.col("_kg").is_not_null()
     reason = (
         pl.when(~pl.col("valid"))
         .then(pl.col("invalid_reason"))
         .when(pl.col("flow_valid").is_null())
         .then(pl.format("{}: no data", pl.col("flow_parameter")))
-        .otherwise(pl.col("flow_reason"))
+        .when(~pl.col("flow_valid"))
+        .then(pl.col("flow_reason"))
+        .otherwise(
+            pl.format("{}: no slice with both a concentration and a flow", pl.col("parameter"))
+        )
     )
     return df.with_columns(
         pl.lit("hour_load_kg").alias("statistic"),
-        load.alias("value"),  # kg/h over one hour = kg
+        pl.when(ok).then(pl.col("_kg")).alias("value"),
         pl.lit("kg").alias("unit"),
         ok.alias("valid"),
         pl.min_horizontal("n_valid", pl.col("flow_n_valid").fill_null(0)).alias("n_valid"),
         pl.when(ok).then(None).otherwise(reason).alias("invalid_reason"),
-    )
+    ).drop("_kg")
 
 
 def permitted_kg(

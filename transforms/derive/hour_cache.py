@@ -6,7 +6,8 @@ readings is most of its time at province scale. The hourly run stores the hours 
 a token of the warehouse's input state; the daily run reads them only when the token it computes
 is the same, and derives whatever the stored range does not cover. The token changes with every
 load (also one that adds nothing), QC run, GX validation, review and registry load, with the
-views' definitions and with the code and tables that make an hour; each is an insert into a
+views' definitions, with the logger events (running status, migration 0086) and with the code
+and tables that make an hour; each is an insert into a
 ledger or a rewrite that moves a timestamp, and the writer lock orders them. A warehouse whose
 site units come from the configuration files (stored before migration 0080) is never cached:
 those files are outside the token.
@@ -23,12 +24,14 @@ import polars as pl
 
 from transforms.derive.context import Network
 from transforms.derive.hours import hour_values
+from transforms.derive.outlet_hours import has_logger_events
 from warehouse.db import transaction
 
 _HERE = Path(__file__).resolve().parent
 # what makes an hour besides the warehouse: its derivation, its constants, its validity table
 _DEFINITION_FILES = (
     _HERE / "hours.py",
+    _HERE / "outlet_hours.py",
     _HERE / "context.py",
     _HERE / "hour_cache.py",
     _HERE / "tables" / "hour_validity.csv",
@@ -44,6 +47,8 @@ SELECT
     (SELECT string_agg(sql, ';' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal),
     (SELECT count(*) FROM site_parameters WHERE unit IS NULL)
 """
+
+_EVENTS_STATE = "SELECT count(*), max(received_at) FROM logger_events"
 
 _COLUMNS = (
     "site_id, parameter, period_start, value, unit, valid, n_valid, n_expected, invalid_reason, "
@@ -63,6 +68,8 @@ def inputs_token(con: duckdb.DuckDBPyConnection) -> str | None:
     state = con.execute(_INPUT_STATE).fetchall()[0]
     if state[-1]:
         return None
+    if has_logger_events(con):  # running status and alarms (issue #17, migration 0086)
+        state = (*state, con.execute(_EVENTS_STATE).fetchall()[0])
     return hashlib.sha256(f"{state!r}|{_definition_digest()}".encode()).hexdigest()
 
 

@@ -2,17 +2,23 @@
 the effective verdict after staff reviews).
 
 Source of an hour, per site and parameter (documented choice):
-1. the finest data present in the hour decides — minute (or other sub-hour) values first, then
-   real-time (instantaneous) values, and only when neither exists the hourly reading itself —
-   so a staff review or QC flag on part of an hour counts against the hour's valid minutes even
-   when the logger also sent an hourly value;
-2. when several source kinds report the same key (site, parameter, period start, interval), the
+1. outlets (sites with a row in `outlets`; issue #17): the data logger's own hourly value (an
+   hourly reading from HJ 212, CN 2061) when it is valid and no staff review flagged any
+   sub-hour reading of that parameter inside the hour — national online-monitoring platforms
+   judge on the logger's hourly values (HJ 75-2017 / HJ 212-2017); otherwise the value derived
+   from the finest sub-hour data (`source_interval_s` < 3600 tells a derived hour);
+2. every other site (air, water, noise stations): the finest data present in the hour decides —
+   minute (or other sub-hour) values first, then real-time (instantaneous) values, and only
+   when neither exists the hourly reading itself — so a staff review or QC flag on part of an
+   hour counts against the hour's valid minutes even when the logger also sent an hourly value;
+3. when several source kinds report the same key (site, parameter, period start, interval), the
    valid one first, then `context.SOURCE_PRIORITY` (lab, file, hj212, mqtt, sim).
 Validity: sub-hour data need the minutes of valid data of `tables/hour_validity.csv` for the
-site's domain (45 minutes: GB 3095 Table 4, HJ 75-2017); an hourly reading is valid when its
-verdict is. Hours are UTC-aligned, which are the local hours of every whole-hour time zone
-(Asia/Shanghai). Every expected hour (site_parameters, interval <= 1 h, site in service) gets a
-row, an hour without data an invalid one with its reason.
+site's domain (45 minutes: GB 3095 Table 4, HJ 75-2017), counted as valid records x their
+interval / 60 (a 10-minute logger's complete hour is 6 records = 60 minutes); an hourly reading
+is valid when its verdict is. Hours are UTC-aligned, which are the local hours of every
+whole-hour time zone (Asia/Shanghai). Every expected hour (site_parameters, interval <= 1 h,
+site in service) gets a row, an hour without data an invalid one with its reason.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from transforms.derive.context import HOUR_COMBINE, SOURCE_PRIORITY, Network, ho
 _READINGS = """
     SELECT v.site_id, v.parameter, v.period_start, v.interval_s, v.source_kind, v.value, v.unit, v.valid,
            CASE WHEN v.valid THEN v.value END AS valid_value,
+           coalesce(v.review_action = 'flag', false) AS reviewed_out,
            date_trunc('hour', v.period_start) AS hour_start,
            CASE WHEN v.interval_s = 0 THEN 3599 ELSE v.interval_s END AS level_rank
     FROM v_readings_qc v
@@ -46,7 +53,9 @@ _SUMS = """
     sum(CAST({v} AS DECIMAL(38, 9))) AS sum_value,
     sum(CASE WHEN {unit} = 'dB(A)' AND {v} < 300 THEN CAST(pow(10, 0.1 * {v}) AS DECIMAL(38, 6)) END) AS sum_energy,
     max({v}) AS max_value,
-    count({v}) AS n_valid
+    count({v}) AS n_valid,
+    count({v}) FILTER (WHERE {src} = 'hj212') AS n_valid_hj212,
+    count(*) FILTER (WHERE {rev}) AS n_reviewed_out
 """
 
 # Pass 1, per hour, data level and source kind (real-time data also per minute, for its valid
@@ -59,7 +68,7 @@ WITH parts AS (
     SELECT site_id, parameter, hour_start, level_rank, source_kind,
            CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END AS rt_minute,
            min(interval_s) AS source_interval_s, any_value(unit) AS unit,"""
-    + _SUMS.format(v="valid_value", unit="unit")
+    + _SUMS.format(v="valid_value", unit="unit", src="source_kind", rev="reviewed_out")
     + """
     FROM ("""
     + _READINGS
@@ -68,6 +77,7 @@ WITH parts AS (
 SELECT site_id, parameter, hour_start, level_rank,
        min(source_interval_s) AS source_interval_s, sum(sum_value) AS sum_value,
        sum(sum_energy) AS sum_energy, max(max_value) AS max_value, sum(n_valid) AS n_valid,
+       sum(n_valid_hj212) AS n_valid_hj212, sum(n_reviewed_out) AS n_reviewed_out,
        count(rt_minute) FILTER (WHERE n_valid > 0) AS valid_minutes_rt, any_value(unit) AS unit,
        count(DISTINCT source_kind) AS n_sources
 FROM parts GROUP BY site_id, parameter, hour_start, level_rank
@@ -81,7 +91,8 @@ _SHARED_LEVELS = (
     """
 WITH dedup AS (
     SELECT site_id, parameter, period_start, interval_s, hour_start, level_rank,
-           arg_min(struct_pack(value := value, unit := unit, valid := valid),
+           bool_or(reviewed_out) AS reviewed_out,
+           arg_min(struct_pack(value := value, unit := unit, valid := valid, source_kind := source_kind),
                    (NOT valid, coalesce(list_position($priority, source_kind), 99), source_kind)) AS best
     FROM ("""
     + _READINGS
@@ -90,7 +101,12 @@ WITH dedup AS (
     GROUP BY site_id, parameter, period_start, interval_s, hour_start, level_rank
 )
 SELECT site_id, parameter, hour_start, level_rank, min(interval_s) AS source_interval_s,"""
-    + _SUMS.format(v="CASE WHEN best.valid THEN best.value END", unit="best.unit")
+    + _SUMS.format(
+        v="CASE WHEN best.valid THEN best.value END",
+        unit="best.unit",
+        src="best.source_kind",
+        rev="reviewed_out",
+    )
     + """,
        count(DISTINCT CASE WHEN interval_s = 0 THEN date_trunc('minute', period_start) END)
            FILTER (WHERE best.valid) AS valid_minutes_rt,
@@ -99,15 +115,26 @@ FROM dedup GROUP BY site_id, parameter, hour_start, level_rank
 """
 )
 
-# Every expected hour, from the levels in `_levels`: the finest level present decides.
+# Every expected hour, from the levels in `_levels`: an outlet's valid HJ 212 hourly value
+# when no review flagged data inside the hour, else the finest level present.
 _HOURS = """
-WITH agg AS (
+WITH marked AS (
+    SELECT l.*,
+           sum(n_reviewed_out) OVER (PARTITION BY site_id, parameter, hour_start) AS hour_reviewed_out,
+           site_id IN (SELECT site_id FROM outlets) AS is_outlet
+    FROM _levels l
+),
+agg AS (
     SELECT site_id, parameter, hour_start, source_interval_s,
            CAST(sum_value AS DOUBLE) / nullif(n_valid, 0) AS mean_value,
            10 * log10(CAST(sum_energy AS DOUBLE) / nullif(n_valid, 0)) AS energy_value,
            max_value, n_valid, valid_minutes_rt, unit
-    FROM _levels
-    QUALIFY row_number() OVER (PARTITION BY site_id, parameter, hour_start ORDER BY level_rank) = 1
+    FROM marked
+    QUALIFY row_number() OVER (
+        PARTITION BY site_id, parameter, hour_start
+        ORDER BY CASE WHEN is_outlet AND level_rank = 3600 AND n_valid_hj212 > 0
+                           AND hour_reviewed_out = 0 THEN 0 ELSE 1 END,
+                 level_rank) = 1
 ),
 grid AS (
     SELECT sp.site_id, sp.parameter, h.hour_start

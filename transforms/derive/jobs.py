@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from envmon.settings import Settings, get_settings
-from transforms.derive import air, emission_rows, hour_cache, water_noise
+from transforms.derive import air, emission_rows, hour_cache, outlet_hours, water_noise
 from transforms.derive.context import CITY, HOUR_STATISTIC, Network, load_network
 from transforms.derive.frames import (
     agg_frame,
@@ -125,11 +125,21 @@ def hourly_frames(
     """(aggregates rows, aqi_hourly rows) for the UTC hours starting in [lo, hi); `site_ids`
     restricts the readings read to those sites (a region partition, transforms.derive.partitioned);
     `hours` are `hourly_inputs(...)` when the caller derived them already."""
+    agg, aqi, _ = hourly_outlet_frames(con, net, lo, hi, tz, site_ids, hours)
+    return agg, aqi
+
+
+def hourly_outlet_frames(
+    con: duckdb.DuckDBPyConnection, net: Network, lo: datetime, hi: datetime, tz: str,
+    site_ids: list[str] | None = None, hours: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """`hourly_frames` and the `outlet_hours` rows of the hours (official outlet values)."""
     if hours is None:
         hours = hourly_inputs(con, net, lo, hi, site_ids)
     in_range = (pl.col("period_start") >= lo) & (pl.col("period_start") < hi)
     now = hours.filter(in_range)
-    stats = now.filter(
+    oh = outlet_hours.outlet_hours(con, net, now, lo, hi)
+    stats = outlet_hours.official(now, oh, net).filter(
         pl.col("parameter").replace_strict(HOUR_STATISTIC, default="hour_avg").is_not_null()
     )
     base = stats.with_columns(
@@ -139,8 +149,8 @@ def hourly_frames(
     stations = net.site_ids("air")
     parts = [
         base,
-        emission_rows.o2_hours(now, net).with_columns(pl.lit(3600).alias("interval_s")),
-        emission_rows.load_hours(now, net).with_columns(pl.lit(3600).alias("interval_s")),
+        emission_rows.o2_hours(now, net, oh).with_columns(pl.lit(3600).alias("interval_s")),
+        emission_rows.load_hours(now, net, oh).with_columns(pl.lit(3600).alias("interval_s")),
         _o3_8h(hours, stations, tz).filter(in_range),
     ]
     cols = ["site_id", "parameter", "statistic", "period_start", "interval_s", "value", "unit", "valid",
@@ -162,7 +172,7 @@ def hourly_frames(
     wide = air.wide_hours(hours, stations)
     city = air.city_hours(wide, net.city_stations())
     aqi = air.aqi_hourly_rows(pl.concat([wide, city]) if city.height else wide, tz, lo, hi)
-    return agg, aqi
+    return agg, aqi, oh
 
 
 def hourly_inputs(
@@ -200,7 +210,7 @@ def derive_hourly(
         net = load_network(con, settings.config_dir)
         token = hour_cache.inputs_token(con)  # read before the hours: a later change makes them stale
         hours = hourly_inputs(con, net, lo, hi)
-        agg, aqi = hourly_frames(con, net, lo, hi, settings.timezone, hours=hours)
+        agg, aqi, oh = hourly_outlet_frames(con, net, lo, hi, settings.timezone, hours=hours)
         stats = list(HOURLY_STATISTICS)
         written = write(
             con,
@@ -219,6 +229,12 @@ def derive_hourly(
                     "aqi_hourly",
                     aqi,
                     "DELETE FROM aqi_hourly WHERE period_start >= $lo AND period_start < $hi",
+                    {"lo": lo, "hi": hi},
+                ),
+                Replace(
+                    "outlet_hours",
+                    oh,
+                    "DELETE FROM outlet_hours WHERE period_start >= $lo AND period_start < $hi",
                     {"lo": lo, "hi": hi},
                 ),
             ],
@@ -346,18 +362,20 @@ def daily_frames(
     outlets = net.site_ids("outlet")
     need = hj75_min_count("daily_mean")
     o_hours = day_hours.filter(pl.col("site_id").is_in(outlets))
+    oh = outlet_hours.outlet_hours(con, net, o_hours, lo, hi)
+    o_days = outlet_hours.outlet_days(con, net, oh, lo, hi, need)
     parts.append(
         _period_means(o_hours, "day_avg", need, "valid hours", n_hours).with_columns(
             hj75_code().alias("edition")
         )
     )
-    o2 = emission_rows.o2_hours(o_hours, net).with_columns(pl.col("value").alias("value"))
+    o2 = emission_rows.o2_hours(o_hours, net, oh)
     parts.append(
         _period_means(o2, "day_avg_o2", need, "valid hours", n_hours).with_columns(
             hj75_code().alias("edition")
         )
     )
-    loads = emission_rows.load_hours(o_hours, net)
+    loads = emission_rows.load_hours(o_hours, net, oh)
     totals = emission_rows.totals(loads, "day", emission_rows.permitted_kg(con, "day", day))
     day_total = totals.select(
         "site_id", "parameter", pl.lit("day_total_kg").alias("statistic"), pl.lit(day).alias("local_date"),
@@ -396,7 +414,7 @@ def daily_frames(
         rows = _day_start_utc(rows, net, tz).with_columns(pl.lit(86400).alias("interval_s"))
         agg = agg_frame(with_data_status(con, rows))
     return {"aggregates": agg, "aqi_daily": aqi_rows, "water_class": water, "noise_daily": noise,
-            "emission_totals": totals}  # fmt: skip
+            "emission_totals": totals, "outlet_hours": oh, "outlet_days": o_days}  # fmt: skip
 
 
 def derive_daily(settings: Settings | None = None, day: date | None = None) -> DeriveReport:
@@ -424,6 +442,12 @@ def derive_daily(settings: Settings | None = None, day: date | None = None) -> D
             Replace("noise_daily", f["noise_daily"], "DELETE FROM noise_daily WHERE local_date = $day", p),
             Replace("emission_totals", f["emission_totals"],
                     "DELETE FROM emission_totals WHERE period = 'day' AND period_start = $day", p),
+            Replace("outlet_hours", f["outlet_hours"],
+                    "DELETE FROM outlet_hours WHERE period_start >= $lo AND period_start < $hi",
+                    {"lo": lo, "hi": hi}),
+            Replace("outlet_days", f["outlet_days"],
+                    "DELETE FROM outlet_days WHERE period_start >= $lo AND period_start < $hi",
+                    {"lo": lo, "hi": hi}),
         ], started)  # fmt: skip
     return DeriveReport("daily", lo, hi, written)
 
@@ -558,7 +582,9 @@ def period_frames(
             pl.format("{}: {} valid days < {} required", pl.col("parameter"), pl.col("n_valid"),
                       pl.lit(month_need)).alias("invalid_reason"),
             pl.lit(edition_for(start, "HJ75").code).alias("edition")))  # fmt: skip
-        loads = emission_rows.load_hours(o_hours, net)
+        loads = emission_rows.load_hours(
+            o_hours, net, outlet_hours.outlet_hours(con, net, o_hours, lo, hi)
+        )
         totals = emission_rows.totals(
             loads, "month", emission_rows.permitted_kg(con, "month", start)
         )

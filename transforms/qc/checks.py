@@ -161,6 +161,8 @@ def o2_correction_invalid(
     flag: int = Flag.FAIL,
 ) -> Array:
     """An O2-corrected value needs a valid O2 of the same period: present, not failed by its
-    own QC, and below `o2_max_pct` (the correction factor 21 / (21 - O2) explodes near 21 %)."""
-    bad_o2 = np.isnan(o2) | (o2_flag >= Flag.FAIL) | (o2 >= o2_max_pct) | (o2 < 0)
+    own QC, and at most `o2_max_pct` (the correction factor 21 / (21 - O2) explodes near 21 %;
+    at the cap the correction is still made, above it the period is a shut-down or purge — the
+    boundary of transforms.standards.emissions.o2_corrected)."""
+    bad_o2 = np.isnan(o2) | (o2_flag >= Flag.FAIL) | (o2 > o2_max_pct) | (o2 < 0)
     return _flags(has_corrected & bad_o2, flag)

@@ -83,8 +83,19 @@ class Pm25Pm10(StrictModel):
 class O2Correction(StrictModel):
     site_kinds: list[str] = ["outlet"]
     o2_parameter: str = "o2"
-    o2_max_pct: float = Field(default=20.0, gt=0, le=21)
+    # None: the cap of the standards table (transforms/standards/tables/emission_o2_cap.csv),
+    # the one definition the derivation's shut-down hours use too; a number is a local override
+    o2_max_pct: float | None = Field(default=None, gt=0, le=21)
     flag: Severity = "fail"
+
+    @property
+    def max_pct(self) -> float:
+        """The O2 (%) above which the period's O2 gives no valid correction."""
+        if self.o2_max_pct is not None:
+            return self.o2_max_pct
+        from transforms.standards.emissions import o2_cap_pct
+
+        return o2_cap_pct()
 
 
 class Consistency(StrictModel):

@@ -222,7 +222,7 @@ def _consistency(df: pl.DataFrame, cfg: QcConfig, v: np.ndarray, own: np.ndarray
         flags = np.zeros(df.height, dtype=np.int8)
         flags[pair["row"].to_numpy()] = checks.o2_correction_invalid(
             np.ones(pair.height, dtype=bool), pair["o2"].fill_null(np.nan).to_numpy(),
-            pair["o2_flag"].fill_null(0).to_numpy(), o2r.o2_max_pct, severity(o2r.flag))
+            pair["o2_flag"].fill_null(0).to_numpy(), o2r.max_pct, severity(o2r.flag))
         out["o2_correction"] = flags
     return out
 

@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from envmon.errors import EnvmonError
+from envmon.spreadsheet import safe_cell
 from transforms.standards.air_daily import daily_air_values
 from transforms.standards.air_reports import aqi_daily, aqi_hourly
 from transforms.standards.editions import all_editions
+from transforms.standards.emissions import hourly_emissions
 from transforms.standards.noise import noise_levels, zone_limits
 from transforms.standards.water import WATERBODIES, input_columns, water_class
 
@@ -52,6 +54,14 @@ NOISE_INPUT = ("site", "zone", "period_start", "leq_dba")
 NOISE_OUTPUT = (
     "site", "date", "zone", "ld_dba", "ln_dba", "ld_limit_dba", "ln_limit_dba", "day_exceeds", "night_exceeds",
 )  # fmt: skip
+EMISSIONS_INPUT = (
+    "outlet", "period_start", "interval_s", "pollutant", "conc_mgm3", "o2_pct", "ref_o2_pct", "flow_m3h",
+)  # fmt: skip
+EMISSIONS_OUTPUT = (
+    "outlet", "pollutant", "hour_start", "conc_mgm3", "conc_corrected_mgm3", "load_kg",
+    "valid_minutes", "valid", "reason",
+)  # fmt: skip
+HOUR_S = 3600
 WATER_KEYS = ("section", "date", "waterbody")
 WATER_OUTPUT = ("section", "date", "class", "limiting_parameters")
 DECIMALS_SHOWN = 3  # concentrations printed with at most this many decimals
@@ -153,7 +163,7 @@ def _to_csv(
     writer.writerow(columns)
     convert = convert or {}
     for row in frame.select(columns).iter_rows(named=True):
-        writer.writerow([_fmt(convert.get(c, lambda v: v)(row[c])) for c in columns])
+        writer.writerow([safe_cell(_fmt(convert.get(c, lambda v: v)(row[c]))) for c in columns])
     return out.getvalue()
 
 
@@ -297,3 +307,88 @@ def noise_csv(path: Path) -> str:
     }
     frame = pl.DataFrame(data, schema=schema)
     return _to_csv(_run(noise_levels, frame), NOISE_OUTPUT)
+
+
+def emissions_csv(path: Path) -> str:
+    """Hourly flue-gas / waste-water values per outlet, pollutant and hour from sub-hour records
+    (HJ 75-2017, HJ 212-2017 Appendix D): input one row per record with EMISSIONS_INPUT
+    (`period_start` ISO 8601 with its offset, `interval_s` the record's length in seconds,
+    blank = missing); output EMISSIONS_OUTPUT, `hour_start` in the offset of the hour's first
+    record. Valid with 45 minutes of coverage (records x interval / 60); `load_kg` the sum of
+    the slice loads; `conc_corrected_mgm3` the hour mean corrected with the hour mean O2 and
+    `ref_o2_pct`, none above the O2 cap (not operating, with its reason)."""
+    rd = _Reader(path, EMISSIONS_INPUT)
+    data: dict[str, list] = {
+        c: [] for c in ("point", "period_start", "hour_start", "interval_s", "c_mgm3", "o2_pct",
+                        "o2_ref_pct", "flow_m3h")
+    }  # fmt: skip
+    seen: dict[tuple[str, str, dt.datetime], int] = {}
+    offsets: dict[tuple[str, dt.datetime], dt.tzinfo] = {}
+    names: dict[str, tuple[str, str]] = {}
+    for line, row in rd.rows():
+        outlet = rd.required_text(line, "outlet", row["outlet"])
+        pollutant = rd.required_text(line, "pollutant", row["pollutant"])
+        text = row["period_start"]
+        try:
+            local = dt.datetime.fromisoformat(text) if text else None
+        except ValueError:
+            raise rd.fail(line, "period_start", f"{text!r} is not an ISO 8601 timestamp") from None
+        if local is None:
+            raise rd.fail(line, "period_start", "empty timestamp")
+        if local.tzinfo is None:
+            raise rd.fail(
+                line, "period_start", f"{text!r} has no UTC offset (e.g. 2024-01-01T08:00:00+08:00)"
+            )
+        iv_text = row["interval_s"]
+        if not iv_text.isdigit() or not 0 < int(iv_text) <= HOUR_S:
+            raise rd.fail(
+                line, "interval_s", f"{iv_text!r} is not a whole number of seconds in 1..{HOUR_S}"
+            )
+        interval_s = int(iv_text)
+        utc = local.astimezone(dt.UTC)
+        if (outlet, pollutant, utc) in seen:
+            raise rd.fail(
+                line, "period_start",
+                f"duplicate record for {outlet} {pollutant} (first on line {seen[outlet, pollutant, utc]})",
+            )  # fmt: skip
+        seen[outlet, pollutant, utc] = line
+        hour_local = local.replace(minute=0, second=0, microsecond=0)
+        if (local - hour_local).total_seconds() + interval_s > HOUR_S:
+            raise rd.fail(
+                line, "interval_s", f"a {interval_s} s record starting at {text} runs past its hour"
+            )
+        hour_utc = hour_local.astimezone(dt.UTC)
+        point = f"{outlet}\x1f{pollutant}"
+        names[point] = (outlet, pollutant)
+        offsets.setdefault((point, hour_utc), local.tzinfo)
+        o2 = rd.number(line, "o2_pct", row["o2_pct"])
+        ref = rd.number(line, "ref_o2_pct", row["ref_o2_pct"])
+        for col, value in (("o2_pct", o2), ("ref_o2_pct", ref)):
+            if value is not None and value >= 100:
+                raise rd.fail(line, col, f"{value:g} is not a percentage below 100")
+        data["point"].append(point)
+        data["period_start"].append(utc)
+        data["hour_start"].append(hour_utc)
+        data["interval_s"].append(interval_s)
+        data["c_mgm3"].append(rd.number(line, "conc_mgm3", row["conc_mgm3"]))
+        data["o2_pct"].append(o2)
+        data["o2_ref_pct"].append(ref)
+        data["flow_m3h"].append(rd.number(line, "flow_m3h", row["flow_m3h"]))
+    if not data["point"]:
+        raise EnvmonError(f"{path}: no data rows")
+    utc_t = pl.Datetime("us", "UTC")
+    schema = {"point": pl.String, "period_start": utc_t, "hour_start": utc_t, "interval_s": pl.Int64,
+              "c_mgm3": pl.Float64, "o2_pct": pl.Float64, "o2_ref_pct": pl.Float64,
+              "flow_m3h": pl.Float64}  # fmt: skip
+    hourly = _run(hourly_emissions, pl.DataFrame(data, schema=schema))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EMISSIONS_OUTPUT)
+    for row in hourly.iter_rows(named=True):
+        outlet, pollutant = names[row["point"]]
+        hour = row["period_start"]
+        shown = hour.astimezone(offsets[row["point"], hour.astimezone(dt.UTC)])
+        values = (outlet, pollutant, shown, row["c_mgm3"], row["c_zs_mgm3"], row["load_kg"],
+                  row["valid_minutes"], row["valid"] and row["operating"], row["reason"])  # fmt: skip
+        writer.writerow([safe_cell(_fmt(v)) for v in values])
+    return out.getvalue()

@@ -1,7 +1,10 @@
 """Flue-gas emissions per HJ 75-2017 / GB 13223-2011: O2 correction, hourly means, loads, totals.
 
 C_zs = C × (21 − O2_ref) / (21 − O2_meas)  (HJ 212-2017 App. D; GB 13271-2014 formula (1)).
-Load (kg/h) = C (mg/m³, dry standard state) × Q (m³/h, dry standard state) × 1e-6.
+Load (kg/h) = C (mg/m³, dry standard state) × Q (m³/h, dry standard state) × 1e-6; the load
+of a period is the sum of its time slices' loads (HJ 212-2017 Appendix D), never an hour-mean
+concentration times an hour-mean flow.
+O2 above the cap of tables/emission_o2_cap.csv marks a shut-down or purge: not operating.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from transforms.standards import tables
 
 AIR_O2_PCT = 21.0  # O2 content of air, the formula's constant
 MG_PER_KG = 1e6
+SECONDS_PER_HOUR = 3600  # a unit identity, not a standard's number
 
 
 def reference_o2(source_type: str) -> float:
@@ -48,6 +52,34 @@ def emission_load_kg_h(c_mgm3, flow_m3h):
     return c_mgm3 * flow_m3h / MG_PER_KG
 
 
+def slice_load_kg(c_mgm3, flow_m3h, interval_s):
+    """The mass (kg) emitted in one time slice of `interval_s` seconds at concentration
+    `c_mgm3` and flow `flow_m3h`: a period's load is the sum of its slices' loads (HJ 212-2017
+    Appendix D; a logger's `-Cou` is that sum). Scalars, Series or Expr."""
+    if c_mgm3 is None or flow_m3h is None or interval_s is None:
+        return None
+    return c_mgm3 * flow_m3h / MG_PER_KG * interval_s / SECONDS_PER_HOUR
+
+
+def o2_cap_pct(edition: str = "HJ75-2017") -> float:
+    """Measured O2 (%) above which a flue-gas period is a shut-down or purge, not operation
+    (tables/emission_o2_cap.csv; its status says how far the number is confirmed)."""
+    return float(tables.one("emission_o2_cap", edition=edition)["o2_cap_pct"])
+
+
+def not_operating_reason(
+    o2_pct: float | None, flow_m3h: float | None, cap_pct: float | None = None
+) -> str | None:
+    """Why a period is not operating — O2 above the cap (shut-down or purge), zero flow — or
+    None. (The running status of the facility, CN 2021, is the derivation's to add.)"""
+    cap = o2_cap_pct() if cap_pct is None else cap_pct
+    if o2_pct is not None and o2_pct > cap:
+        return f"O2 {o2_pct:g} % > cap {cap:g} %"
+    if flow_m3h is not None and flow_m3h == 0:
+        return "zero flow"
+    return None
+
+
 def _min_count(statistic: str) -> int:
     return int(
         tables.one("emission_validity", standard="HJ75-2017", statistic=statistic)["min_count"]
@@ -55,45 +87,92 @@ def _min_count(statistic: str) -> int:
 
 
 def hourly_emissions(
-    minutes: pl.DataFrame | pl.LazyFrame, tz: str = "Asia/Shanghai"
+    records: pl.DataFrame | pl.LazyFrame, tz: str = "Asia/Shanghai"
 ) -> pl.DataFrame:
-    """Hourly means from minute values (HJ 75: ≥ 45 valid minutes, else invalid).
+    """Hourly values from sub-hour records (HJ 75-2017: ≥ 45 minutes of valid data).
 
-    Input: `point, period_start` (tz-aware minute starts), `c_mgm3`, `flow_m3h`, optional
-    `o2_pct` and `o2_ref_pct` (then `c_zs_mgm3` is added), null = invalid minute. Output per
-    point and hour: means, `n_minutes`, `valid`, `load_kg` (mean flow × mean concentration for
-    the hour, the hour's mass in kg), null when invalid.
+    Input: `point`, `period_start` (tz-aware record starts), `c_mgm3`, `flow_m3h` (null =
+    invalid), optional `interval_s` (the record's length; default 60 s), `hour_start` (the hour
+    each record belongs to; default: the hour of `period_start` in `tz`), `o2_pct` and
+    `o2_ref_pct` (then `o2_pct` and `c_zs_mgm3` are output), `cou_kg` (the logger's own slice
+    load). Output per point and hour: `c_mgm3` (time-weighted mean of valid records),
+    `flow_m3h`, `valid_minutes` = valid records × interval / 60 (`n_minutes`, same), `valid`,
+    `c_zs_mgm3` (hour mean corrected with the hour mean O2; null above the O2 cap),
+    `load_kg` = the sum of the slice loads of the records with both a concentration and a flow
+    (`cou_kg` where given; no scaling to 60 minutes), `operating`, `reason` (why invalid or not
+    operating). Invalid hours carry null values and load.
     """
-    lf = minutes.lazy()
+    lf = records.lazy()
     cols = lf.collect_schema().names()
-    if "o2_pct" in cols and "o2_ref_pct" in cols:
+    if "interval_s" not in cols:
+        lf = lf.with_columns(pl.lit(60).alias("interval_s"))
+    if "hour_start" not in cols:
         lf = lf.with_columns(
-            o2_corrected(pl.col("c_mgm3"), pl.col("o2_pct"), pl.col("o2_ref_pct")).alias(
-                "c_zs_mgm3"
-            )
+            pl.col("period_start").dt.convert_time_zone(tz).dt.truncate("1h").alias("hour_start")
         )
-    ok_minute = pl.col("c_mgm3").is_not_null() & pl.col("flow_m3h").is_not_null()
-    lf = lf.with_columns(
-        pl.col("period_start").dt.convert_time_zone(tz).dt.truncate("1h").alias("hour_start"),
-        ok_minute.alias("_ok"),
+    if "cou_kg" not in cols:
+        lf = lf.with_columns(pl.lit(None, dtype=pl.Float64).alias("cou_kg"))
+    with_o2 = "o2_pct" in cols and "o2_ref_pct" in cols
+    iv = pl.col("interval_s").cast(pl.Float64)
+    c_ok = pl.col("c_mgm3").is_not_null()
+    f_ok = pl.col("flow_m3h").is_not_null()
+    slice_kg = pl.coalesce(
+        pl.col("cou_kg"), slice_load_kg(pl.col("c_mgm3"), pl.col("flow_m3h"), iv)
     )
-    means = [
-        pl.col(c).filter(pl.col("_ok")).mean().alias(c)
-        for c in ("c_mgm3", "flow_m3h", "c_zs_mgm3")
-        if c in lf.collect_schema().names()
+    aggs = [
+        ((pl.col("c_mgm3") * iv).filter(c_ok).sum() / iv.filter(c_ok).sum()).alias("c_mgm3"),
+        ((pl.col("flow_m3h") * iv).filter(f_ok).sum() / iv.filter(f_ok).sum()).alias("flow_m3h"),
+        (iv.filter(c_ok).sum() // 60).cast(pl.Int64).alias("valid_minutes"),
+        (iv.filter(f_ok).sum() // 60).cast(pl.Int64).alias("flow_minutes"),
+        slice_kg.filter(c_ok & f_ok).sum().alias("load_kg"),
     ]
-    out = lf.group_by("point", "hour_start").agg(*means, pl.col("_ok").sum().alias("n_minutes"))
-    valid = pl.col("n_minutes") >= _min_count("hourly_mean")
-    value_cols = [
-        c for c in ("c_mgm3", "flow_m3h", "c_zs_mgm3") if c in out.collect_schema().names()
-    ]
-    out = out.with_columns(
-        valid.alias("valid"), *[pl.when(valid).then(pl.col(c)).alias(c) for c in value_cols]
+    if with_o2:
+        o2_ok = pl.col("o2_pct").is_not_null()
+        aggs += [
+            ((pl.col("o2_pct") * iv).filter(o2_ok).sum() / iv.filter(o2_ok).sum()).alias("o2_pct"),
+            pl.col("o2_ref_pct").drop_nulls().first().alias("o2_ref_pct"),
+        ]
+    out = lf.group_by("point", "hour_start").agg(*aggs).collect()
+    need = _min_count("hourly_mean")
+    cap = o2_cap_pct()
+    valid = pl.col("valid_minutes") >= need
+    o2 = pl.col("o2_pct") if with_o2 else pl.lit(None, dtype=pl.Float64)
+    stopped = (
+        pl.when(o2 > cap)
+        .then(pl.format("not operating: O2 {} % > cap {} %", o2.round(2), pl.lit(f"{cap:g}")))
+        .when(pl.col("flow_m3h") == 0)
+        .then(pl.lit("not operating: zero flow"))
     )
     out = out.with_columns(
-        emission_load_kg_h(pl.col("c_mgm3"), pl.col("flow_m3h")).alias("load_kg")
+        valid.alias("valid"),
+        stopped.alias("_stopped"),
+        pl.col("valid_minutes").alias("n_minutes"),
     )
-    return out.rename({"hour_start": "period_start"}).sort("point", "period_start").collect()
+    load_ok = valid & (pl.col("flow_minutes") >= need)
+    out = out.with_columns(
+        pl.col("_stopped").is_null().alias("operating"),
+        pl.when(~valid)
+        .then(pl.format("{} valid minutes < {} required", pl.col("valid_minutes"), pl.lit(need)))
+        .when(pl.col("_stopped").is_not_null())
+        .then(pl.col("_stopped"))
+        .when(~load_ok)
+        .then(
+            pl.format("flow: {} valid minutes < {} required", pl.col("flow_minutes"), pl.lit(need))
+        )
+        .alias("reason"),
+        pl.when(valid).then(pl.col("c_mgm3")).alias("c_mgm3"),
+        pl.when(load_ok).then(pl.col("load_kg")).alias("load_kg"),
+    )
+    if with_o2:
+        corrected = o2_corrected(pl.col("c_mgm3"), o2, pl.col("o2_ref_pct"), o2_max_pct=cap)
+        out = out.with_columns(
+            pl.when(pl.col("operating")).then(corrected).alias("c_zs_mgm3")
+        ).drop("o2_ref_pct")
+    return (
+        out.drop("_stopped", "flow_minutes")
+        .rename({"hour_start": "period_start"})
+        .sort("point", "period_start")
+    )
 
 
 def emission_totals(

@@ -1,5 +1,9 @@
 """Serialising published tables: CSV (UTF-8 with BOM, for Excel), JSON and XLSX — all
-byte-for-byte reproducible from the same rows."""
+byte-for-byte reproducible from the same rows.
+
+Every text cell of a CSV or XLSX goes through `safe_cell` (envmon.spreadsheet): text starting
+with = + - @ (or a tab / CR) is written with a leading apostrophe so that no spreadsheet runs it
+as a formula (OWASP CSV injection); numbers stay numbers."""
 
 from __future__ import annotations
 
@@ -15,7 +19,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.writer.excel import ExcelWriter
 
+from envmon.spreadsheet import safe_cell
 from warehouse.publish.vocabulary import header
+
+__all__ = ["csv_bytes", "json_bytes", "safe_cell", "xlsx_bytes"]
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -34,9 +41,9 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """CSV with bilingual headers, UTF-8 with a BOM so Excel shows Chinese correctly."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([header(c) for c in columns])
+    writer.writerow([safe_cell(header(c)) for c in columns])
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([safe_cell(_cell(v)) for v in row])
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
@@ -65,14 +72,14 @@ def xlsx_bytes(
     wb.remove(wb.active)
     for name, title, columns, rows in sheets:
         ws = wb.create_sheet(name)
-        ws.append([title])
+        ws.append([safe_cell(title)])
         ws["A1"].font = Font(bold=True)
-        ws.append([header(c) for c in columns])
+        ws.append([safe_cell(header(c)) for c in columns])
         for cell in ws[2]:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         for row in rows:
-            ws.append([v if not isinstance(v, datetime | date) else v.isoformat() for v in row])
+            ws.append([safe_cell(v) if not isinstance(v, datetime | date) else v.isoformat() for v in row])
         ws.freeze_panes = "A3"
     naive = stamp.replace(tzinfo=None, microsecond=0)
     wb.properties.creator = "envmon"

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from envmon.errors import ConfigError, format_validation_error
+from warehouse.registry.logger_facts import LoggerFacts, allowed_minute_intervals, effective_facts
 from warehouse.registry.models import (
     REGISTRY_FILES,
     SPECIAL_GRID_LEVELS,
@@ -67,6 +68,18 @@ class Registry:
     def outlet_by_mn(self) -> dict[str, str]:
         """HJ 212 logger MN -> outlet site_id."""
         return {outlet.logger.mn: site_id for site_id, (_, outlet) in self.outlets.items()}
+
+    @cached_property
+    def facts_by_mn(self) -> dict[str, LoggerFacts]:
+        """HJ 212 logger MN -> its minute interval and period label (edition defaults applied)."""
+        return {
+            o.logger.mn: effective_facts(o.logger.protocol_edition, o.logger.minute_interval_s, o.logger.hour_label)
+            for _, o in self.outlets.values()
+        }
+
+    def logger_facts(self, mn: str) -> LoggerFacts | None:
+        """The facts of a registered logger (None for an MN the registry lacks)."""
+        return self.facts_by_mn.get(mn)
 
     def site_kind(self, site_id: str) -> str:
         if site_id in self.stations:
@@ -141,6 +154,22 @@ def load_registry(config_dir: Path) -> Registry:
             parsed[name] = model.model_validate(raw)
         except ValidationError as exc:
             problems.lines.append(format_validation_error(str(path), exc))
+    # further enterprise files (`enterprises.<name>.yaml`, e.g. the stubs `envmon registry
+    # enrol` writes): their enterprises join enterprises.yaml's
+    origins: list[tuple[Path, int]] = []
+    if "enterprises.yaml" in parsed:
+        origins = [(reg_dir / "enterprises.yaml", i) for i in range(len(parsed["enterprises.yaml"].enterprises))]
+    for path in extra_enterprise_files(reg_dir):
+        raw = _read_yaml(path)
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        try:
+            extra = EnterprisesFile.model_validate(raw)
+        except ValidationError as exc:
+            problems.lines.append(format_validation_error(str(path), exc))
+            continue
+        if "enterprises.yaml" in parsed:
+            origins += [(path, i) for i in range(len(extra.enterprises))]
+            parsed["enterprises.yaml"].enterprises.extend(extra.enterprises)
     problems.raise_if_any()
     registry = _cross_check(
         reg_dir,
@@ -151,9 +180,15 @@ def load_registry(config_dir: Path) -> Registry:
         parsed["stations.yaml"],
         parsed["enterprises.yaml"],
         problems,
+        origins,
     )
     problems.raise_if_any()
     return registry
+
+
+def extra_enterprise_files(reg_dir: Path) -> list[Path]:
+    """`enterprises.<name>.yaml` files beside enterprises.yaml, in name order."""
+    return sorted(p for p in Path(reg_dir).glob("enterprises.*.yaml") if p.is_file())
 
 
 def _unique(items: list[Any], key: str, file: Path, listname: str, problems: _Problems) -> dict[str, Any]:
@@ -175,6 +210,7 @@ def _cross_check(
     stations_file: StationsFile,
     ent_file: EnterprisesFile,
     problems: _Problems,
+    origins: list[tuple[Path, int]] | None = None,
 ) -> Registry:
     f_units, f_params, f_grids = reg_dir / "units.yaml", reg_dir / "parameters.yaml", reg_dir / "grids.yaml"
     f_stations, f_ents = reg_dir / "stations.yaml", reg_dir / "enterprises.yaml"
@@ -239,7 +275,9 @@ def _cross_check(
     enterprises = _unique(ent_file.enterprises, "enterprise_id", f_ents, "enterprises", problems)
     outlets: dict[str, tuple[Enterprise, Outlet]] = {}
     mns: dict[str, str] = {}
-    for i, e in enumerate(ent_file.enterprises):
+    minute_choices = allowed_minute_intervals()
+    for n, e in enumerate(ent_file.enterprises):
+        f_ents, i = origins[n] if origins and n < len(origins) else (reg_dir / "enterprises.yaml", n)
         epath = f"enterprises[{i}]"
         check_grid(f_ents, epath, e.grid_id, e.special_grid_id)
         for j, o in enumerate(e.outlets):
@@ -250,6 +288,10 @@ def _cross_check(
             if o.logger.mn in mns:
                 problems.add(f_ents, f"{path}.logger.mn", f"MN {o.logger.mn!r} is already the logger of {mns[o.logger.mn]}")
             mns[o.logger.mn] = o.site_id
+            if o.logger.minute_interval_s is not None and o.logger.minute_interval_s not in minute_choices:
+                problems.add(f_ents, f"{path}.logger.minute_interval_s",
+                             f"{o.logger.minute_interval_s} s is not a minute-data interval of HJ 212-2017 (CN 1064); "
+                             f"valid choices: {', '.join(map(str, minute_choices))}")
             outlets[o.site_id] = (e, o)
             check_measured(f_ents, path, o.parameters)
             measured = {m.parameter for m in o.parameters}

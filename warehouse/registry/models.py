@@ -127,10 +127,18 @@ class PermittedQuantity(StrictModel):
     valid_to: date | None = None
 
 
+HourLabel = Literal["start", "end"]
+ProtocolEdition = Literal["HJ212-2017", "HJ212-2005"]
+
+
 class Logger(StrictModel):
     mn: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1)
-    protocol_edition: Literal["HJ212-2017", "HJ212-2005"] = "HJ212-2017"
+    protocol_edition: ProtocolEdition = "HJ212-2017"
+    # minute-data (CN 2051) interval in seconds and the label of minute/hourly/daily data
+    # (start or end of the period); None = the edition's default (warehouse/registry/logger_defaults.csv)
+    minute_interval_s: int | None = None  # checked against minute_intervals.csv
+    hour_label: HourLabel | None = None
 
 
 class Outlet(StrictModel):

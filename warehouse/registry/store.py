@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from envmon.installation_key import installation_key, password_hmac
+from envmon.settings import get_settings
 from warehouse.bulk import insert_rows
 from warehouse.db import transaction
 from warehouse.registry.config import DEFAULT_TIMEZONE, Registry
@@ -32,8 +34,10 @@ class RegistryLoadResult:
     changes: list[TableChange]
 
 
-def registry_rows(reg: Registry) -> dict[str, list[tuple[Any, ...]]]:
-    """The rows of each registry table, in the tables' column order."""
+def registry_rows(reg: Registry, key: bytes | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of each registry table, in the tables' column order. Logger passwords are stored
+    as keyed hashes (`key`: the installation's, envmon/installation_key.py; migration 0095)."""
+    key = key if key is not None else installation_key(get_settings().home)
     rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in (
         "units", "parameters", "grids", "officers", "enterprises", "sites", "outlets",
         "site_parameters", "permit_limits", "permitted_quantities")}
@@ -60,8 +64,11 @@ def registry_rows(reg: Registry) -> dict[str, list[tuple[Any, ...]]]:
             rows["sites"].append((o.site_id, "outlet", o.name_zh, o.name_en, e.grid_id, e.special_grid_id,
                                   DEFAULT_TIMEZONE, o.latitude, o.longitude, o.commissioned_on, None,
                                   None, None, None, None, None))
+            facts = reg.facts_by_mn[o.logger.mn]  # effective values: the edition's defaults applied
             rows["outlets"].append((o.site_id, e.enterprise_id, o.outlet_type, o.reference_o2_pct,
-                                    o.emission_standard, o.logger.mn, o.logger.password, o.logger.protocol_edition))
+                                    o.emission_standard, o.logger.mn, password_hmac(key, o.logger.mn, o.logger.password),
+                                    o.logger.protocol_edition,
+                                    facts.minute_interval_s, facts.hour_label))
             for m in o.parameters:
                 rows["site_parameters"].append((o.site_id, m.parameter, m.interval_s, reg.site_unit(o.site_id, m.parameter)))
             for lim in o.permit_limits:
@@ -81,13 +88,23 @@ def last_config_hash(con: duckdb.DuckDBPyConnection) -> str | None:
 def _units_missing(con: duckdb.DuckDBPyConnection) -> bool:
     """Rows stored before site_parameters had units (migration 0080) must be written again."""
     row = con.execute("SELECT count(*) FROM site_parameters WHERE unit IS NULL").fetchone()
+    if row and row[0]:
+        return True
+    # outlets stored before the logger facts (migration 0085) must be written again too
+    row = con.execute("SELECT count(*) FROM outlets WHERE minute_interval_s IS NULL").fetchone()
+    if row and row[0]:
+        return True
+    # ... and before logger passwords were hashed (migration 0095 erased the clear ones)
+    row = con.execute("SELECT count(*) FROM outlets WHERE logger_password_hmac IS NULL").fetchone()
     return bool(row and row[0])
 
 
-def store_registry(con: duckdb.DuckDBPyConnection, reg: Registry) -> RegistryLoadResult:
+def store_registry(
+    con: duckdb.DuckDBPyConnection, reg: Registry, key: bytes | None = None
+) -> RegistryLoadResult:
     if last_config_hash(con) == reg.config_hash and not _units_missing(con):
         return RegistryLoadResult(False, reg.config_hash, [])
-    new_rows = registry_rows(reg)
+    new_rows = registry_rows(reg, key)
     changes = []
     with transaction(con):
         for table, rows in new_rows.items():

@@ -1,0 +1,305 @@
+"""Official outlet hours (issue #17) on a real warehouse, hand-worked, each citing its clause:
+coverage in minutes for 1-, 5- and 10-minute loggers (HJ 75-2017 / GB 3095 Table 4: 45 minutes),
+the logger's own hourly value preferred (HJ 212-2017 CN 2061, HJ 75-2017), a staff review inside
+the hour overriding it, slice-sum loads (HJ 212-2017 Appendix D), the O2 cap (HJ 75-2017 shut-down
+periods; tables/emission_o2_cap.csv), a stopped facility (CN 2021 running status) and zero flow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from derivedata import LOADED_AT, query, reading
+
+from transforms.derive.context import hour_min_minutes
+from transforms.derive.hour_cache import inputs_token
+from transforms.derive.jobs import derive_daily, derive_hourly
+from transforms.qc.review import record_review
+from transforms.standards import tables
+from transforms.standards.emissions import o2_cap_pct
+from warehouse.db import connect
+
+OUTLET = "huaneng_gaobeidian_da001"  # reference O2 6 % (registry), so2 in mg/m3, flue_flow m3/h
+H = datetime(2024, 3, 1, 2, tzinfo=UTC)  # 10:00 local
+HOUR = timedelta(hours=1)
+MIN = timedelta(minutes=1)
+
+
+def _records(parameter, value, unit, n, interval_s=60, start=H, **extra):  # type: ignore[no-untyped-def]
+    out = []
+    for i in range(n):
+        r = reading(
+            OUTLET, parameter, start + i * interval_s * MIN / 60, value, unit,
+            interval_s=interval_s, source_kind="hj212",
+        )  # fmt: skip
+        out.append({**r, **extra})
+    return out
+
+
+def _hour(parameter, value, unit, start=H, **extra):  # type: ignore[no-untyped-def]
+    r = reading(OUTLET, parameter, start, value, unit, interval_s=3600, source_kind="hj212")
+    return {**r, **extra}
+
+
+def _oh(wh, parameter, start=H):  # type: ignore[no-untyped-def]
+    rows = query(
+        wh,
+        """SELECT official_value, obtained, valid, invalid_reason, derived_value, covered_minutes,
+                  logger_value, logger_zs_value, corrected_value, o2_pct, load_kg, operating,
+                  not_operating_reason
+           FROM outlet_hours WHERE site_id = ? AND parameter = ? AND period_start = ?""",
+        [OUTLET, parameter, start],
+    )
+    assert len(rows) == 1, rows
+    keys = ("official", "obtained", "valid", "reason", "derived", "minutes", "logger", "logger_zs",
+            "corrected", "o2", "load", "operating", "stop")  # fmt: skip
+    return dict(zip(keys, rows[0], strict=True))
+
+
+def _agg(wh, parameter, statistic, start=H):  # type: ignore[no-untyped-def]
+    rows = query(
+        wh,
+        """SELECT value, valid, invalid_reason FROM aggregates
+           WHERE site_id = ? AND parameter = ? AND statistic = ? AND period_start = ?""",
+        [OUTLET, parameter, statistic, start],
+    )
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def _operating_base(start=H, o2=9.0, flow=400000.0, interval_s=600):  # type: ignore[no-untyped-def]
+    n = 3600 // interval_s
+    return _records("o2", o2, "%", n, interval_s, start) + _records(
+        "flue_flow", flow, "m3/h", n, interval_s, start
+    )
+
+
+def test_coverage_in_minutes_for_1_5_10_minute_loggers(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # HJ 75-2017 / GB 3095 Table 4: an hourly value needs 45 minutes of valid data, counted as
+    # valid records × the record's interval / 60 (a 10-minute logger's full hour: 6 × 10 = 60)
+    need = hour_min_minutes()["flue_gas"]
+    assert (
+        need
+        == 45
+        == int(
+            tables.one("emission_validity", standard="HJ75-2017", statistic="hourly_mean")[
+                "min_count"
+            ]
+        )
+    )
+    cases = [  # (interval_s, records, minutes, valid)
+        (60, 44, 44, False), (60, 45, 45, True),
+        (300, 8, 40, False), (300, 9, 45, True),
+        (600, 4, 40, False), (600, 5, 50, True),
+    ]  # fmt: skip
+    rows = []
+    for k, (iv, n, _, _) in enumerate(cases):
+        rows += _records("so2", 20.0, "mg/m3", n, iv, start=H + k * HOUR)
+        rows += _operating_base(H + k * HOUR)
+    insert(rows, H, H + len(cases) * HOUR)
+    derive_hourly(wh, H, H + len(cases) * HOUR)
+    for k, (iv, n, minutes, valid) in enumerate(cases):
+        oh = _oh(wh, "so2", H + k * HOUR)
+        assert (oh["minutes"], oh["valid"], oh["obtained"]) == (minutes, valid, "derived"), (iv, n)
+        assert oh["official"] == (20.0 if valid else None)
+        assert oh["derived"] == (20.0 if valid else None)
+        value, agg_valid, reason = _agg(wh, "so2", "hour_avg", H + k * HOUR)
+        assert agg_valid is valid and value == (20.0 if valid else None)
+        if not valid:
+            assert reason == f"so2: {minutes} valid minutes < 45 required"
+
+
+def test_logger_hour_preferred_and_a_review_inside_the_hour_overrides_it(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # HJ 75-2017 / HJ 212-2017: platforms judge on the logger's own hourly value (CN 2061) when
+    # it passes QC; the minutes' mean is kept beside it (consistency check)
+    h2 = H + HOUR
+    rows = []
+    for start in (H, h2):
+        rows += _records("so2", 30.0, "mg/m3", 6, 600, start)
+        rows.append(_hour("so2", 40.0, "mg/m3", start, value_zs=48.0))
+        rows += _operating_base(start)
+    insert(rows, H, H + 2 * HOUR)
+    with connect(wh) as con:  # a staff review invalidates one 10-minute record of the 2nd hour
+        record_review(
+            con, "flag", OUTLET, "so2", h2 + 10 * MIN, h2 + 20 * MIN, "span drift", "staff1"
+        )
+    derive_hourly(wh, H, H + 2 * HOUR)
+
+    oh = _oh(wh, "so2", H)
+    assert (oh["official"], oh["obtained"], oh["valid"], oh["derived"], oh["minutes"]) == (
+        40.0, "logger", True, 30.0, 60,
+    )  # fmt: skip
+    assert (oh["logger"], oh["logger_zs"]) == (40.0, 48.0)
+    # envmon's correction of the official value: 40 × (21 − 6) / (21 − 9) = 50
+    assert abs(oh["corrected"] - 50.0) < 1e-9 and oh["o2"] == 9.0
+    assert _agg(wh, "so2", "hour_avg")[:2] == (40.0, True)
+    assert abs(_agg(wh, "so2", "hour_avg_o2")[0] - 50.0) < 1e-9
+
+    # the reviewed hour: the logger's 40 is not taken as is; 5 records × 10 min = 50 ≥ 45 minutes
+    oh = _oh(wh, "so2", h2)
+    assert (oh["official"], oh["obtained"], oh["valid"], oh["minutes"], oh["logger"]) == (
+        30.0, "derived", True, 50, 40.0,
+    )  # fmt: skip
+    assert _agg(wh, "so2", "hour_avg", h2)[:2] == (30.0, True)
+
+
+def test_review_leaving_too_few_minutes_invalidates_the_logger_hour(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # 10-minute logger, 2 of 6 records flagged by staff: 4 × 10 = 40 < 45 minutes (HJ 75-2017)
+    rows = [*_records("so2", 30.0, "mg/m3", 6, 600), _hour("so2", 40.0, "mg/m3")]
+    insert(rows + _operating_base(), H, H + HOUR)
+    with connect(wh) as con:
+        record_review(con, "flag", OUTLET, "so2", H, H + 20 * MIN, "zero drift", "staff1")
+    derive_hourly(wh, H, H + HOUR)
+    oh = _oh(wh, "so2")
+    assert (oh["official"], oh["obtained"], oh["valid"], oh["minutes"], oh["logger"]) == (
+        None, "derived", False, 40, 40.0,
+    )  # fmt: skip
+    assert oh["reason"] == "so2: 40 valid minutes < 45 required"
+    assert _agg(wh, "so2", "hour_avg")[1] is False
+
+
+def test_slice_sum_load_of_the_issue_example(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # HJ 212-2017 Appendix D, the issue's example: 30 min at 100 mg/m3 & 100 000 m3/h, then
+    # 30 min at 10 mg/m3 & 300 000 m3/h: 100 × 1e5 × 0.5 h + 10 × 3e5 × 0.5 h = 5.0 + 1.5
+    # = 6.5 kg (hour means 55 × 200 000 × 1 h would give 11.0 kg)
+    rows = _records("so2", 100.0, "mg/m3", 3, 600) + _records(
+        "so2", 10.0, "mg/m3", 3, 600, H + 30 * MIN
+    )
+    rows += _records("flue_flow", 100000.0, "m3/h", 3, 600) + _records(
+        "flue_flow", 300000.0, "m3/h", 3, 600, H + 30 * MIN
+    )
+    rows += _records("o2", 9.0, "%", 6, 600)
+    # the next hour: the logger's -Cou per slice is taken as sent (kg)
+    h2 = H + HOUR
+    rows += _records("so2", 100.0, "mg/m3", 6, 600, h2, value_cou=0.75)
+    rows += _operating_base(h2, flow=100000.0)
+    insert(rows, H, H + 2 * HOUR)
+    derive_hourly(wh, H, H + 2 * HOUR)
+    oh = _oh(wh, "so2")
+    assert abs(oh["load"] - 6.5) < 1e-9 and abs(oh["official"] - 55.0) < 1e-9
+    value, valid, _ = _agg(wh, "so2", "hour_load_kg")
+    assert valid and abs(value - 6.5) < 1e-9
+    assert abs(_oh(wh, "so2", h2)["load"] - 6 * 0.75) < 1e-9  # not 100 × 1e5 × 1 h = 10 kg
+
+
+def test_o2_cap_both_sides(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # HJ 75-2017: O2 above the cap marks a shut-down / purge (cap: tables/emission_o2_cap.csv)
+    cap = o2_cap_pct()
+    assert cap == 19.0
+    cases = [(18.9, True), (19.0, True), (19.1, False), (20.9, False)]
+    rows = []
+    for k, (o2, _) in enumerate(cases):
+        rows += _records("so2", 10.0, "mg/m3", 6, 600, H + k * HOUR)
+        rows += _operating_base(H + k * HOUR, o2=o2)
+    insert(rows, H, H + len(cases) * HOUR)
+    derive_hourly(wh, H, H + len(cases) * HOUR)
+    for k, (o2, operating) in enumerate(cases):
+        oh = _oh(wh, "so2", H + k * HOUR)
+        value, valid, reason = _agg(wh, "so2", "hour_avg_o2", H + k * HOUR)
+        assert oh["operating"] is operating and valid is operating, o2
+        if operating:  # 10 × (21 − 6) / (21 − O2): 18.9 -> 71.43, 19.0 -> 75
+            assert abs(value - 10.0 * 15 / (21 - o2)) < 1e-9
+            assert abs(oh["corrected"] - value) < 1e-9
+        else:  # 20.9 % would have made 10 mg/m3 into 1 500 mg/m3 (> the 50 mg/m3 permit)
+            # the hour's data stay valid and shown (10 mg/m3), beside operating = false
+            assert value is None and oh["corrected"] is None
+            assert (oh["official"], oh["valid"]) == (10.0, True)
+            assert oh["stop"] == f"O2 {o2} % > cap 19 %"
+            assert reason == f"so2: not operating: O2 {o2} % > cap 19 %"
+            assert _agg(wh, "so2", "hour_avg", H + k * HOUR)[1] is False
+            # O2 itself stays a valid hour: it is what shows the shut-down
+            assert _agg(wh, "o2", "hour_avg", H + k * HOUR)[:2] == (o2, True)
+
+
+def _run_status(wh, start, code, status):  # type: ignore[no-untyped-def]
+    with connect(wh) as con:
+        con.execute(
+            """INSERT INTO logger_events (site_id, mn, cn, event_time, kind, code, status_code,
+                                          alarm_type, received_at, origin, extra, batch_id)
+               VALUES (?, 'G11010001883490606930', '2021', ?, 'run_status', ?, ?, NULL, ?, 'test',
+                       NULL, 'ev1')""",
+            [OUTLET, start, code, status, LOADED_AT],
+        )
+
+
+def test_stopped_facility_with_high_concentration_and_zero_flow(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # HJ 212-2017 CN 2021 SBn-RS: 0 = stopped. Hour 1: the only facility reported is stopped
+    # and SO2 reads 500 mg/m3 (10 × the 50 mg/m3 permit): not operating, no exceedance.
+    # Hour 2: SB1 stopped but SB2 running: operating (a stopped treatment facility beside a
+    # running line is not a shut-down). Hour 3: zero flow.
+    h2, h3 = H + HOUR, H + 2 * HOUR
+    rows = []
+    for start in (H, h2):
+        rows += _records("so2", 500.0, "mg/m3", 6, 600, start) + _operating_base(start)
+    rows += _records("so2", 500.0, "mg/m3", 6, 600, h3) + _operating_base(h3, flow=0.0)
+    insert(rows, H, H + 3 * HOUR)
+    with connect(wh) as con:
+        token_before = inputs_token(con)
+    _run_status(wh, H + 5 * MIN, "SB1", 0)
+    _run_status(wh, h2 + 5 * MIN, "SB1", 0)
+    _run_status(wh, h2 + 6 * MIN, "SB2", 1)
+    with connect(wh) as con:  # a new logger event changes the hour cache's token
+        assert inputs_token(con) != token_before
+    derive_hourly(wh, H, H + 3 * HOUR)
+
+    oh = _oh(wh, "so2")
+    assert (oh["operating"], oh["stop"], oh["valid"]) == (False, "停运 SB1 stopped (CN 2021)", True)
+    assert oh["derived"] == 500.0 and oh["official"] == 500.0  # shown, judged on nothing
+    for statistic in ("hour_avg", "hour_avg_o2"):
+        value, valid, reason = _agg(wh, "so2", statistic)
+        assert (value, valid, reason) == (
+            None,
+            False,
+            "so2: not operating: 停运 SB1 stopped (CN 2021)",
+        )
+    assert _oh(wh, "flue_flow")["operating"] is False and _oh(wh, "flue_flow")["valid"] is True
+
+    oh = _oh(wh, "so2", h2)
+    assert (oh["operating"], oh["valid"], oh["official"]) == (True, True, 500.0)
+    assert _agg(wh, "so2", "hour_avg_o2", h2)[1] is True
+
+    oh = _oh(wh, "so2", h3)
+    assert (oh["operating"], oh["stop"], oh["load"]) == (False, "zero flow", 0.0)
+    assert _agg(wh, "so2", "hour_avg_o2", h3)[:2] == (None, False)
+
+    # the daily run rebuilds the day's outlet hours the same way
+    derive_daily(wh, datetime(2024, 3, 1).date())
+    assert _oh(wh, "so2")["stop"] == "停运 SB1 stopped (CN 2021)"
+
+
+def test_outlet_days_logger_daily_value_and_20_valid_hours(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # HJ 75-2017: a daily value needs 20 valid hourly values; the logger's own daily value
+    # (CN 2031) is official when it passes QC. so2: 20 logger hours at 30 mg/m3 and a daily
+    # value of 31; nox: 19 hours, no daily value -> invalid; dust: 20 hours -> derived mean
+    t0 = datetime(2024, 2, 29, 16, tzinfo=UTC)  # local midnight of 2024-03-01 (Asia/Shanghai)
+    need = int(
+        tables.one("emission_validity", standard="HJ75-2017", statistic="daily_mean")["min_count"]
+    )
+    assert need == 20
+    rows = []
+    for h in range(need):
+        start = t0 + h * HOUR
+        rows += [_hour("so2", 30.0, "mg/m3", start), _hour("dust", 5.0 + h, "mg/m3", start)]
+        rows += [_hour("o2", 9.0, "%", start), _hour("flue_flow", 400000.0, "m3/h", start)]
+        if h < need - 1:
+            rows.append(_hour("nox", 50.0, "mg/m3", start))
+    daily = reading(OUTLET, "so2", t0, 31.0, "mg/m3", interval_s=86400, source_kind="hj212")
+    insert([*rows, daily], t0, t0 + 24 * HOUR)
+    derive_daily(wh, datetime(2024, 3, 1).date())
+    got = {
+        r[0]: r[1:]
+        for r in query(
+            wh,
+            """SELECT parameter, official_value, obtained, valid, invalid_reason, derived_value,
+                      logger_value, load_kg, valid_hours, operating_hours
+               FROM outlet_days WHERE site_id = ? AND period_start = ?""",
+            [OUTLET, t0],
+        )
+    }
+    # so2 load: 20 one-hour slices × 30 mg/m3 × 400 000 m3/h × 1e-6 = 20 × 12 = 240 kg
+    so2 = got["so2"]
+    assert so2[:6] == (31.0, "logger", True, None, 30.0, 31.0)
+    assert abs(so2[6] - 240.0) < 1e-6 and so2[7:] == (20, 20)
+    assert got["nox"][:4] == (None, "derived", False, "nox: 19 valid hours < 20 required")
+    assert got["nox"][6] is None
+    # dust: mean of 5..24 = 14.5
+    assert got["dust"][:3] == (14.5, "derived", True)

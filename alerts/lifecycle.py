@@ -217,10 +217,14 @@ class Evaluation:
     def _chain(
         self, rule: Any, o: Observation, by_end: dict[datetime, Observation]
     ) -> list[Observation]:
-        """o and the periods just before it (contiguous), newest first, as many as the duration looks at."""
+        """o and the periods just before it (contiguous), newest first, as many as the duration
+        looks at. A bridged period (no data at all in the hour: Observation.bridge) is looked
+        through: it neither counts towards the duration nor breaks the run."""
         chain = [o]
         while len(chain) < rule.duration.window:
             prev = by_end.get(chain[-1].period_start)
+            while prev is not None and prev.bridge:
+                prev = by_end.get(prev.period_start)
             if prev is None:
                 break
             chain.append(prev)
@@ -321,8 +325,15 @@ class Evaluation:
         alert["message"] = self._message(rule, site, alert, o)
         self.new_alerts.add(alert_id)
         self.dirty[alert_id] = alert
-        # Evidence: the triggering periods and the context before the first exceedance.
-        context = list(reversed(chain))
+        # Evidence: the triggering periods (with the no-data hours looked through between
+        # them) and the context before the first exceedance.
+        context = [o]
+        while context[-1] is not chain[-1]:
+            before = by_end.get(context[-1].period_start)
+            if before is None:  # pragma: no cover - the chain was walked through by_end
+                break
+            context.append(before)
+        context.reverse()
         before = by_end.get(context[0].period_start)
         for _ in range(rule.context_periods):
             if before is None:

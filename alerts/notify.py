@@ -441,7 +441,9 @@ def deliver(
                 outcome[m.notification_id] = None
             except _SEND_ERRORS as exc:
                 outcome[m.notification_id] = _describe(exc)
-                log.warning("notification %s via %s failed: %s", m.notification_id, m.channel_id, exc)
+                log.warning(
+                    "notification %s via %s failed: %s", m.notification_id, m.channel_id, exc
+                )
     finally:
         run.close()
     return outcome

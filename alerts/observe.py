@@ -28,6 +28,7 @@ from alerts.rules import (
     RuleSet,
     ThresholdRule,
     TransmissionEfficiencyRule,
+    TreatmentStoppedRule,
     period_of,
 )
 from transforms.standards import noise as gb3096
@@ -47,6 +48,9 @@ class Observation:
     unit: str | None
     exceeded: bool | None
     detail: str | None = None
+    # a no-verdict period a duration looks through (no data at all in the hour): it neither
+    # counts towards the run nor breaks it (long stops, treatment stopped)
+    bridge: bool = False
 
     @property
     def multiple(self) -> float | None:
@@ -145,6 +149,15 @@ class Observer:
             }
         return name in self._tables
 
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether `table` has `column` yet (columns of later migrations may be absent)."""
+        return bool(
+            self.con.execute(
+                "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
+                [table, column],
+            ).fetchone()[0]
+        )
+
     def convert(self, value: float, unit_from: str, unit_to: str) -> float | None:
         a, b = self.units.get(unit_from), self.units.get(unit_to)
         if unit_from == unit_to:
@@ -201,7 +214,7 @@ class Observer:
                     rule.rule_id, o.site_id, o.parameter, o.period_start, o.period_end
                 )
                 if m is not None:
-                    o.exceeded, o.detail = None, f"maintenance window {m}"
+                    o.exceeded, o.detail, o.bridge = None, f"maintenance window {m}", False
         out.sort(key=lambda o: (o.site_id, o.parameter or "", o.period_start))
         return out
 
@@ -221,6 +234,8 @@ class Observer:
             obs = self._consistency(rule, window)
         elif isinstance(rule, LongStopRule):
             obs = self._long_stop(rule, window)
+        elif isinstance(rule, TreatmentStoppedRule):
+            obs = self._treatment_stopped(rule, window)
         else:  # pragma: no cover - the rule models are a closed union
             raise TypeError(f"unknown rule kind {type(rule).__name__}")
         return self.finish(rule, obs, window)
@@ -715,14 +730,18 @@ class Observer:
         """Per outlet, parameter and hour of outlet_hours: the logger's own value against
         envmon's (derived mean, or O2-corrected mean). Exceeded when they differ by more than
         max(relative_tolerance × |envmon's value|, absolute_floor); no verdict when either is
-        missing, or (skip_not_operating) in a shut-down hour."""
+        missing, when the logger's own hourly reading did not pass QC (logger_valid not true:
+        a calibration, maintenance or fault flag is no evidence of tampering), or
+        (skip_not_operating) in a shut-down hour."""
         if not self.has_table("outlet_hours"):
             return []
         theirs, ours = CONSISTENCY_PAIRS[rule.compare]
         sites = [s.site_id for s in self.sites_of(rule.site_kinds)]
+        # without migration 0092 nothing says the logger's hour passed QC: no verdicts
+        valid_col = "logger_valid" if self.has_column("outlet_hours", "logger_valid") else "NULL"
         rows = self.con.execute(
             f"SELECT site_id, parameter, timezone('UTC', period_start), unit, {theirs}, {ours}, "
-            "operating, not_operating_reason FROM outlet_hours "
+            f"operating, not_operating_reason, {valid_col} FROM outlet_hours "
             "WHERE parameter IN (SELECT unnest($params)) AND site_id IN (SELECT unnest($sites)) "
             "AND period_start >= $lo AND period_start < $hi ORDER BY ALL",
             {"params": rule.parameters, "sites": sites, "lo": w.read_from, "hi": w.end},
@@ -731,13 +750,25 @@ class Observer:
         theirs_name = {"logger_value": "Avg", "logger_zs_value": "ZsAvg"}[theirs]
         floor = rule.absolute_floor
         out: dict[tuple[str, str, datetime], Observation] = {}
-        for site_id, parameter, ps, unit, logger, envmon, operating, why_stopped in rows:
+        for site_id, parameter, ps, unit, logger, envmon, operating, why_stopped, ok in rows:
             ps = ps.replace(tzinfo=UTC)
             pe = ps + HOUR
             key = (site_id, parameter, ps)
             if logger is None or envmon is None:
                 missing = "no logger value" if logger is None else f"no {ours_name} value"
                 out[key] = Observation(site_id, parameter, ps, pe, None, None, unit, None, missing)
+                continue
+            if ok is not True:
+                why = (
+                    "outlet_hours.logger_valid missing (migration 0092)"
+                    if valid_col == "NULL"
+                    else "the logger's hourly reading failed QC (calibration, maintenance or fault)"
+                    if ok is False
+                    else "the logger's hourly reading has no QC verdict"
+                )
+                out[key] = Observation(
+                    site_id, parameter, ps, pe, None, None, unit, None, f"not judged: {why}"
+                )
                 continue
             if rule.skip_not_operating and operating is False:
                 out[key] = Observation(
@@ -798,11 +829,88 @@ class Observer:
         out = []
         for site_id, ps, running, known, reasons in rows:
             ps = ps.replace(tzinfo=UTC)
-            if not known:
-                verdict, detail = None, "operating state unknown"
+            o = Observation(site_id, None, ps, ps + HOUR, None, None, None, None, None)
+            if not known:  # no data at all in the hour: neither counts nor clears a stop
+                o.detail, o.bridge = "operating state unknown (no data)", True
             elif running:
-                verdict, detail = False, "operating"
+                o.exceeded, o.detail = False, "operating"
             else:
-                verdict, detail = True, f"not operating: {reasons or 'shut down'}"
-            out.append(Observation(site_id, None, ps, ps + HOUR, None, None, None, verdict, detail))
+                o.exceeded, o.detail = True, f"not operating: {reasons or 'shut down'}"
+            out.append(o)
         return out
+
+    def _treatment_stopped(self, rule: TreatmentStoppedRule, w: Window) -> list[Observation]:
+        """Per outlet and hour of outlet_hours: exceeded when the outlet operates (discharges)
+        while a treatment facility is reported stopped (treatment_stopped names it); normal
+        when it operates with every facility running, or when it is shut down (nothing is
+        discharged untreated); no verdict when the hour has no data (operating null)."""
+        if not self.has_table("outlet_hours"):
+            return []
+        if not self.has_column("outlet_hours", "treatment_stopped"):
+            raise RuntimeError(
+                f"rule {rule.rule_id}: outlet_hours has no column treatment_stopped "
+                "(migration 0092_outlet_hours_treatment): run `envmon init`"
+            )
+        sites = [s.site_id for s in self.sites_of(rule.site_kinds)]
+        rows = self.con.execute(
+            "SELECT site_id, timezone('UTC', period_start), bool_or(operating), count(operating), "
+            "string_agg(DISTINCT trim(f.facility), ', ' ORDER BY trim(f.facility)) "
+            "FILTER (WHERE operating AND trim(f.facility) <> '') "
+            "FROM outlet_hours LEFT JOIN LATERAL "
+            "(SELECT unnest(string_split(coalesce(treatment_stopped, ''), ',')) AS facility) f ON true "
+            "WHERE site_id IN (SELECT unnest($sites)) "
+            "AND period_start >= $lo AND period_start < $hi GROUP BY ALL ORDER BY ALL",
+            {"sites": sites, "lo": w.read_from, "hi": w.end},
+        ).fetchall()
+        seen = self._seen_running(rule, sites, w) if rule.seen_running_within_h else None
+        out = []
+        for site_id, ps, running, known, facilities in rows:
+            ps = ps.replace(tzinfo=UTC)
+            o = Observation(site_id, None, ps, ps + HOUR, None, None, None, None, None)
+            stopped = facilities.split(", ") if facilities else []
+            if seen is not None and stopped:
+                since = ps - timedelta(hours=rule.seen_running_within_h or 0)
+                judged = [
+                    f for f in stopped if any(since <= t < ps + HOUR for t in seen[(site_id, f)])
+                ]
+                unseen = [f for f in stopped if f not in judged]
+            else:
+                judged, unseen = stopped, []
+            if not known:
+                o.detail, o.bridge = "operating state unknown (no data)", True
+            elif not running:
+                o.exceeded, o.detail = False, "not operating (shut down): nothing discharged"
+            elif judged:
+                o.exceeded = True
+                o.detail = f"治理设施停运 treatment facility stopped while discharging: {', '.join(judged)}"
+            elif unseen:
+                o.detail = (
+                    f"{', '.join(unseen)} reported stopped but never running in the "
+                    f"{rule.seen_running_within_h} h before: status slots wired to nothing? "
+                    "(not judged)"
+                )
+            else:
+                o.exceeded, o.detail = False, "operating with the treatment facilities running"
+            out.append(o)
+        return out
+
+    def _seen_running(
+        self, rule: TreatmentStoppedRule, sites: list[str], w: Window
+    ) -> defaultdict[tuple[str, str], list[datetime]]:
+        """(site, facility) -> the times the outlet's logger reported the facility running
+        (logger_events kind 'run_status', status_code not 0) within the rule's look-back."""
+        seen: defaultdict[tuple[str, str], list[datetime]] = defaultdict(list)
+        if not self.has_table("logger_events"):
+            return seen
+        for site_id, code, at in self.con.execute(
+            "SELECT site_id, code, timezone('UTC', event_time) FROM logger_events "
+            "WHERE kind = 'run_status' AND code IS NOT NULL AND status_code <> 0 "
+            "AND site_id IN (SELECT unnest($sites)) AND event_time >= $lo AND event_time < $hi",
+            {
+                "sites": sites,
+                "lo": w.read_from - timedelta(hours=rule.seen_running_within_h or 0),
+                "hi": w.end,
+            },
+        ).fetchall():
+            seen[(site_id, code)].append(at.replace(tzinfo=UTC))
+        return seen

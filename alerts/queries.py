@@ -204,7 +204,8 @@ def logger_alarms(
             extra = json.loads(row["extra"] or "{}")
         except ValueError:
             extra = {}
-        value = extra.get(f"{row['code']}-Ala") if isinstance(extra, dict) else None
+        code = row["code"]  # no code: no `<code>-Ala` to look up (not "None-Ala")
+        value = extra.get(f"{code}-Ala") if code is not None and isinstance(extra, dict) else None
         row["alarm_value"] = None if value is None else str(value)
     return rows
 

@@ -239,12 +239,35 @@ class ConsistencyRule(_RuleBase):
 
 
 class LongStopRule(_RuleBase):
-    """An outlet not operating (outlet_hours.operating false in every row of the hour: stopped
-    facility, zero flow, O2 above the cap) for `duration` hours, not covered by a declared
-    maintenance window."""
+    """An outlet not operating (outlet_hours.operating false in every row of the hour: process
+    evidence of a shut-down — zero flow, O2 above the cap; a stopped treatment facility is not
+    one) for `duration` hours, not covered by a declared maintenance window. An hour with no
+    data (operating null) has no verdict and is looked through: it neither counts nor clears."""
 
     kind: Literal["long_stop"]
     basis: str
+
+
+class TreatmentStoppedRule(_RuleBase):
+    """A pollution-treatment facility reported stopped (HJ 212-2017 CN 2021 SBxxx-RS, the
+    status of the TREATMENT facility) while the outlet is operating, i.e. discharging
+    (outlet_hours.operating true and treatment_stopped naming the facilities) for `duration`
+    hours: the classic bypass, 治理设施停运而排放口仍在排放. A shut-down hour (operating false)
+    is normal — nothing is discharged untreated; an hour with no data (operating null) has no
+    verdict. The duration is the bureau's operating choice."""
+
+    kind: Literal["treatment_stopped"]
+    basis: str
+    seen_running_within_h: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "judge a facility only when the same outlet reported it running (SBn-RS not 0) "
+            "within this many hours before the hour: loggers send SB1..SB8-RS=0 for status "
+            "slots wired to nothing (every logger of the 2016 capture); such an hour has no "
+            "verdict — it neither opens nor clears. None: every reported facility counts"
+        ),
+    )
 
 
 Rule = Annotated[
@@ -254,7 +277,8 @@ Rule = Annotated[
     | FlaggedRule
     | TransmissionEfficiencyRule
     | ConsistencyRule
-    | LongStopRule,
+    | LongStopRule
+    | TreatmentStoppedRule,
     Field(discriminator="kind"),
 ]
 
@@ -343,7 +367,9 @@ def _check_rule(rule: Any, where: str, registry: Any, problems: list[str]) -> No
             "only_during",
             f"night/holiday windows apply to hourly rules; this rule observes a {period_of(rule)}",
         )
-    if isinstance(rule, ConsistencyRule | LongStopRule) and rule.site_kinds != ["outlet"]:
+    if isinstance(
+        rule, ConsistencyRule | LongStopRule | TreatmentStoppedRule
+    ) and rule.site_kinds != ["outlet"]:
         bad("site_kinds", f"{rule.kind} rules read outlet_hours: site_kinds: [outlet]")
     if isinstance(rule, ConsistencyRule):
         unit = rule.absolute_floor.unit

@@ -4,12 +4,22 @@ Logger passwords (HJ 212 `PW`) are never stored in clear by envmon: the warehous
 `outlets.logger_password_hmac` = HMAC-SHA256(key, MN NUL password), so two loggers with the same
 password get different hashes and a copy of the warehouse alone does not allow an offline
 guess of 6-digit passwords (the key is not in it). The key is 32 random bytes (hex) in
-`<ENVMON_HOME>/secrets/installation.key`, mode 0600, created on first use; it is never logged.
-Losing it only means the hashes are written again on the next `envmon registry load`.
+`<ENVMON_HOME>/secrets/installation.key`, mode 0600, created on first use (written to a temporary
+file, synced, then linked into place: a concurrent first use never sees an empty or partial key);
+it is never logged.
+
+Losing it (or its ENVMON_HOME) makes a new key on next use. Then the stored hashes no longer
+match: `outlets.logger_password_hmac` stays as it was until the registry is stored again, and
+`envmon registry load` skips an unchanged configuration (warehouse/registry/store.py) — edit the
+registry, or clear the column (`UPDATE outlets SET logger_password_hmac = NULL`) and load again;
+the `[pw hmac-sha256:...]` notes of unknown-MN dead letters were made with the old key, so
+`envmon deadletters retry` cannot check their passwords any more (they stay waiting). The server
+itself hashes the registry's passwords with the key at start and is not affected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -33,14 +43,24 @@ def installation_key(home: Path) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
+    # the whole key is written and synced under a private name, then linked into place: the
+    # key file never exists empty or half-written (a concurrent first use reads a whole key)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it meanwhile: use theirs
-        return _read(path)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process linked its key first
+            os.link(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        tmp.unlink(missing_ok=True)
     return _read(path)
 
 

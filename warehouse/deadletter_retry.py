@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest.hj212.auth import MASK_NOTE
 from ingest.hj212.onboarding import (
     UNKNOWN_MN_PREFIX,
     LandReport,
@@ -42,6 +41,17 @@ class RetryReport:
     batches: list[BatchRef] = field(default_factory=list)
 
 
+# the note of a masked dead letter (auth.MASK_NOTE; letters written before the CRC was masked
+# too carry the older note, which begins alike)
+_MASKED = "[raw bytes: password values replaced by ******"
+# reasons of dead letters that parsed (CRC right) on arrival: their masked bytes are framed again
+_PARSED_ON_ARRIVAL = (UNKNOWN_MN_PREFIX, "wrong password for MN", "login refused unchecked",
+                      "time: ", "contract: ", "unknown pollutant code", "split: ")  # fmt: skip
+# ... of which these had passed the login (MN and password checked) before they were refused
+_LOGGED_IN = ("time: ", "contract: ", "unknown pollutant code", "split: ")
+PAGE_ROWS = 5000  # dead letters read and retried at a time (bounded memory after a flood)
+
+
 def retry_dead_letters(
     con: duckdb.DuckDBPyConnection,
     registry: Registry,
@@ -49,42 +59,71 @@ def retry_dead_letters(
     state_dir: Path,
     tz: tzinfo,
     password_key: bytes | None = None,
+    page_rows: int | None = None,
 ) -> RetryReport:
+    """Retry the waiting HJ 212 dead letters, `page_rows` at a time (oldest first).
+
+    Every masked letter that parsed on arrival is framed again (`unmask_frame`: the masked PW
+    and CRC; a letter refused for its frame — CRC, length, header — is not, so it still fails).
+    Its masked password never matches a registry password; instead an unknown-MN letter's
+    password is checked by the keyed hash its reason noted, and a letter refused after its
+    login (time window, contract, unknown code, split) counts as logged in."""
     report = RetryReport()
-    rows = con.execute(
-        """SELECT dead_letter_id, origin, reason, raw, received_at FROM dead_letters
-           WHERE status = 'waiting' AND source_kind = 'hj212' AND raw IS NOT NULL
-           ORDER BY received_at, dead_letter_id"""
-    ).fetchall()
-    report.waiting = len(rows)
-    if not rows:
-        return report
-    records, tried = [], {}
+    page_rows = page_rows or PAGE_ROWS
+    after: tuple | None = None  # (received_at, dead_letter_id) of the last row read
+    query = """SELECT dead_letter_id, origin, reason, raw, received_at FROM dead_letters
+               WHERE status = 'waiting' AND source_kind = 'hj212' AND raw IS NOT NULL {}
+               ORDER BY received_at, dead_letter_id LIMIT ?"""
+    while True:
+        if after is None:
+            rows = con.execute(query.format(""), [page_rows]).fetchall()
+        else:
+            rows = con.execute(
+                query.format("AND (received_at > ? OR (received_at = ? AND dead_letter_id > ?))"),
+                [after[0], after[0], after[1], page_rows],
+            ).fetchall()
+        if not rows:
+            break
+        after = (rows[-1][4], rows[-1][0])
+        _retry_page(rows, report, registry, landing, state_dir, tz, password_key, con)
+        if len(rows) < page_rows:
+            break
+    return report
+
+
+def _retry_page(rows, report, registry, landing, state_dir, tz, password_key, con) -> None:  # type: ignore[no-untyped-def]
+    report.waiting += len(rows)
+    records, tried, logged_in = [], {}, set()
     for i, r in enumerate(rows):
-        raw = bytes(r[3])
-        if r[2].startswith(UNKNOWN_MN_PREFIX) and MASK_NOTE in r[2]:
+        raw, reason = bytes(r[3]), r[2]
+        if _MASKED in reason and reason.startswith(_PARSED_ON_ARRIVAL):
             raw = unmask_frame(raw)  # it parsed on arrival; the masking broke its CRC
-            if (h := tried_password_hash(r[2])) is not None:
-                tried[i] = h  # the password tried, as a keyed hash: checked instead of PW
+            if reason.startswith(UNKNOWN_MN_PREFIX):
+                if (h := tried_password_hash(reason)) is not None:
+                    tried[i] = h  # the password tried, as a keyed hash: checked instead of PW
+            elif reason.startswith(_LOGGED_IN):
+                logged_in.add(i)
         records.append(raw)
     received = [r[4] for r in rows]
     first = process_records(records, registry, lambda i, mn: rows[i][1], received, tz,
-                            password_key=password_key, tried_passwords=tried)  # fmt: skip
+                            password_key=password_key, tried_passwords=tried,
+                            authenticated=logged_in)  # fmt: skip
     residual: dict[int, set[str]] = defaultdict(set)
     for d in first.dead:
         residual[d["record"]].add(d["reason"])
     passing = [
         i for i, s in enumerate(first.status) if s != "dead" and rows[i][2] not in residual[i]
     ]
-    report.still_dead = len(rows) - len(passing)
+    report.still_dead += len(rows) - len(passing)
     if not passing:
-        return report
+        return
     # the passing ones alone, so that nothing of the others is landed again
     again = first.subset(set(passing))
     report.landed.add(again)
-    report.batches = write_processed(again, landing, state_dir)
+    batches = write_processed(again, landing, state_dir)
+    report.batches += batches
     note = f"retried {datetime.now(UTC).isoformat()}: landed again in " + ", ".join(
-        b.batch_id for b in report.batches
+        b.batch_id for b in batches
     )
     ids = pa.table({"dead_letter_id": [rows[i][0] for i in passing]})
     con.register("retried_ids", ids)
@@ -97,5 +136,4 @@ def retry_dead_letters(
             )
     finally:
         con.unregister("retried_ids")
-    report.replayed = len(passing)
-    return report
+    report.replayed += len(passing)

@@ -25,6 +25,13 @@
 - A batch moved to quarantine whose record a crash prevented is recorded by the next load.
 - A full disk is not the batch's fault: the load stops with `LoadError` naming the batch and the
   setting (`duckdb_temp_dir`), and nothing is quarantined.
+- Only errors a batch can cause quarantine it: DuckDB conversion / type / range errors, constraint
+  errors, invalid input, binder errors (its columns), and running out of memory on it. Errors of
+  the machine or the warehouse — I/O (disk quota, EIO, a temp directory that cannot be created),
+  permission, a read-only database, a missing table, a transaction conflict with another writer,
+  an internal error, a connection DuckDB invalidated — would fail every batch of the run the same
+  way: the load stops with `LoadError` naming the batch and what to check, and quarantines nothing
+  (the batches stay in the landing zone for the next run).
 - `.tmp-*` files a crashed writer left in the landing zone are removed once older than
   `landing_tmp_max_age_s` (a file being written now is younger and never touched).
 """
@@ -65,7 +72,26 @@ _KEY_JOIN = " AND ".join(f"i.{c} = k.{c}" for c in NATURAL_KEY)
 
 
 class LoadError(EnvmonError):
-    """The load cannot go on (a full disk): not the fault of a batch, so nothing is quarantined."""
+    """The load cannot go on (the machine or the warehouse failed, e.g. a full disk): not the fault of
+    a batch, so nothing is quarantined."""
+
+
+# DuckDB errors a batch's own rows can cause: the batch is quarantined and the others still load.
+# DataError: conversion, type mismatch, out of range; IntegrityError: constraints.
+_BATCH_FAULTS: tuple[type[BaseException], ...] = (
+    duckdb.DataError,
+    duckdb.IntegrityError,
+    duckdb.InvalidInputException,
+    duckdb.BinderException,
+    duckdb.OutOfMemoryException,
+)
+# Text of an error of the machine or the warehouse, even when DuckDB raises it as one of the above
+# (a read-only database is an InvalidInputException).
+_MACHINE_TEXT = re.compile(
+    r"read-only|read only|invalidated|no space left|quota|permission denied|input/output error|"
+    r"read-only file system|too many open files",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -186,12 +212,11 @@ def _load_chunk_isolating(
         if len(chunk) == 1:
             _fail_batch(con, landing, chunk[0][0], quarantine_dir, "readings", exc, report)
             return
-        if _connection_dead(con):  # cannot retry batch by batch here: none of them is blamed
-            raise LoadError(
-                f"envmon load: DuckDB gave up on a chunk of {len(chunk)} readings batches and invalidated the "
-                f"connection ({_first_line(exc)}); nothing of the chunk was committed. Raise "
-                "ENVMON_DUCKDB_MEMORY_LIMIT (duckdb_memory_limit) and run `envmon load` again."
-            ) from None
+        if isinstance(exc, duckdb.InterruptException):
+            raise
+        # a machine error fails every batch alike: stop before retrying them one by one
+        # (also when DuckDB invalidated the connection: none of them is blamed, nothing was committed)
+        _stop_unless_batch_fault(con, landing, chunk[0][0], f"a chunk of {len(chunk)} readings batches starting at", exc)
     for relpath, table in chunk:
         try:
             _load_chunk(con, [(relpath, table)], landing, report)
@@ -231,9 +256,42 @@ def _record_unrecorded_quarantine(con: duckdb.DuckDBPyConnection, quarantine_dir
         )
 
 
+def _unquoted(exc: BaseException) -> str:
+    """The error's text without its quoted parts: a batch's own values (DuckDB quotes them in a
+    conversion error) must never read as a machine error, or one crafted batch would stop every load."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "''", str(exc))
+
+
 def _is_disk_full(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "no space left" in text
+    text = _unquoted(exc).lower()
+    return (
+        (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
+        or "no space left" in text
+        or "quota exceeded" in text
+    )
+
+
+def _machine_fault(exc: BaseException) -> str | None:
+    """What to check when `exc` is an error of the machine or the warehouse (not the batch's), else None."""
+    text = _unquoted(exc)
+    if isinstance(exc, _BATCH_FAULTS) and not _MACHINE_TEXT.search(text):
+        return None
+    low = text.lower()
+    if "read-only" in low or "read only" in low:
+        return ("the warehouse is open read-only (or its filesystem is mounted read-only): run `envmon load` "
+                "against a writable ENVMON_WAREHOUSE, and check the mount")
+    if isinstance(exc, duckdb.PermissionException) or "permission denied" in low:
+        return ("permissions: the user running the load must be able to write the warehouse file, its "
+                "directory and ENVMON_DUCKDB_TEMP_DIR (duckdb_temp_dir)")
+    if isinstance(exc, duckdb.IOException | OSError):
+        return ("the warehouse's disk and filesystem: free space and quota, I/O errors (EIO; see the system "
+                "log), and that ENVMON_DUCKDB_TEMP_DIR (duckdb_temp_dir) exists and is writable")
+    if isinstance(exc, duckdb.TransactionException | duckdb.SerializationException):
+        return "another process writing the warehouse at the same time: run `envmon load` again when it is done"
+    if isinstance(exc, duckdb.CatalogException):
+        return "the warehouse's schema: run `envmon init` (migrations) before loading"
+    return ("the warehouse and the machine (this error is not one a batch's rows can cause); if it persists, "
+            "report it with the message above")
 
 
 class _TooBig(Exception):
@@ -272,19 +330,14 @@ def _fail_batch(
 ) -> None:
     """A batch DuckDB could not load: quarantine it with a reason a person can act on.
 
-    A full disk stops the load instead (raises LoadError): the next batch would fail the same way
-    and none of them is at fault.
+    An error of the machine or the warehouse (full disk, I/O, permission, read-only database, an
+    invalidated connection, ...) stops the load instead (raises LoadError): the next batch would
+    fail the same way and none of them is at fault.
     """
     if isinstance(exc, duckdb.InterruptException):
         raise exc  # interrupted (Ctrl-C): not the batch's fault
+    _stop_unless_batch_fault(con, landing, relpath, what, exc)
     first_line = _first_line(exc)
-    if _is_disk_full(exc):
-        raise LoadError(
-            f"envmon load: the disk is full while loading {what} batch {landing.full_path(relpath)} "
-            f"({first_line}). Nothing was quarantined and the batches not loaded yet stay in the landing "
-            "zone; free space on the warehouse's disk or point ENVMON_DUCKDB_TEMP_DIR (duckdb_temp_dir, "
-            "where DuckDB spills) at a larger one, then run `envmon load` again."
-        ) from None
     if isinstance(exc, duckdb.OutOfMemoryException):
         reason = (
             f"DuckDB ran out of memory loading this {what} batch (duckdb_memory_limit {_memory_limit(con)}): "
@@ -293,16 +346,43 @@ def _fail_batch(
         )
     else:
         reason = f"DuckDB could not load this {what} batch ({type(exc).__name__}): {first_line}"
+    _quarantine(con, landing, relpath, quarantine_dir, reason, report)
+
+
+def _stop_unless_batch_fault(
+    con: duckdb.DuckDBPyConnection, landing: LandingZone, relpath: str, what: str, exc: BaseException
+) -> None:
+    """Raise LoadError (naming the batch and what to check) unless `exc` is one a batch can cause."""
+    first_line = _first_line(exc)
+    if _is_disk_full(exc):
+        raise LoadError(
+            f"envmon load: the disk is full while loading {what} batch {landing.full_path(relpath)} "
+            f"({first_line}). Nothing was quarantined and the batches not loaded yet stay in the landing "
+            "zone; free space on the warehouse's disk or point ENVMON_DUCKDB_TEMP_DIR (duckdb_temp_dir, "
+            "where DuckDB spills) at a larger one, then run `envmon load` again."
+        ) from None
     if isinstance(exc, duckdb.FatalException) or _connection_dead(con):
         # DuckDB invalidated the connection (e.g. a checkpoint out of memory): not this batch's fault
         # as far as anyone can tell, and nothing more can be recorded; nothing was committed.
+        io = isinstance(exc, duckdb.IOException | duckdb.PermissionException | OSError)
+        advice = (
+            f"Check {_machine_fault(exc)}"
+            if io and "memory" not in first_line.lower()
+            else "DuckDB needs more memory for this warehouse: raise ENVMON_DUCKDB_MEMORY_LIMIT (duckdb_memory_limit)"
+        )
         raise LoadError(
             f"envmon load: stopped while loading {what} batch {landing.full_path(relpath)}: DuckDB invalidated "
             f"the connection ({type(exc).__name__}: {first_line}). Its transaction was not committed and no batch "
-            f"was quarantined. DuckDB needs more memory for this warehouse: raise ENVMON_DUCKDB_MEMORY_LIMIT "
-            f"(duckdb_memory_limit) and run `envmon load` again."
+            f"was quarantined. {advice} and run `envmon load` again."
         ) from None
-    _quarantine(con, landing, relpath, quarantine_dir, reason, report)
+    check = _machine_fault(exc)
+    if check is not None:
+        raise LoadError(
+            f"envmon load: stopped while loading {what} batch {landing.full_path(relpath)}: {type(exc).__name__}: "
+            f"{first_line}. This is not the batch's fault, so nothing was quarantined; its transaction was rolled "
+            f"back and the batches not loaded yet stay in the landing zone. Check {check}, then run `envmon load` "
+            "again."
+        ) from None
 
 
 def _check_rows(table: pa.Table) -> None:

@@ -1,7 +1,8 @@
 """Nightly maintenance: landing-zone compaction and retention, and a warehouse checkpoint.
 
-Compaction merges the loaded batches of a landing partition (source × UTC date) older than
-`compact_after_days` into one Parquet file, so object stores and directory listings do not fill
+Compaction merges the loaded batches of a landing partition (kind × source × UTC date; kinds
+readings, dead letters and HJ 212 logger events) older than `compact_after_days` into one
+Parquet file of its kind's schema, so object stores and directory listings do not fill
 with thousands of one-second MQTT batches. It is crash-safe in this order:
 
 1. the merged file is written (atomically, like any batch) with the ids of the batches it
@@ -13,7 +14,7 @@ A crash after 1 leaves an unknown batch that the next load collapses onto the ro
 duplicates); a crash after 2 leaves originals that the next compaction finds listed in the merged
 file's metadata and simply removes. Only batches in the ledger are ever merged or removed.
 
-Retention removes landing partitions (and processed inbox files) older than
+Retention removes landing partitions of every kind (and processed inbox files) older than
 `landing_retention_days`: the readings themselves live on in the warehouse, from which every
 derived table is rebuilt.
 
@@ -34,11 +35,23 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from envmon.schema import DEAD_LETTER_SCHEMA, READINGS_SCHEMA
 from envmon.settings import Settings, get_settings
-from ingest.landing import DEAD_LETTERS, READINGS, LandingZone, batch_id_from_path
+from ingest.hj212.events import LOGGER_EVENTS_SCHEMA
+from ingest.landing import (
+    DEAD_LETTERS,
+    LOGGER_EVENTS,
+    READINGS,
+    LandingZone,
+    batch_id_from_path,
+    conform,
+)
 from warehouse.db import connect, transaction
 
 COMPACT_PREFIX = "compacted-"
+# Every landing kind, with the schema its batches keep when merged (the loader reads a merged
+# batch like any other of its kind, and conforms it to the same schema).
+KINDS = {READINGS: READINGS_SCHEMA, DEAD_LETTERS: DEAD_LETTER_SCHEMA, LOGGER_EVENTS: LOGGER_EVENTS_SCHEMA}
 MERGED_KEY = b"envmon.merged_batch_ids"
 
 
@@ -71,7 +84,7 @@ def compact_landing(settings: Settings, as_of: datetime, report: MaintenanceRepo
     cutoff = as_of.astimezone(UTC).date() - timedelta(days=settings.compact_after_days)
     with connect(settings, purpose="envmon maintenance: compaction") as con:
         ledger = dict(con.execute("SELECT batch_id, kind FROM load_ledger").fetchall())
-        for kind in (READINGS, DEAD_LETTERS):
+        for kind in KINDS:
             partitions: dict[tuple[str, date], list[str]] = {}
             for relpath in landing.list_batches(kind):
                 part = _partition_of(relpath)
@@ -105,7 +118,9 @@ def _compact_partition(
         return
     inputs = merged_files + originals
     ids = sorted(already | {batch_id_from_path(r) for r in originals})
-    table = pa.concat_tables([landing.read(r) for r in inputs], promote_options="default")
+    # each input conformed to its kind's schema first: batches of one kind written by different
+    # versions (a column added since) still merge, and the merged batch has exactly that schema
+    table = pa.concat_tables([conform(landing.read(r), KINDS[kind]) for r in inputs])
     table = table.replace_schema_metadata({MERGED_KEY: json.dumps(ids).encode()})
     source_kind = prefix.split("source=", 1)[1]
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
@@ -132,7 +147,7 @@ def expire_landing(settings: Settings, as_of: datetime, report: MaintenanceRepor
     cutoff = as_of.astimezone(UTC).date() - timedelta(days=settings.landing_retention_days)
     with connect(settings, purpose="envmon maintenance: retention") as con:
         ledger = {r[0] for r in con.execute("SELECT batch_id FROM load_ledger").fetchall()}
-    for kind in (READINGS, DEAD_LETTERS):
+    for kind in KINDS:
         expired: set[str] = set()
         for relpath in landing.list_batches(kind):
             part = _partition_of(relpath)

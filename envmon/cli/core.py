@@ -49,6 +49,7 @@ def registry_enrol(
     an enterprise and outlet per MN with its password, codes and detected habits. Copy the file
     into config/registry/ (enterprises.*.yaml files are read beside enterprises.yaml), correct it,
     then `envmon registry load` and `envmon deadletters retry`."""
+    import os
     from pathlib import Path
 
     import yaml
@@ -61,6 +62,7 @@ def registry_enrol(
     )
     from ingest.landing import LandingZone
     from warehouse.registry.config import load_registry
+    from warehouse.registry.models import PASSWORD_PLACEHOLDER
 
     settings = get_settings()
     registry = load_registry(settings.config_dir)
@@ -75,12 +77,25 @@ def registry_enrol(
     header = ("# Registry stubs written by `envmon registry enrol` for loggers seen in traffic but not in\n"
               "# the registry. Names, grid and parameters are placeholders: correct them, then copy this\n"
               "# file into config/registry/ and run `envmon registry load`.\n")
-    target.write_text(header + yaml.safe_dump(stubs, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    unset = sum(1 for e in stubs["enterprises"] if e["outlets"][0]["logger"]["password"] == "******")
-    console.print(f"{len(stubs['enterprises'])} loggers enrolled as stubs in {target}")
+    # it holds the loggers' passwords in clear (from --traffic): readable by the owner only (review
+    # I18); written under a private name with mode 0600 from the start, then renamed into place
+    text = header + yaml.safe_dump(stubs, allow_unicode=True, sort_keys=False)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    os.chmod(target, 0o600)
+    unset = sum(1 for e in stubs["enterprises"]
+                if e["outlets"][0]["logger"]["password"] == PASSWORD_PLACEHOLDER)  # fmt: skip
+    console.print(f"{len(stubs['enterprises'])} loggers enrolled as stubs in {target} (mode 0600)")
     if unset:
-        console.print(f"  {unset} logger password(s) unknown (masked in the dead letters, shown as ******): "
-                      "set them, or run again with --traffic FILE", style="yellow")
+        console.print(f"  {unset} logger password(s) unknown (masked in the dead letters), written as "
+                      f"{PASSWORD_PLACEHOLDER!r}, which `envmon registry load` refuses: set them, or run "
+                      "again with --traffic FILE", style="yellow")
 
 
 def load() -> None:

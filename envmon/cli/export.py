@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -35,23 +35,27 @@ HOURLY_COLUMNS = (
     ("value", "小时值", "hourly value"),
     ("unit", "单位", "unit"),
     ("valid", "有效", "valid"),
-    ("obtained", "数据来源", "obtained (logger | derived)"),
+    ("obtained", "数据来源", "obtained (logger | reported | derived)"),
     ("operating", "运行", "operating"),
     ("invalid_reason", "无效原因", "reason when invalid"),
+    ("treatment_stopped", "治理设施停运", "treatment facility stopped (CN 2021)"),
 )
 
 _QUERY = """
-SELECT h.site_id, s.name_zh || ' ' || s.name_en AS site_name, h.parameter,
-       coalesce(p.name_zh || ' ' || p.name_en, h.parameter) AS parameter_name,
+SELECT h.site_id, concat_ws(' ', s.name_zh, s.name_en) AS site_name, h.parameter,
+       coalesce(nullif(concat_ws(' ', p.name_zh, p.name_en), ''), h.parameter) AS parameter_name,
        h.period_start, h.official_value AS value, h.unit, h.valid, h.obtained,
        -- an hour without any data says nothing about operation unless a shut-down was seen
        CASE WHEN h.obtained IS NOT NULL OR NOT h.operating THEN h.operating END AS operating,
        CASE WHEN NOT h.valid THEN h.invalid_reason
-            WHEN NOT h.operating THEN 'not operating: ' || h.not_operating_reason END AS invalid_reason
+            WHEN NOT h.operating THEN 'not operating: ' || h.not_operating_reason END AS invalid_reason,
+       h.treatment_stopped, s.timezone AS _tz
 FROM outlet_hours h
 JOIN sites s USING (site_id)
 LEFT JOIN parameters p USING (parameter)
-WHERE h.period_start >= $lo AND h.period_start < $hi {site_filter}
+-- the local day of each site's own time zone (the bounds only narrow the scan)
+WHERE h.period_start >= $lo AND h.period_start < $hi
+  AND CAST(timezone(s.timezone, h.period_start) AS DATE) = $day {site_filter}
 ORDER BY h.site_id, h.parameter, h.period_start
 """
 
@@ -63,14 +67,14 @@ def header(column: str) -> str:
 
 def hourly_rows(settings: Any, day: date, sites: list[str] | None) -> list[dict[str, Any]]:
     """The official hourly values of the outlets (all, or `sites`) for the local `day`."""
-    from transforms.derive.frames import local_day_range
     from warehouse.db import connect
 
-    tz = settings.timezone
-    lo, hi = local_day_range(day, tz)
+    # the local day in any zone (UTC-12 .. UTC+14) lies within [D 00:00 UTC - 14 h, D + 36 h)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    lo, hi = midnight - timedelta(hours=14), midnight + timedelta(hours=36)
     with connect(settings, write=False, purpose="envmon export hourly") as con:
         outlets = [r[0] for r in con.execute("SELECT site_id FROM outlets ORDER BY 1").fetchall()]
-        params: dict[str, object] = {"lo": lo, "hi": hi}
+        params: dict[str, object] = {"lo": lo, "hi": hi, "day": day}
         site_filter = ""
         if sites:
             unknown = [s for s in sites if s not in outlets]
@@ -84,9 +88,8 @@ def hourly_rows(settings: Any, day: date, sites: list[str] | None) -> list[dict[
         cur = con.execute(_QUERY.format(site_filter=site_filter), params)
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    zone = ZoneInfo(tz)
-    for r in rows:
-        r["period_start"] = r["period_start"].astimezone(zone)
+    for r in rows:  # each site's local time, with its offset
+        r["period_start"] = r["period_start"].astimezone(ZoneInfo(r.pop("_tz")))
     return rows
 
 

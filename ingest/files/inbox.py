@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from envmon.settings import Settings
-from ingest.files.ingest import FileIngestor, FileReport
+from ingest.files.ingest import FileIngestor, FileReport, landed_note
 
 PART_SUFFIX = ".part"
 READY_SUFFIX = ".ready"
@@ -149,7 +149,8 @@ def _move_unchanged(ingestor: FileIngestor, path: Path, inbox: Path, file_report
         file_report.status = "changed"
         file_report.reason = (f"{path}: {changed} (before it was moved); left in the inbox and not recorded as "
                               "ingested, so the next scan takes it again whole. Writers must write under NAME.part "
-                              "or .NAME and rename when done, or drop NAME.ready when complete")
+                              "or .NAME and rename when done, or drop NAME.ready when complete. "
+                              f"{landed_note(file_report)}")
         return False
     _move_done(path, inbox, file_report.sha256)
     return True

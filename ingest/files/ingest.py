@@ -8,9 +8,14 @@ letters (one per line, with all its reasons) and into quarantine, and finally re
 ledger.
 
 A file that changes while it is ingested (size, modification time, inode or content hash differ
-from what was read) is refused with status `changed`: nothing of it is landed or recorded when
-the change is seen before the readings are written, and it is never moved, so the next scan
-takes it again whole.
+from what was read) is refused with status `changed` and is never moved or recorded, so the next
+scan takes it again whole. Before anything of it is written (readings or dead letters) the file
+is hashed again and compared with the bytes that were parsed: a file still being written is
+refused then, with nothing landed. A change seen only after its readings were written (a writer
+that started after that check) is reported as it is: status `changed`, with the readings and
+batches that landed (all from the content as it was when checked) named in the report and its
+reason; the next scan's readings of the new content collapse onto them at
+load (identical ones as duplicates, differing ones recorded as conflicts).
 """
 
 from __future__ import annotations
@@ -144,7 +149,9 @@ class FileIngestor:
         bad = _merge_bad([*raw.invalid, *norm.bad, *refused])
         report.bad_rows = [BadRow(str(src.path), line, reason) for line, reason in bad]
         report.duplicates_collapsed = norm.duplicates_collapsed
-        self._unchanged(src)
+        # Content check before anything is written: the bytes parsed must still be the file's bytes
+        # (a writer still appending, or rewriting in place with the same size and time, is caught here).
+        self._unchanged(src, content=True)
         if bad and profile.on_bad_row == "reject_file":
             self._dead_letters(src, profile, bad, received_at, raw.raw_rows)
             shown = "\n".join(f"line {line}: {reason}" for line, reason in bad[:_SHOWN_BAD_ROWS])
@@ -161,7 +168,11 @@ class FileIngestor:
             summary = (f"{len(bad)} bad row(s) of {src.path} (profile {profile.name}) were left out; "
                        f"the file's other {report.readings} readings were ingested")
             report.quarantined = str(quarantine_rows(src.path.name, src.sha256, rows, self.settings.quarantine_dir, summary))
-        self._unchanged(src)  # checked again: a file changed now is not recorded, so it is taken again
+        changed = src.changed(content=False)  # checked again: a file changed now is not recorded
+        if changed:  # its readings have landed (from the content as checked): say so, do not hide them
+            report.status = "changed"
+            report.reason = f"{_changed_reason(src, changed)}. {landed_note(report)}"
+            return
         self.ledger.record(src.sha256, {
             "path": str(src.path), "profile": profile.name, "ingested_at": received_at.isoformat(),
             "encoding": getattr(src, "encoding", None), "rows": report.rows, "readings": report.readings,
@@ -181,8 +192,10 @@ class FileIngestor:
         return accepted, out
 
     @staticmethod
-    def _unchanged(src: SourceFile) -> None:
-        changed = src.changed(content=False)  # size, time, inode: cheap (the inbox hashes before the move)
+    def _unchanged(src: SourceFile, *, content: bool = False) -> None:
+        """Raise FileChanged if the file differs from what was read (size, time, inode; with
+        `content`, also the hash of its bytes — one more full read)."""
+        changed = src.changed(content=content)
         if changed:
             raise FileChanged(_changed_reason(src, changed))
 
@@ -214,6 +227,17 @@ def _changed_reason(src: SourceFile, changed: str) -> str:
     return (f"{src.path}: {changed}; not ingested and left where it is for the next scan. Writers must "
             f"write under a temporary name ({src.path.name}.part or .{src.path.name}) and rename it when done, "
             f"or drop {src.path.name}.ready beside it when it is complete")
+
+
+def landed_note(report: FileReport) -> str:
+    """What of a file refused as `changed` had already landed (nothing is hidden from the report)."""
+    if not report.batches and not report.readings:
+        return "Nothing of it was landed"
+    bad = f" and {len(report.bad_rows)} bad row(s) as dead letters" if report.bad_rows else ""
+    return (f"Already landed before the change was seen: {report.readings} reading(s){bad} of the content as read "
+            f"(sha256 {report.sha256}, checked unchanged just before they were written), in batch(es) "
+            f"{', '.join(report.batches) or '(none)'}; the next scan's readings of the new content collapse onto "
+            "them at load (identical ones as duplicates, differing ones recorded as conflicts)")
 
 
 def _merge_bad(bad: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:

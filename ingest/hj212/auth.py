@@ -10,14 +10,20 @@
   locked, its logins are refused WITHOUT checking the password — otherwise the lockout would
   not slow the guessing at all, since every guess would still be answered by the check — except
   from a host where that MN logged in successfully before (its usual peer): the real logger
-  keeps sending while someone elsewhere guesses its password. A locked host is refused
-  everything (its connections are closed on accept). Lockouts are short (default 5 min) and
-  expire by themselves.
+  keeps sending while someone elsewhere guesses its password. While a HOST is locked, only the
+  logins from it that would need a password check are refused unchecked (a connection that has
+  not logged in, or an MN whose usual host it is not); connections that already logged in
+  correctly keep sending, new connections are accepted, and an MN's usual host is still checked
+  unless that MN is locked too — one misconfigured logger behind a shared NAT must not lock out
+  the other loggers of that address (review I4). Lockouts are short (default 5 min) and expire
+  by themselves.
 - `PeerGuard`: what one peer host may cost: open connections, and refused records (garbage,
   refused logins) per window; over that, the host is throttled (connections closed on accept)
   for `throttle_s`.
 - `mask_passwords`: the raw bytes of a packet with every `PW=` / `NewPW=` value replaced by
-  `******` (all other bytes as received), for dead letters and the event log.
+  `******` and its 4-hex CRC replaced by `****` (the CRC of the real password would narrow a
+  six-digit guess to a few thousand candidates, review I10); all other bytes as received. For
+  dead letters and the event log; `unmask_frame` recomputes the CRC.
 """
 
 from __future__ import annotations
@@ -32,14 +38,22 @@ from datetime import UTC, datetime, timedelta
 from envmon.installation_key import password_hmac, same_hash
 
 MASK = b"******"
+CRC_MASK = b"****"
 _PW_FIELD = re.compile(rb"(?<![A-Za-z0-9_])((?:New)?PW=)([^;&,\r\n]*)")
-MASK_NOTE = "[raw bytes: password values replaced by ******, all other bytes as received]"
+# the 4-hex CRC closing a frame (and each frame of split parts joined by CRLF)
+_CRC = re.compile(rb"(?<=&&)[0-9A-Fa-f]{4}(?=\r\n|$)")
+MASK_NOTE = (
+    "[raw bytes: password values replaced by ******, CRC by ****, all other bytes as received]"
+)
 
 
 def mask_passwords(raw: bytes) -> tuple[bytes, bool]:
-    """`raw` with each PW=/NewPW= value masked; (masked bytes, whether anything was masked)."""
+    """`raw` with each PW=/NewPW= value masked, and then the CRC of each frame too (it was
+    computed over the real password); (masked bytes, whether anything was masked)."""
     masked, n = _PW_FIELD.subn(lambda m: m[1] + MASK if m[2] else m[0], raw)
-    return masked, masked != raw and n > 0
+    if masked == raw or n == 0:
+        return raw, False
+    return _CRC.sub(CRC_MASK, masked), True
 
 
 def mask_text(text: str) -> str:
@@ -135,14 +149,21 @@ class LoginLimiter:
         return w is not None and w.locked_until > self.clock()
 
     def refusal(self, mn: str, host: str) -> str | None:
-        """Why a login of `mn` from `host` is refused without checking it, or None (check it)."""
+        """Why a login of `mn` from `host` is refused without checking it, or None (check it).
+
+        A locked host's logins are refused unchecked, except an MN whose usual host it is (and
+        which is not locked itself); a locked MN's logins are refused unchecked except from its
+        usual host. Only logins are asked about: a connection that logged in is never refused."""
         now = self.clock()
-        w = self._peer.get(host)
-        if w is not None and w.locked_until > now:
-            return f"peer host {host} is locked for {w.locked_until - now:.0f} s more after failed logins"
-        w = self._mn.get(mn)
-        if w is not None and w.locked_until > now and not self._usual_peer(mn, host, now):
-            return f"logger MN {mn!r} is locked for {w.locked_until - now:.0f} s more after failed logins"
+        pw = self._peer.get(host)
+        mw = self._mn.get(mn)
+        mn_locked = mw is not None and mw.locked_until > now
+        usual = bool(mn) and self._usual_peer(mn, host, now)
+        if pw is not None and pw.locked_until > now and (mn_locked or not usual):
+            return f"peer host {host} is locked for {pw.locked_until - now:.0f} s more after failed logins"
+        if mn_locked and not usual:
+            assert mw is not None
+            return f"logger MN {mn!r} is locked for {mw.locked_until - now:.0f} s more after failed logins"
         return None
 
     def _usual_peer(self, mn: str, host: str, now: float) -> bool:
@@ -201,6 +222,7 @@ class PeerGuard:
         self._refused: dict[str, deque] = {}
         self._throttled: dict[str, float] = {}
         self.throttles = 0
+        self._swept = clock()
 
     def admit(self, host: str) -> str | None:
         """None when a new connection from `host` may proceed (and is counted), else why not."""
@@ -227,9 +249,22 @@ class PeerGuard:
         until = self._throttled.get(host)
         return until is not None and until > self.clock()
 
+    def _sweep(self, now: float) -> None:
+        """Forget hosts with no refused record within the window, and ended throttles (at most
+        once a window: the per-host memory stays bounded by the hosts of the last window)."""
+        if now - self._swept < self.policy.window_s:
+            return
+        self._swept = now
+        horizon = now - self.policy.window_s
+        for h in [h for h, d in self._refused.items() if not d or d[-1] < horizon]:
+            del self._refused[h]
+        for h in [h for h, until in self._throttled.items() if until <= now]:
+            del self._throttled[h]
+
     def refused(self, host: str) -> bool:
         """Count a refused record of `host`; True when this starts throttling it."""
         now = self.clock()
+        self._sweep(now)
         q = self._refused.setdefault(host, deque())
         q.append(now)
         while q and q[0] < now - self.policy.window_s:
@@ -238,8 +273,5 @@ class PeerGuard:
             q.clear()
             self._throttled[host] = now + self.policy.throttle_s
             self.throttles += 1
-            if len(self._refused) > 100_000:  # hosts with nothing recent are forgotten
-                for h in [h for h, d in self._refused.items() if not d]:
-                    del self._refused[h]
             return True
         return False

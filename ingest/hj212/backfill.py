@@ -6,7 +6,7 @@ start that is durable in the landing zone. It lives in `<ENVMON_HOME>/hj212/rece
 rewritten atomically after each landing batch.
 
 A gap is a jump: a durable packet whose period starts more than one interval after the latest
-one held. When it is seen on a live connection the server asks the logger (2051/2061/2031 with
+one held (for minute data, the logger's own minute interval, registry logger facts). When it is seen on a live connection the server asks the logger (2051/2061/2031 with
 BeginTime/EndTime) for the periods in between. That covers both a logger that comes back after
 an outage (its first packet jumps over the outage) and packets lost on a live link. A request
 never asks for the future: a gap ends at the last period that started by now (a logger clock
@@ -77,12 +77,23 @@ class ReceivedState:
         return self._latest.get((mn, cn))
 
     def observe(
-        self, mn: str, cn: str, period_start: datetime, now: datetime | None = None
+        self,
+        mn: str,
+        cn: str,
+        period_start: datetime,
+        now: datetime | None = None,
+        minute_interval_s: int | None = None,
     ) -> Gap | None:
-        """Record a durable packet; return the gap it reveals (None for in-order or older data)."""
+        """Record a durable packet; return the gap it reveals (None for in-order or older data).
+
+        Minute data (2051) step by the logger's minute interval (`minute_interval_s`, from
+        `registry.logger_facts(mn)`; 1 min when unknown): a 10-minute logger's packets 600 s
+        apart are in order, not a 9-minute gap after each one."""
         interval_s = BACKFILL_INTERVAL_S.get(cn)
         if interval_s is None:
             return None
+        if cn == "2051" and minute_interval_s:
+            interval_s = int(minute_interval_s)
         key = (mn, cn)
         last = self._latest.get(key)
         if last is not None and period_start <= last:

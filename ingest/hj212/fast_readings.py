@@ -23,7 +23,7 @@ from ingest.hj212.protocol import try_parse
 from ingest.hj212.readings import INTERVAL_BY_CN, LABELLED_CNS, FactsLookup, packet_to_readings
 
 SiteLookup = Mapping[str, str] | Callable[[str], str | None]
-_DATATIME = re.compile(rb"DataTime=([^;&]*)")
+_DATATIME = re.compile(rb"DataTime=([^;,&]*)")
 _SIMPLE = {"Rtd": "value", "Avg": "value", "ZsRtd": "value_zs", "ZsAvg": "value_zs",
            "Min": "value_min", "Max": "value_max", "Cou": "value_cou", "Flag": "flag"}  # fmt: skip
 

@@ -21,12 +21,13 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
+from envmon.contract import ReadingContract
 from envmon.installation_key import password_hmac, same_hash
 from envmon.schema import READINGS_SCHEMA
 from ingest.hj212.auth import MASK, MASK_NOTE, mask_passwords
@@ -38,6 +39,7 @@ from ingest.hj212.fast_readings import readings_from_tables
 from ingest.hj212.protocol import DEFAULT_TZ, frame, try_parse
 from ingest.hj212.readings import (
     INTERVAL_BY_CN,
+    labelled_start,
     packet_to_readings,
     site_unit_conversion,
     to_site_units,
@@ -45,12 +47,23 @@ from ingest.hj212.readings import (
 from ingest.hj212.reassembly import Reassembler
 from ingest.landing import BatchRef, LandingZone
 from warehouse.registry.config import Registry
+from warehouse.registry.models import PASSWORD_PLACEHOLDER
 
 SOURCE_KIND = "hj212"
-# the server's limits (ServerConfig defaults): the same checks offline
+# the server's limits (ServerConfig defaults): the same checks offline; the time window and the
+# values are the reading contract's (envmon/contract.py), as in the server
 MAX_PACKET_BYTES = 16384
-MAX_FUTURE_S = 3600.0
+_ANSWER_CNS = frozenset({"9011", "9012", "9013", "9014"})
 UNKNOWN_MN_PREFIX = "unknown MN "
+
+
+_DATATIME = re.compile(rb"DataTime=([^;,&]*)")
+_MN = re.compile(rb"[;&]MN=([^;&]*)")
+
+
+def _masked(pw: str | None) -> bool:
+    """A password value that is only asterisks (as masked in dead letters), or none at all."""
+    return not pw or pw.strip("*") == ""
 
 
 def read_file_records(path: str | Path) -> list[bytes]:
@@ -98,9 +111,10 @@ def process_records(
     tz: tzinfo = DEFAULT_TZ,
     now: datetime | None = None,
     max_packet_bytes: int = MAX_PACKET_BYTES,
-    max_future_s: float = MAX_FUTURE_S,
+    contract: ReadingContract | None = None,
     password_key: bytes | None = None,
     tried_passwords: dict[int, str] | None = None,
+    authenticated: frozenset[int] | set[int] = frozenset(),
 ) -> Processed:
     """File every record as the HJ 212 server would (no answers); nothing is written here.
 
@@ -108,7 +122,17 @@ def process_records(
     keyed hash of the password tried (`[pw hmac-sha256:...]`; the raw bytes keep none), so that
     a retry after enrolment can check it. `tried_passwords`: record -> that hash, for records
     whose PW is masked (`envmon deadletters retry`): the hash is checked instead.
+    `authenticated`: records whose masked PW was checked when they arrived (dead letters the
+    server refused after the login: contract, time, unknown code, split); any other masked PW
+    never matches.
+
+    The reading contract (`contract`, default the settings'; as the server) applies: a packet
+    whose period start (an end label shifted back, `labelled_start`) is before
+    `reading_earliest` or later than its arrival + `reading_max_future_s` is refused whole
+    ("time: ..."); a reading with a non-finite value, an unknown flag or no unit is refused
+    ("contract: ...", the packet's other readings land).
     """
+    contract = contract or ReadingContract.from_settings()
     tried = tried_passwords or {}
     n = len(records)
     received = (
@@ -139,7 +163,7 @@ def process_records(
         else:
             keep.append(i)
     sub = [records[i] for i in keep]
-    bulk = parse_records(sub, tz=tz, now=now, max_future=timedelta(seconds=max_future_s))
+    bulk = parse_records(sub, tz=tz, now=now, max_future=None)  # the contract's window: below
     for rej in bulk.rejected:
         kind = rej.kind or None
         kill(keep[rej.record], f"{kind}: {rej.reason}", kind or "frame")
@@ -167,13 +191,25 @@ def process_records(
             i in tried and pw == MASK.decode() and password_key is not None
             and same_hash(tried[i], password_hmac(password_key, mn, password))
         )  # fmt: skip
-        if pw != password and not masked_ok:
+        # a masked PW (******) never matches by itself, whatever the registry holds (review I8)
+        if _masked(pw) and i in authenticated:
+            masked_ok = True  # its login was checked on arrival (the server's dead letter)
+        if (pw != password or _masked(pw)) and not masked_ok:
             kill(
                 i, f"wrong password for MN {mn!r} (logger of outlet {site_id})", "bad_password", mn
             )
             continue
+        if dt is not None and cn not in _ANSWER_CNS:  # the server's _time_problem
+            start = labelled_start(cn, dt, registry.logger_facts(mn))
+            if (problem := contract.time_problem(start, now or received[i])) is not None:
+                problem = problem.replace("field 'period_start': ", "")
+                raw_dt = _DATATIME.search(sub[rec])
+                sent = raw_dt[1].decode("ascii", "replace") if raw_dt else dt.isoformat()
+                kill(i, f"time: DataTime {sent} refused by the reading contract: {problem}",
+                     "time", mn)  # fmt: skip
+                continue
         if pnum is not None:
-            packet = try_parse(sub[rec], tz, now, timedelta(seconds=max_future_s)).packet
+            packet = try_parse(sub[rec], tz, now, None).packet
             assert packet is not None
             split_raw[(mn, qn)].append(i)
             joined = splits.add(packet)
@@ -200,7 +236,7 @@ def process_records(
     data = bulk.packets.filter(pl.col("record").is_in(data_recs))
     got = readings_from_tables(
         data, bulk.values, sub.__getitem__, received[0] if received else datetime.now(UTC), tz,
-        registry.outlet_by_mn, now, timedelta(seconds=max_future_s), facts_of=registry.logger_facts,
+        registry.outlet_by_mn, now, None, facts_of=registry.logger_facts,
     )  # fmt: skip
     table = got.table
     landed = {keep[r] for r in got.records}
@@ -237,7 +273,41 @@ def process_records(
     if split_rows:
         table = pa.concat_tables([table, pa.Table.from_pylist(split_rows, schema=READINGS_SCHEMA)])
         row_records += [r["record"] for r in split_rows]
+    table, row_records = _apply_contract(
+        table, row_records, contract, now or max(received, default=datetime.now(UTC)), status,
+        kill, records,
+    )  # fmt: skip
     return Processed(status, table_to_site_units(table, registry), events, dead, log, row_records)
+
+
+def _apply_contract(table, row_records, contract, now, status, kill, records):  # type: ignore[no-untyped-def]
+    """The reading contract on the readings (finite values, flags, unit; the time window was
+    checked per packet): refused readings go to a dead letter of their packet with the reasons,
+    as the server files them ("contract: ..."; "(the packet's other values landed)" when some did)."""
+    kept, refused = contract.split(table, now)
+    if not refused:
+        return kept, row_records
+    bad_rows = {j for j, _ in refused}
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for j, why in refused:
+        row = table.slice(j, 1).to_pylist()[0]
+        code = json.loads(row["extra"] or "{}").get("code", "?")
+        reasons[row_records[j]].append(f"{row['parameter']} ({code}): {why}")
+    left = [r for j, r in enumerate(row_records) if j not in bad_rows]
+    still = set(left)
+    for i, why in reasons.items():
+        mn = try_mn(records[i])
+        if i in still:
+            kill(i, "contract: " + "; ".join(why) + " (the packet's other values landed)",
+                 "contract", mn, whole=False)  # fmt: skip
+        else:
+            kill(i, "contract: " + "; ".join(why), "contract", mn)
+    return kept, left
+
+
+def try_mn(raw: bytes) -> str | None:
+    m = _MN.search(raw)
+    return m[1].decode("ascii", "replace") if m else None
 
 
 def _log_entry(i, mn, site_id, st, cn, qn, dt, note, raw, received_at) -> dict:
@@ -470,6 +540,8 @@ def enrol_yaml(
             h.minute_interval_s if h and h.minute_interval_s in allowed_minute_intervals() else None
         )
         password = (passwords or {}).get(lg.mn) or lg.password  # masked in dead letters: ******
+        if not password or password.strip("*") == "":  # unknown: a value the registry refuses
+            password = PASSWORD_PLACEHOLDER
         logger: dict = {"mn": lg.mn, "password": password, "protocol_edition": _edition(lg)}
         if minute is not None:
             logger["minute_interval_s"] = minute

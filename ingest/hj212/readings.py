@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,13 @@ FactsLookup = Callable[[str], LoggerFacts | None]
 # data CNs whose DataTime labels a period (not an instant): an end label is shifted back by
 # the period's length (2051: the minute interval)
 LABELLED_CNS = frozenset({"2051", "2061", "2031"})
+# A value whose text is a non-finite word ("Infinity", "-inf", "NaN"): the parser leaves its
+# number empty, but it must not become a NULL reading (issue 18 item 11, review I5). The row
+# carries the non-finite number instead, and the reading contract (envmon/contract.py, which
+# every caller applies) refuses it with its reason: the caller dead-letters the packet.
+NON_FINITE_TEXT = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
+# value suffixes without a column of their own: a non-finite one marks the row's value
+_OTHER_VALUE_SUFFIXES = frozenset({"ZsMin", "ZsMax"})
 
 
 @dataclass
@@ -87,6 +95,12 @@ def packet_to_readings(
     `minute_interval_s` / `hour_label`. `period_start` is always the start of the period: an
     end-labelled 2051/2061/2031 packet is shifted back by its interval, and its DataTime as
     sent is kept in `extra` as "DataTime".
+
+    A non-finite value ("Infinity", "NaN", or a number too large for a float) is never made
+    NULL: the row carries it (a non-finite value of a field without a column of its own makes
+    the row's value NaN, the text staying in `extra`), so the reading contract that every
+    caller applies (`ReadingContract.row_problem` / `split`) refuses the reading with its
+    reason and the caller dead-letters it.
     """
     out = ReadingsResult()
     interval = INTERVAL_BY_CN.get(packet.cn)
@@ -127,12 +141,17 @@ def packet_to_readings(
         extra: dict[str, str] = {}
         for suffix, f in fields.items():
             column = _COLUMN.get(suffix) or next((c for c, s in _MAIN.items() if suffix in s), None)
+            non_finite = f.value is None and NON_FINITE_TEXT.fullmatch(f.text.strip()) is not None
             if suffix == "Flag":
                 row["flag"] = f.text
             elif column is not None and row[column] is None and f.value is not None:
                 row[column] = f.value
+            elif column is not None and row[column] is None and non_finite:
+                row[column] = float(f.text.strip())  # refused by the reading contract
             else:
                 extra[suffix] = f.text
+                if non_finite and (column is not None or suffix in _OTHER_VALUE_SUFFIXES):
+                    row["value"] = float("nan")  # refused by the contract; the text is in extra
         extra["code"] = code  # the raw code as sent (2005 or 2017 edition)
         if sent_datatime is not None:
             extra["DataTime"] = sent_datatime  # the end label as sent

@@ -107,11 +107,6 @@ _UPLOAD_HEADER = re.compile(
     rb"##\d{4}QN=\d*;ST=([^;]*);CN=(\d{4});PW=([^;]*);MN=([^;]*);Flag=(\d{1,3});CP=&&"
 )
 _DATA_CNS = frozenset(cn.encode() for cn in INTERVAL_BY_CN)
-# A value field whose text is a non-finite word ("Infinity", "-inf", "NaN"): the parser makes it
-# null, the reading contract refuses it (issue 18 item 11); such records go per packet.
-_NON_FINITE = re.compile(rb"[-=][+-]?(?:inf(?:inity)?|nan)(?=[;,&])", re.IGNORECASE)
-_NON_FINITE_TEXT = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
-_VALUE_SUFFIXES = frozenset({"Rtd", "Avg", "Min", "Max", "ZsRtd", "ZsAvg", "ZsMin", "ZsMax", "Cou"})
 
 
 def extra_code(row: dict) -> str:
@@ -180,7 +175,7 @@ class ServerStats:
     auth_failures: int = 0  # refused logins (checked or not)
     auth_checked: int = 0  # of which the password was actually checked (the rest: locked)
     lockouts: int = 0  # login lockouts started (MN or peer host), each logged at WARNING + event
-    connections_refused: int = 0  # closed on accept: host locked, throttled or at its maximum
+    connections_refused: int = 0  # closed on accept: host throttled or at its maximum
     peers_throttled: int = 0  # hosts throttled for sending too many refused records
     contract_refused: int = 0  # records refused by the reading contract (time window, non-finite)
     write_errors: int = 0
@@ -432,10 +427,9 @@ class Hj212Server:
         """None when a new connection from `host` may proceed, else why it is closed at once."""
         if self._closing:
             return "server shutting down"
-        if self.logins.peer_locked(host):
-            why = self.logins.refusal("", host)
-        else:
-            why = self.peers.admit(host)
+        # a host locked after failed logins is NOT refused here: only its logins that need a
+        # check are (auth.LoginLimiter.refusal); its other loggers keep connecting (review I4)
+        why = self.peers.admit(host)
         if why is None:
             return None
         self.stats.connections_refused += 1
@@ -677,19 +671,24 @@ class Hj212Server:
                 "lockout": lockout.kind, "locked": lockout.key, "failures": lockout.failures,
                 "until": lockout.until.isoformat(), "note": text,
             })  # fmt: skip
-            if lockout.kind == "peer":  # every connection of the host goes
+            if lockout.kind == "peer":  # the host's connections that never logged in go
                 for other in self._conns:
-                    if other.host == lockout.key:
+                    if other.host == lockout.key and other.upload_key is None:
                         other.refused = True
-        if not checked:
+        if not checked and conn.upload_key is None:
             conn.refused = True  # a locked login: no point in reading more from this connection
 
     def _time_problem(self, packet: Packet, now: datetime) -> str | None:
         """Why the packet's DataTime breaks the reading contract (before `reading_earliest`,
-        later than now + `reading_max_future_s`), or None."""
+        later than now + `reading_max_future_s`), or None. The period start its readings get is
+        checked (an end-labelled packet's DataTime shifted back by its period), as the bulk lane
+        checks its readings' period_start: both lanes take and refuse the same packets."""
         if packet.datatime is None or packet.cn in _ANSWER_CNS:
             return None
-        problem = self.contract.time_problem(packet.datatime, now)
+        start = labelled_start(
+            packet.cn, packet.datatime, self.registry.logger_facts(packet.mn or "")
+        )
+        problem = self.contract.time_problem(start, now)
         if problem is None:
             return None
         problem = problem.replace("field 'period_start': ", "")
@@ -827,13 +826,8 @@ class Hj212Server:
         reasons: list[str] = []
         keep = []
         for row in rows:
+            # non-finite values are carried by the row (readings.py) and refused here
             problem = self.contract.row_problem(row, received_at)
-            if problem is None and row.get("extra"):
-                extra = json.loads(row["extra"])
-                bad = [k for k, v in extra.items() if k in _VALUE_SUFFIXES
-                       and isinstance(v, str) and _NON_FINITE_TEXT.fullmatch(v)]  # fmt: skip
-                if bad:
-                    problem = f"field {bad[0]!r}: {extra[bad[0]]!r} is not a finite number"
             if problem is None:
                 keep.append(row)
             else:
@@ -993,8 +987,8 @@ class Hj212Server:
         # only plain uploads whose readings all landed take the bulk lane to the end
         per_packet = {r for r, _ in got.unknown_codes}
         per_packet |= {r for r, _ in got.unknown_mn} | {r for r, _ in got.skipped}
-        # a non-finite word as a value ("Infinity"): the per-packet path refuses it with its reason
-        per_packet |= {rec for rec, (_, raw, _) in enumerate(items) if _NON_FINITE.search(raw)}
+        # a non-finite value ("Infinity") is carried by its reading (readings.py) and refused by
+        # the contract below: the packet goes per packet, which files it with its reason
         pk = got.packets.select("record", "qn", "st", "cn", "pw", "mn", "flag", "pnum", "datatime")
         cand: dict[tuple[str, datetime], list[int]] = {}
         for rec, qn, st, cn, pw, mn, flag, pnum, dt in pk.iter_rows():
@@ -1172,7 +1166,10 @@ class Hj212Server:
             for req in self._open.get(mn, ()):
                 if req.covers(cn, at):
                     req.received.add(at)
-            gap = self.received.observe(mn, cn, at)
+            facts = self.registry.logger_facts(mn)
+            gap = self.received.observe(
+                mn, cn, at, minute_interval_s=facts.minute_interval_s if facts else None
+            )
             if gap is not None:
                 gaps.append((conn, gap))
         if b.observed:

@@ -25,8 +25,9 @@ What the values look like:
   logger disconnects, keeps what it measures, and reconnects later;
 - scripted episodes (the demo's scenario): an exceedance, a frozen analyser, an outage, a logger
   whose hourly values disagree with its own minute data (`hourly_mismatch`: tampered or faulty
-  logger software), and a shut-down (`shutdown`: O2 near 21 %, flow almost nil, the production
-  facility reported stopped, SB1-RS=0);
+  logger software), and a shut-down (`shutdown`: O2 near 21 %, flow almost nil, the pollution-
+  treatment facility reported stopped too, SB1-RS=0 — CN 2021 SBn-RS is the treatment facility's
+  status, HJ 212-2017; the shut-down itself shows in the flow and O2);
 - optionally damaged packets (bad CRC) that the server must dead-letter.
 
 It answers the server as a logger does: 9011 then 9012 for a clock read (1011, with a 1011
@@ -297,7 +298,7 @@ class _Values:
                     flags[at, j] = "C"
         scripted = [e for e in opts.episodes if e.site_id == site_id]
         outages = []
-        self.running = np.ones(n, dtype=bool)  # the production facility (SB1) runs
+        self.running = np.ones(n, dtype=bool)  # the treatment facility (SB1) runs
         self.mismatch: list[tuple[int, int, int, float]] = []  # (first, end minute, column, factor)
         for e in scripted:
             if e.kind not in EPISODE_KINDS:
@@ -645,9 +646,10 @@ class SimLogger:
         return self._packet(builders.CN_DAY, qn, at, groups, ack), len(groups)
 
     def status_packet(self, s: int, qn: str | None = None) -> bytes:
-        """Running status (2021) of the production facility over [s, s + running_status_s), sent
-        at its end. DataTime is the time the status holds from (a status is a state, not a
-        statistic over a period: no start/end label; the parsers take 2021 DataTime as it is)."""
+        """Running status (2021) of the pollution-treatment facility SB1 over
+        [s, s + running_status_s), sent at its end. DataTime is the time the status holds from (a
+        status is a state, not a statistic over a period: no start/end label; the parsers take
+        2021 DataTime as it is)."""
         step = self.opts.running_status_s
         minutes = self.values.running[s // 60 : (s + step) // 60]
         rs = (

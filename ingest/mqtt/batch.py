@@ -89,11 +89,14 @@ def dead_letter_id(origin: str, reason: str, raw: bytes) -> str:
 
 @dataclass
 class Batch:
-    """What one landing write covers: readings by source kind, dead letters, and the acks owed."""
+    """What one landing write covers: readings by source kind, logger events, dead letters, and
+    the acks owed."""
 
     mqtt: ReadingRows = field(default_factory=lambda: ReadingRows("mqtt"))
     other_rows: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)  # e.g. hj212 rows
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    # HJ 212 logger events (CN 2021 running status, 2072 alarms): LOGGER_EVENTS_SCHEMA dicts
+    logger_events: list[dict[str, Any]] = field(default_factory=list)
     # (packet id, QoS) in the order received, by the client's connection number
     acks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     messages: int = 0

@@ -1,56 +1,110 @@
 """HJ 212 packets carried over MQTT (topic envmon/v1/hj212/{mn}, payload = the raw packet).
 
-Parsing and the packet -> readings mapping are the HJ 212 library's (ingest/hj212/protocol.py
-and readings.py); this adapter only adds what MQTT transport needs: the topic's MN must be
-the packet's, the MN must be a registered outlet's logger, the packet's PW must be that
-logger's password (config/registry/enterprises.yaml), and every problem becomes a reason for
-a dead letter. If the library cannot be imported, every such message is dead-lettered with
-reason "HJ 212 parser unavailable": nothing is lost, and it can be replayed later.
+Parsing and the packet -> readings / events mapping are the HJ 212 library's
+(ingest/hj212/protocol.py, and packet_outcome.py: the logger's facts, the reading contract,
+the site's units, CN 2021/2072 as logger events), so one packet gives the same rows over MQTT
+as over TCP. This adapter only adds what MQTT transport needs: the topic's MN must be the
+packet's, the MN must be a registered outlet's logger, the packet's PW must be that logger's
+password (config/registry/enterprises.yaml), and every problem becomes a reason for a dead
+letter. If the library cannot be imported, every such message is dead-lettered with reason
+"HJ 212 parser unavailable": nothing is lost, and it can be replayed later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 
+from envmon.contract import ReadingContract
 from warehouse.registry.config import Registry
 
 PARSER_UNAVAILABLE = "HJ 212 parser unavailable"
 
 try:
+    from ingest.hj212.events import EVENT_CNS
     from ingest.hj212.packet import PacketError
-    from ingest.hj212.protocol import parse_packet
-    from ingest.hj212.readings import packet_to_readings
+    from ingest.hj212.packet_outcome import Conversion, packet_outcome
+    from ingest.hj212.protocol import DEFAULT_TZ, parse_packet
+    from ingest.hj212.readings import site_unit_conversion
 except ImportError:  # the library is optional for this ingestor
     parse_packet = None  # type: ignore[assignment]
+    DEFAULT_TZ = None  # type: ignore[assignment]
 
 
-def hj212_payload_to_readings(
+@dataclass
+class Hj212Records:
+    """What one HJ 212 message gives: readings, logger events, and the reasons for a dead letter."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # READINGS_SCHEMA, source hj212
+    events: list[dict[str, Any]] = field(default_factory=list)  # LOGGER_EVENTS_SCHEMA
+    reasons: list[str] = field(default_factory=list)
+
+
+class UnitCache:
+    """(site, parameter, unit) -> the conversion to the site's unit, per registry."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self._found: dict[tuple[str, str, str], tuple[float, str] | None] = {}
+
+    def __call__(self, site_id: str, parameter: str, unit: str) -> tuple[float, str] | None:
+        key = (site_id, parameter, unit)
+        if key not in self._found:
+            if len(self._found) >= 100_000:  # bounded: one entry per site, parameter and unit
+                self._found.clear()
+            self._found[key] = site_unit_conversion(self.registry, site_id, parameter, unit)
+        return self._found[key]
+
+
+def hj212_payload_to_records(
     payload: bytes,
     registry: Registry,
+    contract: ReadingContract,
     *,
+    received_at: datetime,
     mn: str | None = None,
-    received_at: datetime | None = None,
-) -> tuple[list[Mapping[str, Any]], list[str]]:
-    """Readings rows (READINGS_SCHEMA dicts, source_kind hj212) and the reasons for dead letters."""
+    tz: tzinfo | None = None,
+    conversion: Conversion | None = None,
+) -> Hj212Records:
+    """Readings (in the site's units, keeping the contract), logger events, and dead-letter
+    reasons of one HJ 212 packet received at `received_at` (UTC) on the topic of logger `mn`."""
+    out = Hj212Records()
     if parse_packet is None:
-        return [], [PARSER_UNAVAILABLE]
+        out.reasons.append(PARSER_UNAVAILABLE)
+        return out
     try:
-        packet = parse_packet(payload)
+        # the time window is the reading contract's, applied to the labelled period start
+        packet = parse_packet(payload, tz or DEFAULT_TZ, max_future=None)
     except PacketError as exc:
-        return [], [f"invalid HJ 212 packet: {exc}"]
+        out.reasons.append(f"invalid HJ 212 packet: {exc}")
+        return out
     if mn is not None and packet.mn != mn:
-        return [], [f"HJ 212 packet MN {packet.mn!r} does not match the topic's MN {mn!r}"]
+        out.reasons.append(f"HJ 212 packet MN {packet.mn!r} does not match the topic's MN {mn!r}")
+        return out
     site_id = registry.outlet_by_mn.get(packet.mn or "")
     if site_id is None:
-        return [], [f"unknown HJ 212 logger MN {packet.mn!r}: no outlet in the registry has it"]
-    if packet.pw != registry.outlets[site_id][1].logger.password:
-        return [], [
+        out.reasons.append(
+            f"unknown HJ 212 logger MN {packet.mn!r}: no outlet in the registry has it"
+        )
+        return out
+    expected = registry.outlets[site_id][1].logger.password
+    if not hmac.compare_digest((packet.pw or "").encode(), expected.encode()):
+        out.reasons.append(
             f"HJ 212 packet of logger MN {packet.mn!r} (outlet {site_id!r}): wrong password (PW)"
-        ]
-    result = packet_to_readings(packet, registry.outlet_by_mn, received_at)
-    if result.skipped and not result.rows:
-        return [], [f"HJ 212 packet carries no readings: {result.skipped}"]
-    reasons = [f"HJ 212 code {code!r}: no parameter mapping" for code in result.unknown_codes]
-    return result.rows, reasons
+        )
+        return out
+    got = packet_outcome(
+        packet, site_id, registry, contract, received_at, tz or DEFAULT_TZ, conversion
+    )
+    if got.time_problem is not None:
+        out.reasons.append(got.time_problem)
+        return out
+    out.rows, out.events = got.rows, got.events
+    out.reasons.extend(f"parameter {r}" for r in got.refused)
+    out.reasons.extend(f"HJ 212 code {code!r}: no parameter mapping" for code in got.unknown_codes)
+    if got.note is not None:
+        what = "gives no logger event" if packet.cn in EVENT_CNS else "carries no readings"
+        out.reasons.append(f"HJ 212 packet {what}: {got.note}")
+    return out

@@ -3,8 +3,8 @@
 Ack after durable: messages arrive with QoS 1 on a persistent MQTT v5 session and manual
 acknowledgement. The network thread (paho's loop, reading in bulk: ingest/mqtt/client.py)
 decodes each message into the current batch and records its packet id; the writer thread swaps the batch out when it is full (by messages) or old (by
-time), writes its readings and dead letters to the landing zone (fsynced, atomic), and only
-then sends the PUBACKs. A crash before the PUBACKs leaves the messages unacknowledged at the
+time), writes its readings, logger events (HJ 212 CN 2021/2072) and dead letters to the landing
+zone (fsynced, atomic), and only then sends the PUBACKs. A crash before the PUBACKs leaves the messages unacknowledged at the
 broker, which redelivers them on reconnect; the copies then written collapse in the warehouse
 loader onto the same natural key. So a reading is never lost and never counted twice.
 
@@ -25,7 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from traceback import format_tb
 
 import paho.mqtt.client as mqtt
 import pyarrow as pa
@@ -34,13 +35,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from envmon.contract import ReadingContract, normalise_flag
+from envmon.contract import ReadingContract
 from envmon.schema import READINGS_SCHEMA
-from ingest.hj212.auth import MASK_NOTE, mask_passwords
+from ingest.hj212.auth import mask_text
+from ingest.hj212.events import events_table
 from ingest.landing import LandingZone, conform
 from ingest.mqtt.batch import Batch
 from ingest.mqtt.client import BulkClient, Message
-from ingest.mqtt.hj212_adapter import hj212_payload_to_readings
+from ingest.mqtt.hj212_adapter import UnitCache, hj212_payload_to_records
 from ingest.mqtt.payload import StationDecoder, _dead, join_reasons
 from ingest.mqtt.topics import ALL_TOPICS, HJ212, Topic, TopicError, parse_topic, shared
 from warehouse.registry.config import Registry
@@ -48,6 +50,7 @@ from warehouse.registry.config import Registry
 log = logging.getLogger("envmon.mqtt")
 
 DEAD_LETTER_SOURCE = "mqtt"  # every rejection of this ingestor is counted under source mqtt
+LOGGER_EVENTS_SOURCE = "hj212"  # logger events are HJ 212's, whichever transport carried them
 _TOPIC_CACHE_SIZE = 10_000  # parsed topics remembered (one per site); bounded for flat memory
 
 
@@ -78,6 +81,8 @@ class IngestorConfig:
     # Bounds on one message; None: the settings mqtt_max_payload_bytes / mqtt_max_values.
     max_payload_bytes: int | None = None
     max_values: int | None = None
+    # The time zone of HJ 212 DataTime (the loggers' local time); None: the settings' timezone.
+    tz: tzinfo | None = None
     batch_dead_bytes: int = 32 * 1024 * 1024  # write the batch once its dead letters hold this
 
     @property
@@ -89,6 +94,7 @@ class IngestorConfig:
 class IngestStats:
     messages: int = 0
     readings: int = 0
+    logger_events: int = 0  # HJ 212 running status and alarms
     dead_letters: int = 0
     batches: int = 0
     acked: int = 0
@@ -105,14 +111,21 @@ class MqttIngestor:
         self.landing = landing
         self.registry = registry
         settings = None
-        if config.contract is None or config.max_payload_bytes is None or config.max_values is None:
+        if (
+            config.contract is None
+            or config.max_payload_bytes is None
+            or config.max_values is None
+            or config.tz is None
+        ):
             from envmon.settings import get_settings
 
             settings = get_settings()
         self.contract = config.contract or ReadingContract.from_settings(settings)
+        self.tz = config.tz or settings.tz  # type: ignore[union-attr]
         self.max_payload_bytes = config.max_payload_bytes or settings.mqtt_max_payload_bytes  # type: ignore[union-attr]
         self.max_values = config.max_values or settings.mqtt_max_values  # type: ignore[union-attr]
         self.decoder = self._decoder(registry)
+        self._units = UnitCache(registry)  # HJ 212 readings to the site's units
         self.stats = IngestStats()
         self._cond = threading.Condition()
         self._current = Batch()
@@ -290,21 +303,23 @@ class MqttIngestor:
             else:
                 self.decoder.decode(topic_str, topic, payload, batch, now_us)
         except Exception as exc:  # the daemon never crashes on input
+            # an error's text may quote the payload: any password in it is masked too
             log.error(
                 "unexpected error decoding a %d-byte message on %s (%s: %s); it is dead-lettered",
                 len(payload),
                 topic_str[:200],
                 type(exc).__name__,
-                exc,
+                mask_text(str(exc)),
             )
-            log.debug("the traceback of that error", exc_info=True)
-            _dead(
+            # where it happened, without the error's text (which may quote the payload)
+            log.debug("the traceback of that error:\n%s", "".join(format_tb(exc.__traceback__)))
+            _dead(  # masked like every dead letter (payload._dead): no password is stored
                 batch.dead_letters,
                 topic_str,
-                f"internal error while decoding: {exc!r}",
-                payload[: self.max_payload_bytes],
+                f"internal error while decoding: {mask_text(repr(exc))}",
+                payload,
                 now_us,
-                whole=payload,
+                keep=self.max_payload_bytes,
             )
 
     def _oversized(self, batch: Batch, topic_str: str, payload: bytes, now_us: int) -> None:
@@ -316,38 +331,33 @@ class MqttIngestor:
             f"payload is {len(payload)} bytes, more than the {keep} allowed per message "
             f"(setting mqtt_max_payload_bytes); nothing of it was taken; the dead letter keeps "
             f"its first {keep} bytes",
-            payload[:keep],
+            payload,
             now_us,
-            whole=payload,
+            keep=keep,
         )
 
     def _decode_hj212(
         self, batch: Batch, topic_str: str, topic: Topic, payload: bytes, now_us: int
     ) -> None:
-        """An HJ 212 packet: its readings that keep the contract land, one dead letter for the rest."""
-        received = datetime.fromtimestamp(now_us / 1e6, UTC)
-        rows, reasons = hj212_payload_to_readings(
-            payload, self.registry, mn=topic.key, received_at=received
+        """An HJ 212 packet: as over TCP (hj212_adapter), its readings that keep the contract
+        land in the site's units, its running status and alarms as logger events, and one
+        dead letter (password masked) carries the reasons for the rest."""
+        got = hj212_payload_to_records(
+            payload,
+            self.registry,
+            self.contract,
+            received_at=datetime.fromtimestamp(now_us / 1e6, UTC),
+            mn=topic.key,
+            tz=self.tz,
+            conversion=self._units,
         )
-        kept = []
-        for row in rows:
-            problem = self.contract.row_problem(row, received)
-            if problem is None:
-                flag = row.get("flag")
-                if isinstance(flag, str) and normalise_flag(flag) != flag:
-                    row = {**row, "flag": normalise_flag(flag)}
-                kept.append(row)
-            else:
-                reasons.append(f"parameter {row.get('parameter')!r}: {problem}")
-        batch.add_rows("hj212", kept)
-        if not reasons:
+        batch.add_rows("hj212", got.rows)
+        batch.logger_events.extend(got.events)
+        if not got.reasons:
             return
-        reason = reasons[0] if len(reasons) == 1 else join_reasons(reasons, len(kept))
-        # The logger's password (PW=) is masked in the dead letter, as the HJ 212 server does.
-        raw, masked = mask_passwords(payload)
-        if masked:
-            reason = f"{reason} {MASK_NOTE}"
-        _dead(batch.dead_letters, topic_str, reason, raw, now_us, whole=payload)
+        reasons = got.reasons
+        reason = reasons[0] if len(reasons) == 1 else join_reasons(reasons, len(got.rows))
+        _dead(batch.dead_letters, topic_str, reason, payload, now_us)
 
     # -- writer thread -----------------------------------------------------------------
     def _next_batch(self) -> Batch | None:
@@ -385,6 +395,12 @@ class MqttIngestor:
             (lambda k=kind, t=table: self.landing.write_readings(t, k))
             for kind, table in batch.tables()
         ]
+        if batch.logger_events:
+            pending.append(
+                lambda: self.landing.write_logger_events(
+                    events_table(batch.logger_events), LOGGER_EVENTS_SOURCE
+                )
+            )
         if batch.dead_letters:
             pending.append(
                 lambda: self.landing.write_dead_letters(batch.dead_letters, DEAD_LETTER_SOURCE)
@@ -414,6 +430,7 @@ class MqttIngestor:
         self.stats.batches += 1
         self.stats.messages += batch.messages
         self.stats.readings += batch.readings
+        self.stats.logger_events += len(batch.logger_events)
         self.stats.dead_letters += len(batch.dead_letters)
         return True
 
@@ -449,9 +466,9 @@ class MqttIngestor:
 
     def reload_registry(self, registry: Registry) -> None:
         """Swap in a new registry (SIGHUP); messages decode against one or the other, whole."""
-        decoder = self._decoder(registry)
+        decoder, units = self._decoder(registry), UnitCache(registry)
         with self._cond:
-            self.registry, self.decoder = registry, decoder
+            self.registry, self.decoder, self._units = registry, decoder, units
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Take no more messages, write and acknowledge what was taken, disconnect."""
@@ -470,9 +487,11 @@ class MqttIngestor:
         self.client.disconnect()  # queued after the PUBACKs, so those go out first
         self.client.loop_stop()
         log.info(
-            "stopped: %d messages, %d readings, %d dead letters in %d batches; %d acked",
+            "stopped: %d messages, %d readings, %d logger events, %d dead letters in %d batches; "
+            "%d acked",
             self.stats.messages,
             self.stats.readings,
+            self.stats.logger_events,
             self.stats.dead_letters,
             self.stats.batches,
             self.stats.acked,

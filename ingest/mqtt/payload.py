@@ -22,6 +22,7 @@ from typing import Any, Literal
 import msgspec
 
 from envmon.contract import ReadingContract, normalise_flag, reading_flags
+from ingest.hj212.auth import MASK_NOTE, mask_passwords
 from ingest.mqtt.batch import Batch, ReadingRows, dead_letter_id
 from ingest.mqtt.topics import Topic
 from warehouse.registry.config import Registry
@@ -410,17 +411,28 @@ def _dead(
     reason: str,
     payload: bytes,
     now_us: int,
-    whole: bytes | None = None,
+    keep: int | None = None,
 ) -> None:
-    """One dead letter for one message. Its id is the message's (topic and the whole payload,
-    `whole` when `payload` keeps only a part of it), not the reason's: a redelivered message
-    collapses onto its dead letter even when a reason names the time it was checked."""
+    """One dead letter for one message, keeping its first `keep` bytes (all when None).
+
+    Any HJ 212 password in the payload (PW=, NewPW=) is masked, with what else the masking
+    covers (ingest/hj212/auth.py `mask_passwords`), whatever the topic or the reason: the raw
+    bytes of a dead letter never hold a password, and the reason says they were masked. Its id
+    is the message's as stored (the topic and the whole payload, masked), not the reason's: a
+    redelivered message collapses onto its dead letter even when a reason names the time it
+    was checked, and the id is no hash of a password (which anyone reading dead letters could
+    brute-force from the masked bytes beside it)."""
+    masked = payload
+    if b"PW=" in payload:
+        masked, hit = mask_passwords(payload)
+        if hit:
+            reason = f"{reason} {MASK_NOTE}"
     dead.append(
         {
-            "dead_letter_id": dead_letter_id(origin, "", payload if whole is None else whole),
+            "dead_letter_id": dead_letter_id(origin, "", masked),
             "origin": origin,
             "reason": reason,
-            "raw": payload,
+            "raw": masked if keep is None or len(masked) <= keep else masked[:keep],
             "received_at": datetime.fromtimestamp(now_us / 1e6, UTC),
         }
     )

@@ -58,9 +58,10 @@ def run_ingestor(
             last = time.monotonic()
             s = ingestor.stats
             log.info(
-                "%d messages, %d readings, %d dead letters, %d batches, %d acked",
+                "%d messages, %d readings, %d logger events, %d dead letters, %d batches, %d acked",
                 s.messages,
                 s.readings,
+                s.logger_events,
                 s.dead_letters,
                 s.batches,
                 s.acked,

@@ -19,9 +19,15 @@ OUTLET = "yizhuang_auto_da001"  # territorial grid only (yizhuang_park), no spec
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
-def minutes_of(start: datetime, hours_n: int, values_per_hour: list[float]) -> list[tuple[datetime, float]]:
+def minutes_of(
+    start: datetime, hours_n: int, values_per_hour: list[float]
+) -> list[tuple[datetime, float]]:
     """Minute readings: each hour's 60 minutes at that hour's value."""
-    return [(start + timedelta(hours=h, minutes=m), values_per_hour[h]) for h in range(hours_n) for m in range(60)]
+    return [
+        (start + timedelta(hours=h, minutes=m), values_per_hour[h])
+        for h in range(hours_n)
+        for m in range(60)
+    ]
 
 
 def test_flat_line_four_hours_opens_case_in_territorial_grid(wh):
@@ -43,7 +49,9 @@ def test_flat_line_four_hours_opens_case_in_territorial_grid(wh):
 
 def test_flat_line_any_change_is_not_flat(wh):
     t0 = local(2025, 3, 3, 8)
-    add_readings(wh, OUTLET, "nox", minutes_of(t0, 5, [41.0, 41.0, 41.1, 41.0, 41.0]), interval_s=60)
+    add_readings(
+        wh, OUTLET, "nox", minutes_of(t0, 5, [41.0, 41.0, 41.1, 41.0, 41.0]), interval_s=60
+    )
     evaluate_rules(wh, t0, t0 + timedelta(hours=5), rule_ids=["outlet_flat_line"])
     assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
 
@@ -78,7 +86,9 @@ def test_no_data_outage_not_hidden_by_the_loggers_daily_value(wh):
     # summarises the day and says nothing about the hours in which no data arrived.
     t0 = local(2025, 3, 3, 0)
     add_readings(wh, OUTLET, "nox", minutes_of(t0, 9, [40.0] * 9), interval_s=60)  # 00-08
-    add_readings(wh, OUTLET, "nox", minutes_of(t0 + timedelta(hours=14), 2, [40.0] * 2), interval_s=60)
+    add_readings(
+        wh, OUTLET, "nox", minutes_of(t0 + timedelta(hours=14), 2, [40.0] * 2), interval_s=60
+    )
     add_readings(wh, OUTLET, "nox", [(t0, 40.0)], interval_s=86400)  # the day's own value
     evaluate_rules(wh, t0, t0 + timedelta(hours=16), rule_ids=["outlet_no_data"])
     assert rows(wh, "SELECT first_period, last_period, state FROM alerts") == [
@@ -89,7 +99,9 @@ def test_no_data_outage_not_hidden_by_the_loggers_daily_value(wh):
 def test_no_data_four_hourly_samples_cover_their_hours(wh):
     # a site whose finest data are 4-hourly samples is not "silent" between two samples
     t0 = local(2025, 3, 3, 0)
-    add_readings(wh, OUTLET, "nox", [(t0 + timedelta(hours=4 * k), 40.0) for k in range(4)], interval_s=14400)
+    add_readings(
+        wh, OUTLET, "nox", [(t0 + timedelta(hours=4 * k), 40.0) for k in range(4)], interval_s=14400
+    )
     evaluate_rules(wh, t0, t0 + timedelta(hours=16), rule_ids=["outlet_no_data"])
     assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
 
@@ -185,6 +197,7 @@ def test_shipped_rules_load():
         "transmission_efficiency",
         "consistency",
         "long_stop",
+        "treatment_stopped",
     }
     assert ruleset.by_id["outlet_transmission_efficiency"].minimum == 0.90
     assert date(2025, 10, 1) in ruleset.holidays and date(2025, 10, 9) not in ruleset.holidays

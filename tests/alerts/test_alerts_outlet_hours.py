@@ -36,6 +36,8 @@ HOUR_RULE = ["outlet_logger_hour_inconsistent"]
 ZS_RULE = ["outlet_logger_zs_inconsistent"]
 WATER_RULE = ["outlet_logger_water_hour_inconsistent"]
 STOP_RULE = ["outlet_long_stop"]
+TREATMENT_RULE = ["outlet_treatment_stopped"]
+HOUR_TD = timedelta(hours=1)
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 OUTLET_HOURS = """
@@ -44,8 +46,14 @@ CREATE TABLE IF NOT EXISTS outlet_hours (
     official_value DOUBLE, obtained VARCHAR, valid BOOLEAN, invalid_reason VARCHAR,
     derived_value DOUBLE, covered_minutes INTEGER, logger_value DOUBLE, logger_zs_value DOUBLE,
     corrected_value DOUBLE, o2_pct DOUBLE, load_kg DOUBLE, operating BOOLEAN,
-    not_operating_reason VARCHAR, computed_at TIMESTAMPTZ)
+    not_operating_reason VARCHAR, computed_at TIMESTAMPTZ, treatment_stopped VARCHAR,
+    logger_valid BOOLEAN)
 """
+# migration 0092 (FA): where the template warehouse's outlet_hours predates it
+OUTLET_HOURS_0092 = [
+    "ALTER TABLE outlet_hours ADD COLUMN IF NOT EXISTS treatment_stopped VARCHAR",
+    "ALTER TABLE outlet_hours ADD COLUMN IF NOT EXISTS logger_valid BOOLEAN",
+]
 LOGGER_EVENTS = """
 CREATE TABLE IF NOT EXISTS logger_events (
     site_id VARCHAR NOT NULL, mn VARCHAR, cn VARCHAR NOT NULL, event_time TIMESTAMPTZ NOT NULL,
@@ -62,18 +70,23 @@ def add_outlet_hours(
     values: list[dict],
     unit: str = "mg/m3",
 ) -> None:
-    """One outlet_hours row per hour from `start`; each dict gives the columns that matter."""
+    """One outlet_hours row per hour from `start`; each dict gives the columns that matter
+    (operating None: an hour without any data; logger_valid defaults to true where the logger
+    sent a value; treatment_stopped, e.g. 'SB1', defaults to none)."""
     with connect(settings) as con:
         migrate(con)  # the owners' tables where their migrations exist
         con.execute(OUTLET_HOURS)
+        for ddl in OUTLET_HOURS_0092:
+            con.execute(ddl)
         for k, v in enumerate(values):
             ps = start + timedelta(hours=k)
             operating = v.get("operating", True)
             con.execute(
                 "INSERT INTO outlet_hours (site_id, parameter, period_start, unit, official_value, obtained, "
                 "valid, invalid_reason, derived_value, covered_minutes, logger_value, logger_zs_value, "
-                "corrected_value, o2_pct, operating, not_operating_reason, computed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "corrected_value, o2_pct, operating, not_operating_reason, computed_at, "
+                "treatment_stopped, logger_valid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     site,
                     parameter,
@@ -81,8 +94,8 @@ def add_outlet_hours(
                     unit,
                     None if not operating else v.get("logger", v.get("derived")),
                     "logger" if v.get("logger") is not None else "derived",
-                    operating,
-                    None if operating else "停运 shut down",
+                    operating is not False,
+                    None if operating is not False else "停运 shut down",
                     v.get("derived"),
                     60,
                     v.get("logger"),
@@ -90,8 +103,10 @@ def add_outlet_hours(
                     v.get("corrected"),
                     v.get("o2"),
                     operating,
-                    None if operating else v.get("why", "停运 SB1 stopped (CN 2021)"),
+                    None if operating is not False else v.get("why", "zero flow"),
                     COMPUTED,
+                    v.get("treatment"),
+                    v.get("logger_valid", True if v.get("logger") is not None else None),
                 ],
             )
 
@@ -205,6 +220,31 @@ def test_missing_values_and_shut_down_hours_give_no_verdict(wh):
     assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
 
 
+def test_a_logger_hour_that_failed_qc_is_no_evidence_of_tampering(wh):
+    # review finding T10: |60 − 40| = 20 > max(4, 2) in every hour, but the logger's hourly
+    # reading failed QC (calibration / maintenance / fault flag: logger_valid false) or has no
+    # QC verdict (null): no verdict, no alert. The same hours with logger_valid true open one.
+    t0 = local(2025, 3, 3, 9)
+    add_outlet_hours(wh, GAS, "so2", t0, pairs(*[(60.0, 40.0)] * 3, logger_valid=False))
+    add_outlet_hours(wh, GAS, "nox", t0, pairs(*[(60.0, 40.0)] * 3, logger_valid=None))
+    add_outlet_hours(wh, GAS, "dust", t0, pairs(*[(60.0, 40.0)] * 3, logger_valid=True))
+    add_outlet_hours(wh, GAS2, "so2", t0, [{"zs": 110.5, "corrected": 100.0, "logger": 50.0,
+                                          "derived": 50.0, "logger_valid": False}] * 3)  # fmt: skip
+    evaluate_rules(wh, t0, t0 + timedelta(hours=3), rule_ids=[*HOUR_RULE, *ZS_RULE])
+    assert rows(wh, "SELECT rule_id, site_id, parameter, periods_exceeded FROM alerts") == [
+        ("outlet_logger_hour_inconsistent", GAS, "dust", 3)
+    ]
+    with connect(wh, write=False) as con:
+        ruleset = load_rules(REPO_CONFIG, load_registry(REPO_CONFIG))
+        rule = ruleset.by_id[HOUR_RULE[0]]
+        obs = Observer(con, ruleset).observe(rule, Window(rule, t0, t0 + timedelta(hours=3)))
+    details = {o.parameter: (o.exceeded, o.detail) for o in obs if o.period_start == t0}
+    assert details["so2"] == (None, "not judged: the logger's hourly reading failed QC "
+                                    "(calibration, maintenance or fault)")  # fmt: skip
+    assert details["nox"] == (None, "not judged: the logger's hourly reading has no QC verdict")
+    assert details["dust"][0] is True
+
+
 def test_consistency_reruns_open_no_duplicate_alert_or_case(wh):
     t0 = local(2025, 3, 3, 9)
     add_outlet_hours(wh, GAS, "so2", t0, pairs(*[(60.0, 40.0)] * 6))
@@ -224,7 +264,7 @@ def test_consistency_reruns_open_no_duplicate_alert_or_case(wh):
 
 def test_rules_on_outlet_hours_work_before_the_table_exists_and_when_empty(wh):
     t0 = local(2025, 3, 3, 9)
-    ids = [*HOUR_RULE, *ZS_RULE, *WATER_RULE, *STOP_RULE]
+    ids = [*HOUR_RULE, *ZS_RULE, *WATER_RULE, *STOP_RULE, *TREATMENT_RULE]
     ruleset = load_rules(REPO_CONFIG, load_registry(REPO_CONFIG))
     with connect(wh) as con:
         migrate(con)
@@ -235,7 +275,7 @@ def test_rules_on_outlet_hours_work_before_the_table_exists_and_when_empty(wh):
             assert observer.observe(rule, Window(rule, t0, t0 + timedelta(hours=30))) == []
         con.execute(OUTLET_HOURS)
     report = evaluate_rules(wh, t0, t0 + timedelta(hours=30), rule_ids=ids)
-    assert (report.rules_evaluated, report.periods_evaluated) == (4, 0)
+    assert (report.rules_evaluated, report.periods_evaluated) == (5, 0)
     assert rows(wh, "SELECT count(*) FROM alerts") == [(0,)]
 
 
@@ -249,7 +289,7 @@ def test_no_exceedance_judged_on_a_shut_down_hour(wh):
         for k in range(3):
             con.execute(
                 "INSERT INTO aggregates VALUES (?, 'so2', 'hour_avg_o2', ?, 3600, 1500.0, 'mg/m3', false, "
-                "6, 6, '停运 SB1 stopped (CN 2021); O2 20.9 % > cap', NULL, 'provisional', ?)",
+                "6, 6, 'O2 20.9 % > cap 20 %', NULL, 'provisional', ?)",
                 [GAS, t0 + timedelta(hours=k), COMPUTED],
             )
     evaluate_rules(wh, t0, t0 + timedelta(hours=3), rule_ids=["flue_gas_hour_over_permit"])
@@ -295,7 +335,7 @@ def test_long_stop_23_hours_is_not_24(wh):
         24.0,
         "operating_status",
     )
-    assert "停运 SB1 stopped (CN 2021)" in a[9]
+    assert "zero flow" in a[9]
     assert rows(wh, "SELECT site_id, rule_family FROM cases") == [(GAS2, "operating_status")]
 
 
@@ -340,14 +380,162 @@ def test_a_stop_needs_every_row_of_the_hour_not_operating_and_reruns_add_nothing
     add_outlet_hours(wh, GAS, "so2", t0, stopped(25))
     add_outlet_hours(wh, GAS, "nox", t0, stopped(12) + RUNNING + stopped(12))  # hour 12 runs
     add_outlet_hours(wh, GAS2, "so2", t0, stopped(25, why="zero flow"))
-    add_outlet_hours(wh, GAS2, "nox", t0, stopped(25, why="O2 20.9 % > cap 19 %"))
+    add_outlet_hours(wh, GAS2, "nox", t0, stopped(25, why="O2 20.9 % > cap 20 %"))
     evaluate_rules(wh, t0, t0 + timedelta(hours=25), rule_ids=STOP_RULE)
     before = dump(wh)
     assert [(a[2], a[6]) for a in before["alerts"]] == [(GAS2, t0)]
-    assert "O2 20.9 % > cap 19 %; zero flow" in before["alerts"][0][12]
+    assert "O2 20.9 % > cap 20 %; zero flow" in before["alerts"][0][12]
     evaluate_rules(wh, t0, t0 + timedelta(hours=25), rule_ids=STOP_RULE)
     evaluate_rules(wh, t0 + timedelta(hours=20), t0 + timedelta(hours=25), rule_ids=STOP_RULE)
     assert dump(wh) == before
+
+
+NO_DATA = [{"logger": None, "derived": None, "operating": None}]
+
+
+def test_a_no_data_hour_in_a_stop_neither_counts_nor_breaks_it(wh):
+    # review finding T5: an hour with no data at all (operating null) has no verdict.
+    # GAS:  12 stopped + 1 no-data + 12 stopped = 24 stopped hours -> opens at hour 24, the
+    #       first period t0, 24 exceeded periods (the no-data hour not counted)
+    # GAS2: 11 stopped + 1 no-data + 12 stopped = 23 stopped hours -> nothing
+    t0 = local(2025, 3, 3, 0)
+    add_outlet_hours(wh, GAS, "so2", t0, stopped(12) + NO_DATA + stopped(12))
+    add_outlet_hours(wh, GAS2, "so2", t0, stopped(11) + NO_DATA + stopped(12))
+    evaluate_rules(wh, t0, t0 + timedelta(hours=25), rule_ids=STOP_RULE)
+    assert rows(
+        wh, "SELECT site_id, first_period, last_period, state, periods_exceeded FROM alerts"
+    ) == [(GAS, t0, t0 + timedelta(hours=24), "firing", 24)]
+    assert rows(
+        wh,
+        "SELECT count(*), count(*) FILTER (WHERE exceeded), "
+        "string_agg(detail, '') FILTER (WHERE period_start = ?) FROM alert_periods",
+        [t0 + timedelta(hours=12)],
+    ) == [(25, 24, "operating state unknown (no data)")]  # evidence: the no-data hour shown
+
+
+def test_a_no_data_hour_does_not_clear_a_firing_long_stop(wh):
+    # 24 stopped hours open the alert; then one no-data hour and 2 more stopped hours: still
+    # firing (clear_after 1 would have cleared on an hour wrongly called operating), 26 counted;
+    # the first operating hour after clears it
+    t0 = local(2025, 3, 3, 0)
+    add_outlet_hours(wh, GAS, "so2", t0, stopped(24) + NO_DATA + stopped(2) + RUNNING)
+    evaluate_rules(wh, t0, t0 + timedelta(hours=27), rule_ids=STOP_RULE)
+    assert rows(wh, "SELECT state, last_period, periods_exceeded FROM alerts") == [
+        ("firing", t0 + timedelta(hours=26), 26)
+    ]
+    evaluate_rules(wh, t0 + timedelta(hours=27), t0 + timedelta(hours=28), rule_ids=STOP_RULE)
+    assert rows(wh, "SELECT state, resolved_period, periods_exceeded FROM alerts") == [
+        ("resolved", t0 + timedelta(hours=28), 26)
+    ]
+
+
+# ---------------------------------------------------------------------------- treatment stopped
+def treated(n: int, treatment: str | None = "SB1", **extra) -> list[dict]:
+    return [{"logger": 300.0, "derived": 300.0, "treatment": treatment, **extra}] * n
+
+
+def seen_running(settings, at: datetime, sites=(GAS, GAS2), codes=("SB1", "SB2")) -> None:
+    """The facilities reported running (CN 2021 SBn-RS=1) at `at`: within the shipped rule's
+    seen_running_within_h (720 h) before the hours judged, they count."""
+    add_events(
+        settings,
+        [(s, "8888888000000", "2021", at, "run_status", c, 1, None) for s in sites for c in codes],
+    )
+
+
+def test_treatment_stopped_while_discharging_both_sides_of_two_hours(wh):
+    # review finding T1: outlet operating (flow, O2 below the cap) with SB1 stopped.
+    # GAS:  1 hour stopped between running hours -> the duration (2 consecutive) not met
+    # GAS2: 2 hours stopped (SB1, then SB1 and SB2) -> opens at hour 2, first period hour 1;
+    #       the running hour after resolves it (clear_after 1)
+    t0 = local(2025, 3, 3, 9)
+    seen_running(wh, t0 - timedelta(days=1))
+    add_outlet_hours(wh, GAS, "so2", t0, RUNNING + treated(1) + RUNNING + treated(1) + RUNNING)
+    add_outlet_hours(wh, GAS2, "so2", t0, RUNNING + treated(1) + treated(1, "SB1, SB2") + RUNNING)
+    report = evaluate_rules(wh, t0, t0 + timedelta(hours=5), rule_ids=TREATMENT_RULE)
+    assert len(report.alerts_opened) == 1 and len(report.cases_opened) == 1
+    (a,) = rows(
+        wh,
+        "SELECT site_id, parameter, first_period, last_period, state, resolved_period, "
+        "periods_exceeded, rule_family, rule_kind, severity, message FROM alerts",
+    )
+    assert a[:10] == (
+        GAS2,
+        None,
+        t0 + timedelta(hours=1),
+        t0 + timedelta(hours=2),
+        "resolved",
+        t0 + timedelta(hours=4),
+        2,
+        "operating_status",
+        "treatment_stopped",
+        "major",
+    )
+    assert "treatment facility stopped while discharging: SB1, SB2" in a[10]
+    assert rows(wh, "SELECT site_id, rule_family FROM cases") == [(GAS2, "operating_status")]
+
+
+def test_a_shut_down_hour_never_fires_treatment_stopped_and_no_data_is_looked_through(wh):
+    # GAS:  shut down (zero flow) with the facility off, 5 hours: nothing is discharged -> no
+    #       alert (even were treatment_stopped set on such an hour)
+    # GAS2: stopped, no-data, stopped -> 2 stopped hours in a row as far as known -> opens;
+    #       its first period is hour 0 and the no-data hour is not counted
+    t0 = local(2025, 3, 3, 9)
+    seen_running(wh, t0 - timedelta(days=1))
+    add_outlet_hours(wh, GAS, "so2", t0, treated(5, operating=False))
+    add_outlet_hours(wh, GAS2, "so2", t0, treated(1) + NO_DATA + treated(1))
+    evaluate_rules(wh, t0, t0 + timedelta(hours=5), rule_ids=TREATMENT_RULE)
+    assert rows(wh, "SELECT site_id, first_period, last_period, periods_exceeded FROM alerts") == [
+        (GAS2, t0, t0 + timedelta(hours=2), 2)
+    ]
+
+
+def test_treatment_stopped_reruns_open_no_duplicate_alert_or_case(wh):
+    t0 = local(2025, 3, 3, 9)
+    seen_running(wh, t0 - timedelta(days=1))
+    add_outlet_hours(wh, GAS, "so2", t0, treated(6))
+    add_outlet_hours(wh, GAS, "nox", t0, treated(6))  # one verdict per outlet hour, not per row
+    evaluate_rules(wh, t0, t0 + timedelta(hours=6), rule_ids=TREATMENT_RULE)
+    before = dump(wh)
+    assert [(a[2], a[6]) for a in before["alerts"]] == [(GAS, t0)]
+    assert len(before["cases"]) == 1
+    evaluate_rules(wh, t0, t0 + timedelta(hours=6), rule_ids=TREATMENT_RULE)
+    evaluate_rules(wh, t0 + timedelta(hours=3), t0 + timedelta(hours=6), rule_ids=TREATMENT_RULE)
+    assert dump(wh) == before
+    with connect(wh) as con:
+        con.execute("DELETE FROM alert_cursors")
+    evaluate_rules(wh, t0, t0 + timedelta(hours=6), rule_ids=TREATMENT_RULE)
+    assert rows(wh, "SELECT count(*) FROM alerts") == [(1,)]
+    assert rows(wh, "SELECT count(*) FROM cases") == [(1,)]
+
+
+def test_facilities_never_seen_running_are_not_judged_both_sides_of_720_hours(wh):
+    # Real loggers send SB1..SB8-RS=0 for slots wired to nothing (all 39 of the 2016 capture).
+    # A facility counts in hour h only if reported running in [h − 720 h, h + 1 h).
+    # GAS:  SB1 running at t0 + 1 h − 720 h: counts in h0 and h1 -> 2 hours -> opens
+    # GAS2: SB1 running 1 s earlier: counts in h0 only; h1 no verdict -> nothing
+    #       and its SB3 (hours 3-5) never ran at all -> never judged
+    t0 = local(2025, 3, 3, 9)
+    edge = t0 + timedelta(hours=1) - timedelta(hours=720)
+    seen_running(wh, edge, sites=[GAS], codes=["SB1"])
+    seen_running(wh, edge - timedelta(seconds=1), sites=[GAS2], codes=["SB1"])
+    add_outlet_hours(wh, GAS, "so2", t0, treated(2))
+    add_outlet_hours(wh, GAS2, "so2", t0, treated(2))
+    add_outlet_hours(wh, GAS2, "nox", t0 + timedelta(hours=3), treated(3, "SB3"))
+    evaluate_rules(wh, t0, t0 + timedelta(hours=6), rule_ids=TREATMENT_RULE)
+    assert rows(wh, "SELECT site_id, first_period, periods_exceeded FROM alerts") == [(GAS, t0, 2)]
+    ruleset = load_rules(REPO_CONFIG, load_registry(REPO_CONFIG))
+    rule = ruleset.by_id[TREATMENT_RULE[0]]
+    with connect(wh, write=False) as con:
+        obs = Observer(con, ruleset).observe(rule, Window(rule, t0, t0 + timedelta(hours=6)))
+    got = {(o.site_id, o.period_start): (o.exceeded, o.detail) for o in obs}
+    assert got[(GAS2, t0)][0] is True
+    assert got[(GAS2, t0 + timedelta(hours=1))] == (
+        None,
+        "SB1 reported stopped but never running in the 720 h before: status slots wired to "
+        "nothing? (not judged)",
+    )
+    assert got[(GAS2, t0 + timedelta(hours=3))][0] is None
 
 
 # ---------------------------------------------------------------------------- rule loading
@@ -400,6 +588,49 @@ def test_bad_consistency_rules_fail_loudly_with_file_key_and_choices(tmp_path, f
     assert expected in str(err.value)
 
 
+TREATMENT = """rules:
+- rule_id: t1
+  family: operating_status
+  kind: {kind}
+  name_zh: 测试
+  name_en: test
+  site_kinds: [{site_kind}]
+  duration: {{consecutive: {hours}}}
+  severity: major
+{basis}"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"site_kind": "air"},
+            "bad.yaml: rules[0].site_kinds: treatment_stopped rules read outlet_hours",
+        ),
+        ({"basis": ""}, "bad.yaml: rules[0].treatment_stopped.basis: missing required field"),
+        (
+            {"hours": 0},
+            "bad.yaml: rules[0].treatment_stopped.duration.consecutive: Input should be",
+        ),
+        ({"kind": "treatment_stop"}, "'long_stop', 'treatment_stopped'"),
+    ],
+)
+def test_bad_treatment_stopped_rules_fail_loudly_with_file_key_and_choices(
+    tmp_path, fields, expected
+):
+    values = {
+        "kind": "treatment_stopped",
+        "site_kind": "outlet",
+        "hours": 2,
+        "basis": "  basis: test\n",
+        **fields,
+    }
+    config = _config_with(tmp_path, TREATMENT.format(**values))
+    with pytest.raises(ConfigError) as err:
+        load_rules(config, load_registry(REPO_CONFIG))
+    assert expected in str(err.value)
+
+
 def test_shipped_consistency_and_stop_rules():
     ruleset = load_rules(REPO_CONFIG, load_registry(REPO_CONFIG))
     hour = ruleset.by_id["outlet_logger_hour_inconsistent"]
@@ -410,6 +641,13 @@ def test_shipped_consistency_and_stop_rules():
     )
     assert "bureau's operating choice" in hour.basis
     assert ruleset.by_id["outlet_long_stop"].duration.consecutive == 24
+    treatment = ruleset.by_id["outlet_treatment_stopped"]
+    assert (treatment.kind, treatment.duration.consecutive, treatment.opens_case) == (
+        "treatment_stopped",
+        2,
+        True,
+    )
+    assert "bureau's operating choice" in treatment.basis
 
 
 # ---------------------------------------------------------------------------- alarms
@@ -497,6 +735,32 @@ def test_logger_alarms_listed_with_the_alerts_active_then(wh, monkeypatch):
     assert "logger alarm" not in plain.output
 
 
+def test_an_alarm_without_a_code_looks_up_no_value(wh):
+    # review finding T16: with code NULL the lookup was f"{None}-Ala" = "None-Ala"
+    mn = "88888880000001"
+    t0 = local(2025, 3, 3, 9)
+    add_events(
+        wh,
+        [
+            (GAS, mn, "2072", t0, "alarm", None, None, "0", '{"None-Ala": "9.99"}'),
+            (
+                GAS,
+                mn,
+                "2072",
+                t0 + HOUR_TD,
+                "alarm",
+                "a21026",
+                None,
+                "1",
+                '{"a21026-Ala": "61.37"}',
+            ),
+        ],
+    )
+    with connect(wh, write=False) as con:
+        got = logger_alarms(con, site_ids=[GAS])
+    assert [(a["code"], a["alarm_value"]) for a in got] == [("a21026", "61.37"), (None, None)]
+
+
 def test_logger_alarms_before_the_table_exists(wh):
     with connect(wh) as con:
         con.execute("DROP TABLE IF EXISTS logger_events")
@@ -508,14 +772,19 @@ def test_logger_alarms_before_the_table_exists(wh):
 def test_end_to_end_from_readings_through_the_hourly_derivation(wh):
     """Readings as loaded (10-minute records and the logger's own hourly values), QC, the hourly
     derivation that writes outlet_hours and aggregates, then the rules: the derivation's
-    columns are what the rules read (the interface between #17's engineers)."""
+    columns are what the rules read (the interface between #17's engineers).
+
+    The scenario of review finding T1: the desulfuriser stops (CN 2021 SB1-RS=0) while the
+    boiler burns on (flow 100,000 m3/h, O2 6 %, SO2 300 mg/m3). SB1 is the pollution-TREATMENT
+    facility (HJ 212-2017, shared/reference/hj212.md), so the hours are operating: the SO2
+    exceedance is judged in every one of them, the bypass rule fires, no long stop does."""
     from datetime import UTC, date
 
     from transforms.derive.jobs import derive_hourly
     from transforms.qc.run import run_qc
 
     t0 = datetime(2025, 3, 3, 1, tzinfo=UTC)  # 09:00 Asia/Shanghai
-    running, stop = 4, 25  # hours 0-3 running; 4-28 stopped (SB1 RS=0); 29 running again
+    running, stop = 4, 25  # hours 0-3 all running; 4-28 SB1 stopped; 29 SB1 running again
     n = running + stop + 1
     rows_in = []
 
@@ -526,7 +795,8 @@ def test_end_to_end_from_readings_through_the_hourly_derivation(wh):
         hs = t0 + timedelta(hours=h)
         for m in range(0, 60, 10):
             ps = hs + timedelta(minutes=m)
-            # 40 mg/m3 running; 300 (6 × the permit's 50) while stopped, and at the restart
+            # 40 mg/m3 with the desulfuriser on; 300 (6 × the permit's 50) once it is off, and
+            # still in the hour it restarts
             reading("so2", ps, 600, 40.0 if h < running else 300.0, "mg/m3")
             reading("o2", ps, 600, 6.0, "%")  # the outlet's reference O2: corrected = measured
             reading("flue_flow", ps, 600, 100000.0, "m3/h")
@@ -544,34 +814,41 @@ def test_end_to_end_from_readings_through_the_hourly_derivation(wh):
             "INSERT INTO load_ledger VALUES ('e2e', 'readings', 'hj212', 'e2e.parquet', ?, ?, 0, 0, ?)",
             [len(rows_in), len(rows_in), t0],
         )
+    mn = "88888880000001"
     add_events(
         wh,
         [
-            (GAS, "88888880000001", "2021", t0 + timedelta(hours=h), "run_status", "SB1", 0, None)
+            (GAS, mn, "2021", t0 + timedelta(hours=h), "run_status", "SB1", 0, None)
             for h in range(running, running + stop)
+        ]
+        + [
+            (GAS, mn, "2021", t0 + timedelta(hours=h), "run_status", "SB1", 1, None)
+            for h in (0, n - 1)  # running at the start and again at the restart
         ],
     )
     run_qc(wh, date(2025, 3, 3), date(2025, 3, 4), now=datetime(2025, 3, 5, tzinfo=UTC))
     derive_hourly(wh, t0, t0 + timedelta(hours=n))
-    ids = [*HOUR_RULE, *ZS_RULE, *STOP_RULE, "flue_gas_hour_over_permit"]
+    ids = [*HOUR_RULE, *ZS_RULE, *STOP_RULE, *TREATMENT_RULE, "flue_gas_hour_over_permit"]
     evaluate_rules(wh, t0, t0 + timedelta(hours=n), rule_ids=ids)
     got = rows(
         wh,
         "SELECT rule_id, parameter, first_period, last_period, state, round(max_value, 9), "
         "limit_value, periods_exceeded FROM alerts ORDER BY rule_id",
     )
-    restart = t0 + timedelta(hours=running + stop)
+    restart = t0 + timedelta(hours=n - 1)
     assert got == [
         # the official value is the logger's own (60 > the permit's 50) in hours 0-3; 300 mg/m3
-        # while stopped is not judged, and is again once the facility runs: 5 hours, not 30
-        ("flue_gas_hour_over_permit", "so2", t0, restart, "firing", 300.0, 50.0, 5),
-        # |60 − 40| = 20 > max(0.1 × 40, 2) = 4, hours 0-3; no verdict while stopped
+        # with the desulfuriser off is judged too (the boiler burns): all 30 hours
+        ("flue_gas_hour_over_permit", "so2", t0, restart, "firing", 300.0, 50.0, n),
+        # |60 − 40| = 20 > max(0.1 × 40, 2) = 4, hours 0-3; no logger value after
         ("outlet_logger_hour_inconsistent", "so2", t0, t0 + timedelta(hours=3), "firing", 20.0, 4.0, 4),
         # ZsAvg 75 against envmon's correction of the official 60: |75 − 60| = 15 > max(0.1 × 60, 2) = 6
         ("outlet_logger_zs_inconsistent", "so2", t0, t0 + timedelta(hours=3), "firing", 15.0, 6.0, 4),
-        # 25 stopped hours: opens after 24, resolved by the running hour
-        ("outlet_long_stop", None, t0 + timedelta(hours=running), restart - timedelta(hours=1), "resolved", None, None, 25),
+        # SB1 stopped hours 4-28 while discharging: opens at the 2nd, resolved by hour 29
+        ("outlet_treatment_stopped", None, t0 + timedelta(hours=running), restart - timedelta(hours=1), "resolved", None, None, stop),
     ]  # fmt: skip
+    (message,) = rows(wh, "SELECT message FROM alerts WHERE rule_id = ?", TREATMENT_RULE)[0]
+    assert "SB1" in message
     assert rows(wh, "SELECT rule_family FROM cases ORDER BY 1") == [
         ("data_quality",),
         ("emission_exceedance",),

@@ -56,6 +56,7 @@ class _HangUpHandler(socketserver.BaseRequestHandler):
 class _SmtpHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         self.server.sessions += 1  # type: ignore[attr-defined]
+
         def say(line: str) -> None:
             self.wfile.write(line.encode() + b"\r\n")
 

@@ -8,11 +8,13 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from envmon.settings import get_settings
-from ingest.landing import LandingZone, readings_table
+from ingest.hj212.events import LOGGER_EVENTS_SCHEMA, events_table
+from ingest.landing import LOGGER_EVENTS, LandingZone, readings_table
 from warehouse import maintenance
 from warehouse.db import connect
 from warehouse.jobs import init_warehouse, load_landing_job
@@ -117,3 +119,102 @@ def test_retention_removes_only_loaded_partitions_older_than_the_limit(
     assert report.partitions_expired == ["readings/source=mqtt/date=2026-04-01"]
     assert zone.list_batches() == [kept]
     assert scalar("SELECT count(*) FROM readings") == 2  # the warehouse keeps the readings
+
+
+# -- review finding I12: logger-event batches (HJ 212 CN 2021/2072) are compacted and expired too ---
+
+
+def event_rows(n: int, offset: int) -> list[dict]:
+    return [{"site_id": "dongsi", "mn": "MN0001", "cn": "2021", "event_time": T0 + timedelta(minutes=offset + m),
+             "kind": "run_status", "code": "SB1", "status_code": 1, "alarm_type": None, "received_at": T0,
+             "origin": "test", "extra": "{}"} for m in range(n)]  # fmt: skip
+
+
+def write_old_events(zone: LandingZone, table: pa.Table, day: str = "2026-05-01") -> str:
+    """A logger-event batch as if written on `day`; the table is written as it is (an older writer's
+    batch may lack a nullable column), the way write_logger_events lands it otherwise."""
+    ref = zone.write_logger_events(events_table(event_rows(1, 0)), "hj212")
+    src = Path(zone.base) / ref.relpath
+    dest = Path(zone.base) / f"{LOGGER_EVENTS}/source=hj212/date={day}" / src.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, dest)
+    src.unlink()
+    return f"{LOGGER_EVENTS}/source=hj212/date={day}/{src.name}"
+
+
+def test_logger_event_batches_are_merged_keeping_their_schema_and_not_loaded_again(zone: LandingZone) -> None:
+    originals = [write_old_events(zone, events_table(event_rows(4, 4 * k))) for k in range(3)]
+    older = events_table(event_rows(4, 12)).drop_columns(["extra", "alarm_type"])  # an older writer's batch
+    originals.append(write_old_events(zone, older))
+    first = load_landing_job()
+    assert first.logger_events == (16, 16)
+    report = run_maintenance(as_of=AS_OF)
+    assert (report.partitions_compacted, report.batches_merged) == (1, 4)
+    (merged,) = zone.list_batches(LOGGER_EVENTS)
+    assert merged.rsplit("/", 1)[1].startswith(COMPACT_PREFIX) and not set(originals) & {merged}
+    table = zone.read(merged)
+    assert table.schema.remove_metadata() == LOGGER_EVENTS_SCHEMA.remove_metadata()
+    assert table.num_rows == 16 and table.column("extra").null_count == 4
+    meta = pq.read_schema(zone.full_path(merged)).metadata
+    assert sorted(json.loads(meta[maintenance.MERGED_KEY])) == sorted(r.rsplit("/", 1)[1][:-8] for r in originals)
+    with connect(write=False) as con:
+        kind, rows_in = con.execute(
+            "SELECT kind, rows_in FROM load_ledger WHERE relpath = ?", [merged]
+        ).fetchall()[0]
+    assert (kind, rows_in) == (LOGGER_EVENTS, 16)  # the merged batch counts as loaded
+    again = load_landing_job()
+    assert again.logger_events == (0, 0)
+    assert scalar("SELECT count(*) FROM logger_events") == 16
+    assert run_maintenance(as_of=AS_OF).partitions_compacted == 0  # nothing more to merge
+
+
+def test_recent_or_unloaded_logger_event_batches_are_not_merged(zone: LandingZone) -> None:
+    loaded = [write_old_events(zone, events_table(event_rows(2, 2 * k))) for k in range(2)]
+    recent = [write_old_events(zone, events_table(event_rows(2, 10 + 2 * k)), day="2026-05-09") for k in range(2)]
+    load_landing_job()
+    unloaded = write_old_events(zone, events_table(event_rows(2, 20)))  # not in the ledger
+    report = run_maintenance(as_of=AS_OF)
+    assert report.batches_merged == 2
+    listed = zone.list_batches(LOGGER_EVENTS)
+    assert unloaded in listed and all(r in listed for r in recent) and not any(r in listed for r in loaded)
+    assert load_landing_job().logger_events == (2, 2)  # the unloaded batch still loads
+    assert scalar("SELECT count(*) FROM logger_events") == 10
+
+
+def test_logger_events_merged_file_without_its_ledger_entry_loads_as_duplicates(
+    zone: LandingZone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between writing the merged file and recording it: the next load collapses it entirely."""
+    originals = [write_old_events(zone, events_table(event_rows(3, 3 * k))) for k in range(2)]
+    load_landing_job()
+
+    def crash(_con):  # type: ignore[no-untyped-def]
+        raise OSError("power cut")
+
+    monkeypatch.setattr(maintenance, "transaction", crash)
+    with pytest.raises(OSError, match="power cut"):
+        run_maintenance(as_of=AS_OF)
+    monkeypatch.undo()
+    assert load_landing_job().logger_events == (6, 0)  # the unrecorded merged file: all duplicates
+    report = run_maintenance(as_of=AS_OF)
+    assert report.batches_removed_after_crash == 2
+    listed = zone.list_batches(LOGGER_EVENTS)
+    assert len(listed) == 1 and not any(r in listed for r in originals)
+    assert scalar("SELECT count(*) FROM logger_events") == 6
+
+
+def test_retention_expires_loaded_logger_event_partitions_only(
+    zone: LandingZone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENVMON_LANDING_RETENTION_DAYS", "5")
+    from envmon.settings import reset_settings_cache
+
+    reset_settings_cache()
+    write_old_events(zone, events_table(event_rows(2, 0)), day="2026-04-01")
+    young = write_old_events(zone, events_table(event_rows(2, 2)), day="2026-05-06")  # inside the 5 days
+    load_landing_job()
+    kept = write_old_events(zone, events_table(event_rows(2, 4)), day="2026-04-02")  # old but never loaded
+    report = run_maintenance(as_of=AS_OF)
+    assert report.partitions_expired == [f"{LOGGER_EVENTS}/source=hj212/date=2026-04-01"]
+    assert sorted(zone.list_batches(LOGGER_EVENTS)) == sorted([kept, young])
+    assert scalar("SELECT count(*) FROM logger_events") == 4  # the warehouse keeps the events

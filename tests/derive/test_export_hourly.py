@@ -68,6 +68,29 @@ def test_export_hourly_csv_and_xlsx(wh, insert, tmp_path) -> None:  # type: igno
     assert [(r[5], r[6], r[8]) for r in found] == [(40.0, "mg/m3", "logger")]
 
 
+def test_export_day_is_each_sites_own_local_day(wh, insert, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # review T15: the day is cut in the site's own time zone (sites.timezone), shown with its
+    # offset. 2024-02-29 23:00 UTC is 2024-03-01 07:00 at +08:00 but 2024-02-29 in UTC.
+    late = datetime(2024, 2, 29, 23, tzinfo=UTC)
+    insert(
+        _rec("so2", 30.0, "mg/m3", late) + _rec("flue_flow", 4e5, "m3/h", late), late, late + HOUR
+    )
+    derive_hourly(wh, late, late + HOUR)
+    from envmon.cli.export import hourly_rows
+    from warehouse.db import connect
+
+    def starts(day):  # type: ignore[no-untyped-def]
+        return [r["period_start"].isoformat() for r in hourly_rows(wh, day, [OUTLET])
+                if r["parameter"] == "so2"]  # fmt: skip
+
+    assert starts(date(2024, 3, 1)) == ["2024-03-01T07:00:00+08:00"]
+    assert starts(date(2024, 2, 29)) == []
+    with connect(wh) as con:
+        con.execute("UPDATE sites SET timezone = 'UTC' WHERE site_id = ?", [OUTLET])
+    assert starts(date(2024, 3, 1)) == []
+    assert starts(date(2024, 2, 29)) == ["2024-02-29T23:00:00+00:00"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -85,7 +108,7 @@ def test_formula_cells_are_neutralised() -> None:
     row = {"site_id": "=HYPERLINK(\"x\")", "site_name": "@SUM(A1)", "parameter": "so2",
            "parameter_name": "+1+2", "period_start": datetime(2024, 3, 1, 10, tzinfo=UTC),
            "value": -3.5, "unit": "mg/m3", "valid": False, "obtained": "derived",
-           "operating": True, "invalid_reason": "-bad"}  # fmt: skip
+           "operating": True, "invalid_reason": "-bad", "treatment_stopped": None}  # fmt: skip
     cells = next(
         iter(csv.reader(io.StringIO(csv_bytes([row]).decode("utf-8-sig").splitlines()[1])))
     )

@@ -10,8 +10,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from envmon.settings import get_settings
 from ingest.landing import LandingZone, readings_table
@@ -349,3 +351,190 @@ def test_full_disk_stops_the_load_naming_the_batch_and_quarantines_nothing() -> 
     msg = str(err.value)
     assert relpath in msg and "disk is full" in msg and "ENVMON_DUCKDB_TEMP_DIR" in msg
     assert report.quarantined == [] and zone.list_batches() == [relpath]  # left to load later
+
+
+# -- review finding I11: only errors a batch can cause quarantine it --------------------------------
+
+_MACHINE_ERRORS = [
+    # (error DuckDB raises, words the LoadError must carry: what to check)
+    (lambda: duckdb.IOException('IO Error: Could not write file "/w/tmp/x.tmp": Disk quota exceeded'),
+     "disk is full"),
+    (lambda: duckdb.IOException('IO Error: Could not read from file "/w/envmon.duckdb": '
+                                              "Input/output error"), "I/O errors (EIO"),
+    (lambda: duckdb.IOException('IO Error: Failed to create directory "/w/tmp": No such file or '
+                                              "directory"), "ENVMON_DUCKDB_TEMP_DIR"),
+    (lambda: duckdb.PermissionException("Permission Error: cannot write the temp directory"),
+     "permissions"),
+    (lambda: duckdb.InvalidInputException('Invalid Input Error: Cannot execute statement of type '
+                                                        '"INSERT" on database "w" which is attached in read-only '
+                                                        "mode!"), "read-only"),
+    (lambda: duckdb.TransactionException("TransactionContext Error: Conflict on tuple"),
+     "another process writing"),
+    (lambda: duckdb.CatalogException("Catalog Error: Table with name readings does not exist!"),
+     "envmon init"),
+    (lambda: duckdb.InternalException("INTERNAL Error: something DuckDB did not expect"),
+     "not one a batch's rows can cause"),
+]
+
+
+def _two_batches() -> tuple[LandingZone, list[str]]:
+    init_warehouse()
+    zone = landing()
+    a = zone.write_readings(readings_table([reading(h, 1.0) for h in range(3)]), "mqtt").relpath
+    b = zone.write_readings(readings_table([reading(h, 2.0, site="tiantan") for h in range(3)]), "mqtt").relpath
+    return zone, [a, b]
+
+
+def _nothing_quarantined(zone: LandingZone, relpaths: list[str]) -> None:
+    assert zone.list_batches() == relpaths  # still in the landing zone, for the next run
+    assert count("SELECT count(*) FROM quarantined_batches") == 0
+    assert count("SELECT count(*) FROM readings") == 0
+    assert not (get_settings().quarantine_dir / "landing").exists()
+
+
+
+@pytest.mark.parametrize(("make_error", "check"), _MACHINE_ERRORS)
+def test_machine_error_stops_the_load_and_quarantines_nothing(monkeypatch, make_error, check) -> None:  # type: ignore[no-untyped-def]
+    """I11: an error of the machine or warehouse fails every batch alike; none is blamed."""
+    from envmon.errors import EnvmonError
+    from warehouse import loader
+
+    zone, relpaths = _two_batches()
+
+    def fail(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise make_error()
+
+    monkeypatch.setattr(loader, "_load_chunk", fail)
+    with pytest.raises(loader.LoadError) as err:
+        load_landing_job()
+    msg = str(err.value)
+    assert isinstance(err.value, EnvmonError)
+    assert relpaths[0] in msg and "chunk of 2 readings batches" in msg, msg
+    assert check in msg, msg
+    _nothing_quarantined(zone, relpaths)
+
+
+@pytest.mark.parametrize(("make_error", "check"), _MACHINE_ERRORS[1:3])
+def test_machine_error_on_a_single_batch_names_it(monkeypatch, make_error, check) -> None:  # type: ignore[no-untyped-def]
+    from warehouse import loader
+
+    init_warehouse()
+    zone = landing()
+    only = zone.write_readings(readings_table([reading(0, 1.0)]), "mqtt").relpath
+    monkeypatch.setattr(loader, "_load_chunk", lambda *_a, **_k: (_ for _ in ()).throw(make_error()))
+    with pytest.raises(loader.LoadError) as err:
+        load_landing_job()
+    assert f"readings batch {zone.full_path(only)}" in str(err.value) and check in str(err.value)
+    _nothing_quarantined(zone, [only])
+
+
+@pytest.mark.parametrize(
+    "make_error",
+    [
+        lambda: duckdb.ConversionException("Conversion Error: Could not convert string 'x' to INT32"),
+        lambda: duckdb.ConstraintException("Constraint Error: NOT NULL constraint failed: readings.unit"),
+        lambda: duckdb.InvalidInputException("Invalid Input Error: invalid UTF-8 in column origin"),
+        lambda: duckdb.BinderException('Binder Error: Referenced column "colour" not found'),
+        lambda: duckdb.OutOfRangeException("Out of Range Error: value out of range"),
+    ],
+)
+def test_batch_error_quarantines_only_that_batch(monkeypatch, make_error) -> None:  # type: ignore[no-untyped-def]
+    """I11, the other side: an error the batch's rows cause quarantines it, and the other batch loads."""
+    from warehouse import loader
+
+    zone, (good, bad) = _two_batches()
+    real = loader._load_chunk
+
+    def load(con, chunk, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(relpath == bad for relpath, _ in chunk):
+            raise make_error()
+        return real(con, chunk, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "_load_chunk", load)
+    report = load_landing_job()
+    assert [b.relpath for b in report.loaded] == [good]
+    assert [r for r, _ in report.quarantined] == [bad]
+    assert type(make_error()).__name__ in report.quarantined[0][1]
+    assert zone.list_batches() == [good]
+    assert count("SELECT count(*) FROM quarantined_batches") == 1
+    assert count("SELECT count(*) FROM readings") == 3
+
+
+def test_real_read_only_warehouse_stops_the_load_and_moves_nothing() -> None:
+    """A real read-only DuckDB (no monkeypatch): before I11 the batch was moved to quarantine, then the
+    record of it failed too; now the load stops and the batch stays where it is."""
+    from warehouse.loader import LoadError, load_landing
+
+    zone, relpaths = _two_batches()
+    settings = get_settings()
+    with connect(settings, write=False) as con, pytest.raises(LoadError) as err:
+        load_landing(con, zone, settings.quarantine_dir)
+    assert "read-only" in str(err.value) and relpaths[0] in str(err.value)
+    _nothing_quarantined(zone, relpaths)
+    report = load_landing_job()  # writable again: both load
+    assert sorted(b.relpath for b in report.loaded) == relpaths and report.quarantined == []
+
+
+def test_machine_error_on_a_dead_letter_batch_stops_the_load(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from warehouse import loader
+
+    init_warehouse()
+    zone = landing()
+    ref = zone.write_dead_letters([{"origin": "t:1", "reason": "bad", "raw": b"x"}], "mqtt")
+
+    def fail(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise duckdb.PermissionException("Permission Error: cannot open the warehouse for writing")
+
+    monkeypatch.setattr(loader, "_load_dead_letter_batch", fail)
+    with pytest.raises(loader.LoadError) as err:
+        load_landing_job()
+    assert f"dead-letter batch {zone.full_path(ref.relpath)}" in str(err.value) and "permissions" in str(err.value)
+    assert zone.list_batches("deadletters") == [ref.relpath]
+    assert count("SELECT count(*) FROM quarantined_batches") == 0
+
+
+def test_machine_error_on_a_logger_event_batch_stops_the_load(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest.hj212.events import events_table
+    from warehouse import event_loader
+    from warehouse.loader import LoadError
+
+    init_warehouse()
+    zone = landing()
+    row = {"site_id": "dongsi", "mn": "MN1", "cn": "2021", "event_time": T0, "kind": "run_status", "code": "SB1",
+           "status_code": 1, "received_at": T0, "origin": "test"}  # fmt: skip
+    ref = zone.write_logger_events(events_table([row]), "hj212")
+
+    def fail(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise duckdb.IOException('IO Error: Could not write file "/w/envmon.duckdb.wal": Input/output error')
+
+    monkeypatch.setattr(event_loader, "_insert", fail)
+    with pytest.raises(LoadError) as err:
+        load_landing_job()
+    assert f"logger-event batch {zone.full_path(ref.relpath)}" in str(err.value) and "EIO" in str(err.value)
+    assert zone.list_batches("loggerevents") == [ref.relpath]
+    assert count("SELECT count(*) FROM quarantined_batches") == 0
+    monkeypatch.undo()
+    assert load_landing_job().logger_events == (1, 1)  # the machine mended: it loads
+
+
+def test_a_batch_value_that_reads_like_a_machine_error_is_still_the_batch_s_fault(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """DuckDB quotes the offending value in a conversion error: a value such as 'No space left on
+    device' or 'read-only' must not stop the load for everyone (the batch would never be quarantined)."""
+    from warehouse import loader
+
+    zone, (good, bad) = _two_batches()
+    real = loader._load_chunk
+
+    def load(con, chunk, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(relpath == bad for relpath, _ in chunk):
+            raise duckdb.ConversionException(
+                "Conversion Error: Could not convert string 'No space left on device; read-only; Disk quota "
+                "exceeded; Permission denied; invalidated' to DOUBLE"
+            )
+        return real(con, chunk, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "_load_chunk", load)
+    report = load_landing_job()
+    assert [b.relpath for b in report.loaded] == [good]
+    assert [r for r, _ in report.quarantined] == [bad]
+    assert zone.list_batches() == [good]

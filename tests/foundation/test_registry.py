@@ -230,3 +230,22 @@ def test_extra_enterprise_files_join_and_name_themselves_in_errors(config_dir: P
     ent["outlets"][0]["logger"]["minute_interval_s"] = 7
     extra.write_text(yaml.safe_dump({"enterprises": [ent]}, allow_unicode=True), encoding="utf-8")
     assert f"{extra}: enterprises[0].outlets[0].logger.minute_interval_s" in _problem(config_dir)
+
+
+@pytest.mark.parametrize("password", ["******", "*", "CHANGE-ME", "change-me (unknown)"])
+def test_masked_or_placeholder_logger_password_is_refused_naming_file_and_key(
+    config_dir: Path, password: str
+) -> None:
+    """Review I8: a masked password (dead letters keep PW=******) or the placeholder `registry
+    enrol` writes must never load: a logger sending PW=****** would match it."""
+    path = edit(config_dir, "enterprises.yaml", lambda d: _first_logger(d).update(password=password))
+    msg = _problem(config_dir)
+    assert f"{path}: enterprises[0].outlets[0].logger.password" in msg
+    assert ("masked password" in msg) if password.strip("*") == "" else ("placeholder" in msg)
+
+
+@pytest.mark.parametrize("password", ["1*2", "**a", "CHANGE", "123456"])
+def test_logger_passwords_with_asterisks_or_near_the_placeholder_load(config_dir: Path, password: str) -> None:
+    edit(config_dir, "enterprises.yaml", lambda d: _first_logger(d).update(password=password))
+    reg = load_registry(config_dir)
+    assert next(iter(reg.outlets.values()))[1].logger.password == password

@@ -92,8 +92,15 @@ def test_a_host_locks_at_its_tenth_failure_whatever_the_mns_and_even_unchecked()
     assert lim.refusal("MN1", "10.0.0.1") is None and not lim.peer_locked("10.0.0.1")
     (lock,) = lim.failed("RANDOM9", "10.0.0.1", checked=False)
     assert (lock.kind, lock.key) == ("peer", "10.0.0.1")
-    # a locked host is refused even for the MN it usually sends
-    assert lim.peer_locked("10.0.0.1") and lim.refusal("MN1", "10.0.0.1") is not None
+    # a locked host: logins of MNs it is not the usual host of are refused unchecked...
+    assert lim.peer_locked("10.0.0.1") and lim.refusal("MN2", "10.0.0.1") is not None
+    assert lim.refusal("", "10.0.0.1") is not None
+    # ...but the MN it usually sends is still checked (loggers behind one NAT, review I4)
+    assert lim.refusal("MN1", "10.0.0.1") is None
+    # unless that MN is locked too: then refused unchecked
+    for i in range(5):
+        lim.failed("MN1", f"172.16.2.{i}")
+    assert lim.refusal("MN1", "10.0.0.1") is not None
     # unchecked failures never locked an MN: RANDOM0..3 had one checked failure each
     assert lim.refusal("RANDOM0", "10.9.9.9") is None
 
@@ -126,8 +133,8 @@ def test_mask_passwords_keeps_every_other_byte() -> None:
     masked, changed = mask_passwords(raw)
     assert changed
     assert masked == (
-        b"##0101QN=1;ST=32;CN=1072;PW=******;MN=M\xff\xfe1;Flag=5;CP=&&NewPW=******;DataTime=1&&ABCD"
-    )
+        b"##0101QN=1;ST=32;CN=1072;PW=******;MN=M\xff\xfe1;Flag=5;CP=&&NewPW=******;DataTime=1&&****"
+    )  # the CRC too: computed over the real password, it would narrow a guess (review I10)
     assert mask_passwords(b"##0010QN=1;ST=32;PW=;MN=1") == (b"##0010QN=1;ST=32;PW=;MN=1", False)
     assert mask_passwords(b"garbage") == (b"garbage", False)
     # a longer or shorter password gives the same mask: its length is not kept either
@@ -222,3 +229,78 @@ def test_backfill_never_asks_for_periods_that_have_not_started(tmp_path: Path) -
     state2.observe("M", "2051", now - timedelta(minutes=10), now)
     gap2 = state2.observe("M", "2051", now - timedelta(minutes=2), now)
     assert gap2 is not None and gap2.end == now - timedelta(minutes=3) and gap2.slots == 7
+
+
+def test_peer_guard_forgets_hosts_by_window_age() -> None:
+    """Review I17: per-host refused records are pruned by age, not only when a throttle fires."""
+    clock = Clock()
+    guard = PeerGuard(PeerPolicy(max_refused=50, window_s=60, throttle_s=60), clock)
+    for i in range(1000):
+        assert not guard.refused(f"10.1.{i // 256}.{i % 256}")
+    assert len(guard._refused) == 1000
+    clock.t += 59.9  # within the window: a sweep keeps them (once a window at most)
+    guard.refused("10.9.9.9")
+    assert len(guard._refused) == 1001
+    clock.t += 0.2  # the 1000 are older than the window now
+    guard.refused("10.9.9.8")
+    assert set(guard._refused) == {"10.9.9.9", "10.9.9.8"}
+
+
+def test_masked_crc_is_recomputed_by_unmask_frame() -> None:
+    from ingest.hj212.onboarding import unmask_frame
+    from ingest.hj212.protocol import frame, try_parse
+
+    raw = frame(b"QN=20200101000000001;ST=31;CN=2051;PW=123456;MN=M1;Flag=5;CP=&&"
+                b"DataTime=20260101000000;a21026-Avg=1.0&&")[:-2]  # fmt: skip
+    masked, changed = mask_passwords(raw)
+    assert changed and masked.endswith(b"&&****") and b"123456" not in masked
+    assert raw[-4:] not in masked[-6:]  # the real CRC is gone
+    back = unmask_frame(masked)
+    res = try_parse(back + b"\r\n", max_future=None)
+    assert res.ok and res.packet is not None and res.packet.pw == "******"
+
+
+def test_gap_check_steps_by_the_loggers_minute_interval(tmp_path: Path) -> None:
+    """Review I2: a 600 s logger's 2051 packets 10 min apart are in order; a missing one is a
+    gap of exactly its periods (HJ 212-2017 minute data of 1..30 min, MinInterval)."""
+    now = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
+    state = ReceivedState(tmp_path / "a.json")
+    t = now - timedelta(hours=2)
+    assert state.observe("M10", "2051", t, now, minute_interval_s=600) is None
+    for k in range(1, 6):  # consecutive 10-minute packets: never a gap
+        assert state.observe("M10", "2051", t + timedelta(minutes=10 * k), now, 600) is None
+    # 10:50 lost and 11:00 lost: the packet of 11:10 reveals exactly those two periods
+    gap = state.observe("M10", "2051", t + timedelta(minutes=80), now, minute_interval_s=600)
+    assert gap is not None and gap.interval_s == 600 and gap.slots == 2
+    assert (gap.begin, gap.end) == (t + timedelta(minutes=60), t + timedelta(minutes=70))
+    # the other side: with the default 60 s step the same 10-minute spacing is a 9-slot gap
+    other = ReceivedState(tmp_path / "b.json")
+    other.observe("M1", "2051", t, now)
+    gap1 = other.observe("M1", "2051", t + timedelta(minutes=10), now)
+    assert gap1 is not None and gap1.slots == 9
+
+
+def test_installation_key_first_use_racing_processes_all_get_the_same_whole_key(
+    tmp_path: Path,
+) -> None:
+    """Review I14: 8 processes create the key at once; none sees an empty file, all get one
+    key, and no temporary file is left behind."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; "
+        "from envmon.installation_key import installation_key; "
+        "print(installation_key(Path(sys.argv[1])).hex())"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    keys = {o.strip() for o, _ in outs}
+    assert len(keys) == 1 and len(next(iter(keys))) == 64
+    assert bytes.fromhex(next(iter(keys))) == installation_key(tmp_path)
+    assert sorted(p.name for p in key_path(tmp_path).parent.iterdir()) == ["installation.key"]

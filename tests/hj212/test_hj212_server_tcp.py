@@ -172,7 +172,9 @@ def test_bad_password_and_unknown_mn_are_refused_recorded_and_closed(settings, r
     assert readings(settings) == []
     dead = dead_letters(settings)
     reasons = sorted(d["reason"] for d in dead)
-    note = " [raw bytes: password values replaced by ******, all other bytes as received]"
+    note = (
+        " [raw bytes: password values replaced by ******, CRC by ****, all other bytes as received]"
+    )
     assert reasons == [
         # an unknown MN's password is kept only as its keyed hash (for a retry after enrolment)
         "unknown MN 'NOTREGISTERED0001': no outlet in the registry has this logger [pw "
@@ -182,9 +184,10 @@ def test_bad_password_and_unknown_mn_are_refused_recorded_and_closed(settings, r
         f"wrong password for MN '{MN}' (logger of outlet {SITE})" + note,
         f"wrong password for MN '{MN}' (logger of outlet {SITE})" + note,
     ]
-    masked = {x.rstrip(b"\r\n").replace(b"PW=000000;", b"PW=******;").replace(
-        f"PW={PW};".encode(), b"PW=******;") for x in (wrong_pw, unknown)}  # fmt: skip
-    assert {d["raw"] for d in dead} == masked  # no password tried is kept
+    masked = {x.rstrip(b"\r\n")[:-4].replace(b"PW=000000;", b"PW=******;").replace(
+        f"PW={PW};".encode(), b"PW=******;") + b"****" for x in (wrong_pw, unknown)}  # fmt: skip
+    # no password tried is kept, nor the CRC computed over it (review I10)
+    assert {d["raw"] for d in dead} == masked
     assert all(d["origin"].startswith("tcp://127.0.0.1:") for d in dead)
 
 
@@ -233,17 +236,20 @@ def test_every_kind_of_bad_packet_is_dead_lettered_with_its_reason(settings, reg
     by_reason = {d["reason"].split(":")[0]: d for d in dead_letters(settings)}
     assert by_reason["crc"]["reason"].startswith("crc: bad CRC: packet says 0000, computed ")
     # kept byte-exact except the password's value (and the reason says so)
-    assert by_reason["crc"]["raw"] == bad_crc.rstrip(b"\r\n").replace(
-        f"PW={PW};".encode(), b"PW=******;"
+    assert (
+        by_reason["crc"]["raw"]
+        == bad_crc.rstrip(b"\r\n")[:-4].replace(f"PW={PW};".encode(), b"PW=******;") + b"****"
     )
     assert by_reason["crc"]["reason"].endswith(
-        "password values replaced by ******, all other bytes as received]"
+        "password values replaced by ******, CRC by ****, all other bytes as received]"
     )
     assert by_reason["length"]["reason"].startswith("length: length mismatch: header 0999")
     assert by_reason["time"]["reason"].startswith(
         f"time: DataTime {format_time(at + timedelta(days=2))} refused by the reading contract: "
     )
-    note = " [raw bytes: password values replaced by ******, all other bytes as received]"
+    note = (
+        " [raw bytes: password values replaced by ******, CRC by ****, all other bytes as received]"
+    )
     assert "is in the future (later than" in by_reason["time"]["reason"]
     assert by_reason["header"]["reason"].startswith("header: CN '20x1' is not 4 digits [raw bytes:")
     assert by_reason["packet too long"]["reason"] == "packet too long: 302 bytes, maximum 256"
@@ -276,8 +282,10 @@ def test_packets_without_readings_go_to_the_event_log(settings, registry) -> Non
     assert [(e["cn"], e["mn"], e["site_id"], e["note"]) for e in logged] == [
         ("8013", MN, SITE, "CN 8013 carries no readings")
     ]
-    # the event log keeps the packet as sent, its password masked
-    assert logged[0]["raw"] == heartbeat.rstrip(b"\r\n").decode().replace(f"PW={PW};", "PW=******;")
+    # the event log keeps the packet as sent, its password masked (and the CRC over it)
+    assert logged[0]["raw"] == (
+        heartbeat.rstrip(b"\r\n")[:-4].decode().replace(f"PW={PW};", "PW=******;") + "****"
+    )
 
 
 def test_running_status_and_alarms_land_as_logger_events(settings, registry) -> None:

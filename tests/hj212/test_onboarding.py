@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from envmon.cli import app
+from envmon.errors import ConfigError
 from envmon.settings import get_settings, reset_settings_cache
 from ingest.hj212.bulk import parse_records
 from ingest.hj212.detect import detect_habits
@@ -91,7 +93,7 @@ def q(sql: str) -> list[tuple]:
 
 
 def test_unknown_logger_enrolled_retried_and_loaded_end_to_end(
-    config_dir: Path, tmp_path: Path
+    config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run("init")
     run("registry", "load")
@@ -124,9 +126,15 @@ def test_unknown_logger_enrolled_retried_and_loaded_end_to_end(
     nopw = yaml.safe_load(
         (tmp_path / "nopw" / "enterprises.enrolled.yaml").read_text(encoding="utf-8")
     )
-    assert nopw["enterprises"][0]["outlets"][0]["logger"]["password"] == "******"
+    # a placeholder the registry refuses, never the mask ****** (review I8)
+    assert nopw["enterprises"][0]["outlets"][0]["logger"]["password"] == "CHANGE-ME"
+    shutil.copy(tmp_path / "nopw" / "enterprises.enrolled.yaml", config_dir / "registry")
+    with pytest.raises(ConfigError, match=r"logger\.password.*placeholder"):
+        load_registry(config_dir)
+    (config_dir / "registry" / "enterprises.enrolled.yaml").unlink()
     run("registry", "enrol", "--out", str(tmp_path / "stubs"), "--traffic", str(src))
     stub = tmp_path / "stubs" / "enterprises.enrolled.yaml"
+    assert stat.S_IMODE(stub.stat().st_mode) == 0o600  # it holds passwords (review I18)
     ent = yaml.safe_load(stub.read_text(encoding="utf-8"))["enterprises"][0]
     logger = ent["outlets"][0]["logger"]
     assert logger == {"mn": MN, "password": PW, "protocol_edition": "HJ212-2005",
@@ -140,6 +148,8 @@ def test_unknown_logger_enrolled_retried_and_loaded_end_to_end(
     assert reg.logger_facts(MN).minute_interval_s == 600
     assert "registry loaded" in run("registry", "load")
 
+    # read 4 at a time: the 19 letters in 5 pages, as the retry pages through a flood (review I15)
+    monkeypatch.setattr("warehouse.deadletter_retry.PAGE_ROWS", 4)
     out = run("deadletters", "retry")
     # 17 now pass (12 minute and 2 hourly records, run status, alarm, heartbeat); the wrong
     # password (now refused for that reason) and the bad CRC stay

@@ -317,8 +317,9 @@ def test_reading_contract_applied(
     )
     hj212_raw = mask_passwords(messages[6][1])[0]  # its password masked (item 9)
     assert hj212_raw != messages[6][1]
-    assert dead[hj212_raw].startswith(
-        "parameter 'so2': field 'period_start': 1999-12-31T15:00:00+00:00 is before 2000-01-01"
+    assert dead[hj212_raw].startswith(  # worded as the HJ 212 server words it
+        "DataTime 19991231230000 refused by the reading contract: 1999-12-31T15:00:00+00:00 is "
+        "before 2000-01-01"
     )
     counts = load_and_count(settings)
     assert counts.readings == 5

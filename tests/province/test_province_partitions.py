@@ -102,6 +102,8 @@ def test_partitioned_run_gives_identical_tables(province, tmp_path: Path) -> Non
     held = snapshot_tables(settings, str(snap))
     assert held["aggregates"] > 1000 and held["aqi_hourly"] > 0 and held["aqi_daily"] > 0
     assert held["water_class"] == SHAPE.water and held["noise_daily"] == SHAPE.noise
+    # review T3: the outlets' official hours and days come out of the partitions too
+    assert held["outlet_hours"] > 0 and held["outlet_days"] > 0
     # an incomplete set of partitions is refused, naming what is missing
     with pytest.raises(PartitionError, match="region_01"):
         write_partitions(settings, start, end)

@@ -68,17 +68,17 @@ def test_coverage_in_minutes(tmp_path, interval_s, n, minutes, valid):
 
 
 def test_o2_cap_and_zero_flow_hours_are_not_operating(tmp_path):
-    # HJ 75-2017 shut-down periods: O2 at the cap (19 %) is still corrected, 19.1 % is not
+    # HJ 75-2017 shut-down periods: O2 at the cap (20 %) is still corrected, 20.1 % is not
     # (10 mg/m3 at 20.9 % would become 1 500 mg/m3); zero flow is a stopped facility
     lines = (
-        _records("2024-01-01T08", "+08:00", 600, [(10, 19, 100000)] * 6)
-        + _records("2024-01-01T09", "+08:00", 600, [(10, 19.1, 100000)] * 6)
+        _records("2024-01-01T08", "+08:00", 600, [(10, 20, 100000)] * 6)
+        + _records("2024-01-01T09", "+08:00", 600, [(10, 20.1, 100000)] * 6)
         + _records("2024-01-01T10", "+08:00", 600, [(10, 9, 0)] * 6)
     )
     rows = _rows(emissions_csv(_file(tmp_path, lines)))
     assert [(r["conc_corrected_mgm3"], r["valid"], r["reason"]) for r in rows] == [
-        ("75", "true", ""),  # 10 × 15 / 2
-        ("", "false", "not operating: O2 19.1 % > cap 19 %"),
+        ("150", "true", ""),  # 10 × 15 / 1
+        ("", "false", "not operating: O2 20.1 % > cap 20 %"),
         ("", "false", "not operating: zero flow"),
     ]
 
@@ -117,6 +117,27 @@ def test_hour_start_in_the_offset_given(tmp_path):
 def test_bad_rows_name_line_and_column(tmp_path, line, match):
     with pytest.raises(EnvmonError, match=match):
         emissions_csv(_file(tmp_path, [line]))
+
+
+def test_overlapping_records_are_refused_both_sides(tmp_path):
+    # review T11: a 10-minute record from 08:00 and one from 08:05 (the same outlet and
+    # pollutant) would count 08:05-08:10 twice; one from 08:10 (touching) is fine, and so is an
+    # overlap with another pollutant
+    overlap = _file(
+        tmp_path,
+        ["DA001,2024-01-01T08:05:00+08:00,600,so2,1,9,6,1",
+         "DA001,2024-01-01T08:00:00+08:00,600,so2,2,9,6,1"],
+    )  # fmt: skip
+    with pytest.raises(EnvmonError, match=r"line 2: column period_start: record overlaps .*line 3"):
+        emissions_csv(overlap)
+    touching = _file(
+        tmp_path,
+        ["DA001,2024-01-01T08:00:00+08:00,600,so2,1,9,6,1",
+         "DA001,2024-01-01T08:10:00+08:00,600,so2,2,9,6,1",
+         "DA001,2024-01-01T08:05:00+08:00,600,nox,2,9,6,1"],
+        "ok.csv",
+    )  # fmt: skip
+    assert len(_rows(emissions_csv(touching))) == 2
 
 
 def test_duplicate_record_and_cli(tmp_path):

@@ -242,23 +242,28 @@ def test_coverage_minutes_of_5_and_10_minute_records_both_sides():
 
 
 def test_o2_cap_at_and_just_under_and_above():
-    # HJ 75-2017 shut-down / purge periods: O2 above the cap (tables/emission_o2_cap.csv, 19 %,
-    # status UNCONFIRMED) is not operating: no correction, no exceedance
+    # HJ 75-2017 shut-down / purge periods: O2 above the cap (tables/emission_o2_cap.csv, 20 %:
+    # the higher end of the reference's "~19–20 %", review T9; status UNCONFIRMED) is not
+    # operating: no correction, no exceedance
     cap = o2_cap_pct()
     row = tables.one("emission_o2_cap", edition="HJ75-2017")
-    assert cap == 19.0 and row["status"].startswith("UNCONFIRMED") and row["clause"]
-    assert o2_corrected(10.0, 19.0, 6.0, o2_max_pct=cap) == pytest.approx(75.0)  # 10 × 15 / 2
-    assert o2_corrected(10.0, 18.9, 6.0, o2_max_pct=cap) == pytest.approx(150 / 2.1)
-    assert o2_corrected(10.0, 19.01, 6.0, o2_max_pct=cap) is None
-    assert not_operating_reason(19.0, 1e5) is None
-    assert not_operating_reason(20.9, 1e5) == "O2 20.9 % > cap 19 %"
+    assert cap == 20.0 and row["status"].startswith("UNCONFIRMED") and row["clause"]
+    assert o2_corrected(10.0, 20.0, 6.0, o2_max_pct=cap) == pytest.approx(150.0)  # 10 × 15 / 1
+    assert o2_corrected(10.0, 19.9, 6.0, o2_max_pct=cap) == pytest.approx(150 / 1.1)
+    assert o2_corrected(10.0, 20.01, 6.0, o2_max_pct=cap) is None
+    assert not_operating_reason(20.0, 1e5) is None
+    assert not_operating_reason(20.01, 1e5) == "O2 20.01 % > cap 20 %"
+    assert not_operating_reason(20.9, 1e5) == "O2 20.9 % > cap 20 %"
+    assert not_operating_reason(20.9, 1e5, flue=False) is None  # the O2 rule is flue gas only
     assert not_operating_reason(9.0, 0.0) == "zero flow"
-    at_cap = hourly_emissions(_records(600, [10.0] * 6, [1e5] * 6, o2=19.0)).row(0, named=True)
-    assert at_cap["operating"] and at_cap["c_zs_mgm3"] == pytest.approx(75.0)
+    # one rule (review T8): zero flow is named first, also when the O2 is above the cap
+    assert not_operating_reason(20.9, 0.0) == "zero flow"
+    at_cap = hourly_emissions(_records(600, [10.0] * 6, [1e5] * 6, o2=20.0)).row(0, named=True)
+    assert at_cap["operating"] and at_cap["c_zs_mgm3"] == pytest.approx(150.0)
     purge = hourly_emissions(_records(600, [10.0] * 6, [1e5] * 6, o2=20.9)).row(0, named=True)
     # uncapped: 10 × 15 / 0.1 = 1 500 mg/m³; capped: not operating, no corrected value
     assert not purge["operating"] and purge["c_zs_mgm3"] is None
-    assert purge["reason"] == "not operating: O2 20.9 % > cap 19 %"
+    assert purge["reason"] == "not operating: O2 20.9 % > cap 20 %"
     stopped = hourly_emissions(_records(600, [10.0] * 6, [0.0] * 6, o2=9.0)).row(0, named=True)
     assert not stopped["operating"] and stopped["reason"] == "not operating: zero flow"
     assert stopped["load_kg"] == 0.0

@@ -3,8 +3,8 @@
 - hour_avg_o2 (flue gas): the hour's official concentration corrected with the hour's O2 and
   the outlet's `reference_o2_pct` (transforms.standards.emissions.o2_corrected, HJ 75-2017),
   capped: O2 above tables/emission_o2_cap.csv is a shut-down; invalid when the concentration
-  or the O2 hour is invalid, or the hour is not operating (outlet_hours: running status, zero
-  flow, O2 above the cap) — then no exceedance is judged on it.
+  or the O2 hour is invalid, or the hour is not operating (outlet_hours: zero flow, O2 above
+  the cap; a stopped treatment facility is no shut-down) — then no exceedance is judged on it.
 - hour_load_kg: the sum of the hour's slice loads (outlet_hours.load_kg: the logger's -Cou, else
   concentration x flow x each record's interval; HJ 212-2017 Appendix D), never an hour-mean
   concentration times an hour-mean flow nor scaled up for missing slices. Pollutants are the

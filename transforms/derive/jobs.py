@@ -365,7 +365,9 @@ def daily_frames(
     oh = outlet_hours.outlet_hours(con, net, o_hours, lo, hi)
     o_days = outlet_hours.outlet_days(con, net, oh, lo, hi, need)
     parts.append(
-        _period_means(o_hours, "day_avg", need, "valid hours", n_hours).with_columns(
+        # T2: a pollutant's shut-down hours are no valid hours of its day
+        _period_means(outlet_hours.official(o_hours, oh, net), "day_avg", need, "valid hours",
+                      n_hours).with_columns(
             hj75_code().alias("edition")
         )
     )
@@ -569,7 +571,11 @@ def period_frames(
         outlets = net.site_ids("outlet")
         o_hours = hours.filter(pl.col("site_id").is_in(outlets))
         day_need = hj75_min_count("daily_mean")
-        days = _period_means(o_hours, "day_avg", day_need, "valid hours", 24)
+        m_oh = outlet_hours.outlet_hours(con, net, o_hours, lo, hi)
+        # T2: a pollutant's shut-down hours are no valid hours of its days
+        days = _period_means(
+            outlet_hours.official(o_hours, m_oh, net), "day_avg", day_need, "valid hours", 24
+        )
         month_need = hj75_min_count("monthly_mean_february" if start.month == 2 else "monthly_mean")
         m = days.group_by("site_id", "parameter").agg(
             pl.col("value").filter(pl.col("valid")).mean().alias("value"),
@@ -582,9 +588,7 @@ def period_frames(
             pl.format("{}: {} valid days < {} required", pl.col("parameter"), pl.col("n_valid"),
                       pl.lit(month_need)).alias("invalid_reason"),
             pl.lit(edition_for(start, "HJ75").code).alias("edition")))  # fmt: skip
-        loads = emission_rows.load_hours(
-            o_hours, net, outlet_hours.outlet_hours(con, net, o_hours, lo, hi)
-        )
+        loads = emission_rows.load_hours(o_hours, net, m_oh)
         totals = emission_rows.totals(
             loads, "month", emission_rows.permitted_kg(con, "month", start)
         )

@@ -13,30 +13,54 @@ data inside the hour, else derived from sub-hour data):
   emission-mass unit) where sent, else concentration x flow x the record's interval —
   over the records the official value comes from (the logger's hourly record, or the sub-hour
   records), never scaled up for missing slices; null when the hour or its flow is invalid;
-- `operating` / `not_operating_reason`: false when every facility whose running status (CN 2021,
-  `logger_events` kind 'run_status') was reported in the hour ended it stopped (status 0; a
-  stopped treatment facility beside a running production line is NOT a shut-down), when the
-  flow's official hour is zero, or when the O2 hour is above the cap. A pollutant's hour that is
-  not operating is judged on nothing (no exceedance) and shown as such; O2, flow and the
-  other physical parameters keep their validity: they are what shows the shut-down.
+  a logger hour without its own hourly load takes the sub-hour slices' load only when they
+  cover the hour's minimum (45 minutes, tables/hour_validity.csv; review T7);
+- `operating` / `not_operating_reason`: false on process evidence of a shut-down only — the
+  flow's official hour is zero, or (flue gas) the O2 hour is above the cap; one rule,
+  transforms.standards.emissions.not_operating_expr; null (no verdict) for a site-hour with no
+  valid official value of any parameter and no such evidence; else true. A pollutant's hour
+  that is not operating is judged on nothing (no exceedance) and shown as such; O2, flow and
+  the other physical parameters keep their validity: they are what shows the shut-down.
+- `treatment_stopped`: HJ 212-2017 CN 2021 SBn-RS is the running status of the
+  pollution-TREATMENT facility n (shared/reference/hj212.md), not of production: a stopped
+  desulfuriser beside a burning boiler is the bypass violation, never a shut-down. The
+  facilities stopped for at least `stopped_min_minutes` of the hour (time-weighted: each
+  status holds from its report until the next, the last report before the hour carried
+  forward up to `lookback_hours`; tables/run_status.csv) while the outlet is operating;
+- `logger_valid`: whether the logger's own hourly reading (CN 2061, source hj212) passed QC.
   In `outlet_hours` itself `valid` is the data's validity (the official value is kept in a
   shut-down hour, beside operating = false); `aggregates` hour_avg / hour_avg_o2 of a pollutant
   in such an hour are invalid with the reason (`official`, emission_rows.o2_hours).
+`obtained` is 'logger' for the logger's own hourly value (source hj212), 'reported' for an
+hourly value of another source (file, lab backfill), 'derived' from sub-hour data.
 """
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 
 import duckdb
 import polars as pl
 
-from transforms.derive.context import LITRES_PER_M3, SOURCE_PRIORITY, Network, hour_min_minutes
-from transforms.standards.emissions import o2_cap_pct, o2_corrected, slice_load_kg
+from transforms.derive.context import (
+    LITRES_PER_M3,
+    SOURCE_PRIORITY,
+    TABLES_DIR,
+    Network,
+    hour_min_minutes,
+)
+from transforms.standards.emissions import (
+    not_operating_expr,
+    o2_cap_pct,
+    o2_corrected,
+    slice_load_kg,
+)
 
 O2_PARAMETER = "o2"
 HOUR_S = 3600
 RUN_STATUS_STOPPED = 0  # HJ 212-2017 running status RS: 0 stopped (the code, not a limit)
+LOGGER_SOURCE = "hj212"  # the source kind of the data logger's own records
 
 OUTLET_DAY_COLUMNS = [
     "site_id", "parameter", "period_start", "unit", "official_value", "obtained", "valid",
@@ -47,6 +71,7 @@ OUTLET_HOUR_COLUMNS = [
     "site_id", "parameter", "period_start", "unit", "official_value", "obtained", "valid",
     "invalid_reason", "derived_value", "covered_minutes", "logger_value", "logger_zs_value",
     "corrected_value", "o2_pct", "load_kg", "operating", "not_operating_reason",
+    "treatment_stopped", "logger_valid",
 ]  # fmt: skip
 
 # Per outlet, parameter, hour, record interval and source kind, from the QC verdicts: the
@@ -97,20 +122,39 @@ FROM sums s
 LEFT JOIN loads l USING (site_id, parameter, hour_start, interval_s, source_kind)
 """
 
+# Per outlet, treatment facility (CN 2021 SBn) and UTC hour of [lo, hi): the seconds the
+# facility was reported stopped. Each report holds from its time until the facility's next
+# report, at most `lookback` hours (a logger that reports only on change); reports from up to
+# `lookback` hours before `lo` are read so the state at the hour's start is known.
 _RUN_STATUS = """
-SELECT site_id, date_trunc('hour', event_time) AS period_start,
-       list_sort(list_distinct(list(code) FILTER (WHERE last_status = $stopped))) AS stopped,
-       bool_and(last_status = $stopped) AS all_stopped
-FROM (
-    SELECT site_id, event_time, code,
-           last(status_code ORDER BY event_time) OVER (
-               PARTITION BY site_id, code, date_trunc('hour', event_time)) AS last_status
+WITH ev AS (
+    SELECT site_id, code, event_time, status_code,
+           lead(event_time) OVER (PARTITION BY site_id, code ORDER BY event_time, status_code)
+               AS next_time
     FROM logger_events
-    WHERE kind = 'run_status' AND event_time >= $lo AND event_time < $hi
+    WHERE kind = 'run_status' AND code IS NOT NULL
+      AND event_time >= $lo - to_hours(CAST($lookback AS BIGINT)) AND event_time < $hi
       AND site_id IN (SELECT unnest($sites))
+),
+seg AS (
+    SELECT site_id, code, event_time AS s,
+           least(coalesce(next_time, $hi), event_time + to_hours(CAST($lookback AS BIGINT))) AS e
+    FROM ev WHERE status_code = $stopped
+),
+hrs AS (
+    SELECT unnest(generate_series($lo, $hi - INTERVAL 1 HOUR, INTERVAL 1 HOUR)) AS h
 )
+SELECT site_id, h AS period_start, code,
+       sum(epoch(least(e, h + INTERVAL 1 HOUR)) - epoch(greatest(s, h))) AS stopped_s
+FROM seg JOIN hrs ON seg.s < hrs.h + INTERVAL 1 HOUR AND seg.e > hrs.h
 GROUP BY ALL
 """
+
+
+def run_status_rules() -> dict[str, float]:
+    """tables/run_status.csv: lookback_hours and stopped_min_minutes (pipeline choices)."""
+    with (TABLES_DIR / "run_status.csv").open(encoding="utf-8", newline="") as fh:
+        return {r["name"]: float(r["value"]) for r in csv.DictReader(fh)}
 
 
 def has_logger_events(con: duckdb.DuckDBPyConnection) -> bool:
@@ -130,9 +174,9 @@ def _levels(
     flows: pl.DataFrame,
     lo: datetime,
     hi: datetime,
-) -> pl.DataFrame:
-    """`_LEVELS` rows, one source kind per (site, parameter, hour, interval): the first by
-    `SOURCE_PRIORITY` among those with valid data (else the first), with the slice load (kg)."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(all `_LEVELS` rows, with the slice load (kg); one source kind per (site, parameter,
+    hour, interval): the first by `SOURCE_PRIORITY` among those with valid data, else the first)."""
     frames = {
         "_oh_sites": pl.DataFrame({"site_id": sites}, schema={"site_id": pl.String}),
         "_oh_pollutants": pol,
@@ -162,7 +206,7 @@ def _levels(
         .alias("load_kg"),
     )
     key = ["site_id", "parameter", "hour_start", "interval_s"]
-    return (
+    return df, (
         df.sort([*key, pl.col("n_valid") == 0, "_rank", "source_kind"])
         .unique(key, keep="first", maintain_order=True)
         .drop("_rank")
@@ -172,27 +216,34 @@ def _levels(
 def _run_status(
     con: duckdb.DuckDBPyConnection, sites: list[str], lo: datetime, hi: datetime
 ) -> pl.DataFrame:
+    """(site_id, period_start, _treatment_stopped): the treatment facilities stopped for at
+    least `stopped_min_minutes` of the hour, e.g. 'SB1, SB2' (see `_RUN_STATUS`)."""
     schema = {
         "site_id": pl.String,
         "period_start": pl.Datetime("us", "UTC"),
-        "_rs_reason": pl.String,
+        "_treatment_stopped": pl.String,
     }
-    if not has_logger_events(con):
+    if not has_logger_events(con) or not sites or hi <= lo:
         return pl.DataFrame(schema=schema)
+    rules = run_status_rules()
     table = con.sql(
         _RUN_STATUS,
-        params={"lo": lo, "hi": hi, "sites": sites, "stopped": RUN_STATUS_STOPPED},
-    ).to_arrow_table()
+        params={
+            "lo": lo, "hi": hi, "sites": sites, "stopped": RUN_STATUS_STOPPED,
+            "lookback": int(rules["lookback_hours"]),
+        },
+    ).to_arrow_table()  # fmt: skip
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     if df.height == 0:
         return pl.DataFrame(schema=schema)
-    return df.filter(pl.col("all_stopped")).select(
-        "site_id",
-        pl.col("period_start").dt.convert_time_zone("UTC"),
-        pl.format("停运 {} stopped (CN 2021)", pl.col("stopped").list.join(", ")).alias(
-            "_rs_reason"
-        ),
+    need_s = rules["stopped_min_minutes"] * 60
+    return (
+        df.filter(pl.col("stopped_s") >= need_s)
+        .with_columns(pl.col("period_start").dt.convert_time_zone("UTC"))
+        .group_by("site_id", "period_start")
+        .agg(pl.col("code").unique().sort().str.join(", ").alias("_treatment_stopped"))
+        .select(list(schema))
     )
 
 
@@ -259,16 +310,22 @@ def outlet_hours(
     if off.height == 0:
         return pl.DataFrame(schema=_schema())
     pol, flows = _factors(net)
-    lv = _levels(con, sites, pol, flows, lo, hi)
+    all_lv, lv = _levels(con, sites, pol, flows, lo, hi)
     key = ["site_id", "parameter", "hour_start"]
     # the logger's own hourly record (one slice of an hour: its -Cou, else c x Q x 1 h)
     hourly = lv.filter(pl.col("interval_s") == HOUR_S).select(
         *key, pl.col("value_sent").alias("logger_value"),
         pl.col("zs_sent").alias("logger_zs_value"), pl.col("load_kg").alias("_hour_kg"),
+        pl.col("source_kind").alias("_hour_source"),
     )  # fmt: skip
+    # whether the logger's own CN 2061 hour (source hj212) passed QC (review T10)
+    logger_ok = all_lv.filter(
+        (pl.col("interval_s") == HOUR_S) & (pl.col("source_kind") == LOGGER_SOURCE)
+    ).select(*key, (pl.col("n_valid") > 0).alias("logger_valid"))
     # the finest sub-hour records of each hour
     sub = lv.filter(pl.col("interval_s") < HOUR_S)
     sub = sub.filter(pl.col("interval_s") == pl.col("interval_s").min().over(key))
+    need = pl.col("domain").replace_strict(hour_min_minutes(), default=None, return_dtype=pl.Int64)
     derived = sub.select(
         *key,
         (pl.col("sum_vt") / pl.col("valid_s")).alias("_d_mean"),
@@ -277,9 +334,16 @@ def outlet_hours(
     )
 
     df = off.rename({"period_start": "hour_start"})
-    for part in (hourly, derived):
+    for part in (hourly, logger_ok, derived):
         df = df.join(part, on=key, how="left")
     df = df.rename({"hour_start": "period_start"})
+    # T12: 'logger' only for the logger's own (hj212) hourly value
+    df = df.with_columns(
+        pl.when((pl.col("obtained") == "logger") & (pl.col("_hour_source") != LOGGER_SOURCE))
+        .then(pl.lit("reported"))
+        .otherwise(pl.col("obtained"))
+        .alias("obtained")
+    )
 
     # the site-hour's O2 and flow (official hours)
     o2 = off.filter(pl.col("parameter") == O2_PARAMETER).select(
@@ -293,11 +357,14 @@ def outlet_hours(
         pl.col("valid").alias("_flow_valid"),
         pl.when(pl.col("valid")).then(pl.col("official_value") * pl.col("to_m3h")).alias("_flow"),
     )  # fmt: skip
+    # T5: a site-hour with no valid official value of any parameter has no verdict
+    any_data = off.group_by("site_id", "period_start").agg(pl.col("valid").any().alias("_any_data"))
     rs = _run_status(con, sites, lo, hi)
     ref = net.outlets.select("site_id", "outlet_type", "reference_o2_pct")
     df = (
         df.join(o2, on=["site_id", "period_start"], how="left")
         .join(flow_h, on=["site_id", "period_start"], how="left")
+        .join(any_data, on=["site_id", "period_start"], how="left")
         .join(rs, on=["site_id", "period_start"], how="left")
         .join(ref, on="site_id", how="left")
         .join(pol.select("site_id", "parameter", pl.lit(True).alias("_pollutant")),
@@ -306,23 +373,28 @@ def outlet_hours(
 
     cap = o2_cap_pct()
     flue = pl.col("outlet_type") == "flue_gas"
-    stopped = (
-        pl.when(pl.col("_rs_reason").is_not_null())
-        .then(pl.col("_rs_reason"))
-        .when(pl.col("_flow") == 0)
-        .then(pl.lit("zero flow"))
-        .when(flue & (pl.col("o2_pct") > cap))
-        .then(pl.format("O2 {} % > cap {} %", pl.col("o2_pct").round(2), pl.lit(f"{cap:g}")))
-    )
-    need = pl.col("domain").replace_strict(hour_min_minutes(), default=None, return_dtype=pl.Int64)
     pollutant = pl.col("_pollutant").fill_null(False)
-    df = df.with_columns(stopped.alias("not_operating_reason"))
-    operating = pl.col("not_operating_reason").is_null()
+    df = df.with_columns(
+        not_operating_expr(pl.col("o2_pct"), pl.col("_flow"), flue, cap).alias(
+            "not_operating_reason"
+        )
+    )
+    operating = (
+        pl.when(pl.col("not_operating_reason").is_not_null())
+        .then(False)
+        .when(pl.col("_any_data").fill_null(False))
+        .then(True)
+    )
     data_valid = pl.col("valid")
     flow_ok = pl.col("_flow_valid").fill_null(False)
+    # T7: a logger hour without its own hourly load takes the slices' load only when the
+    # slices cover the hour's minimum (the same basis as the derived hour)
+    sub_ok = pl.col("covered_minutes").fill_null(0) >= need
     load = (
         pl.when(pl.col("obtained") == "logger")
-        .then(pl.coalesce("_hour_kg", "_sub_kg"))
+        .then(pl.coalesce("_hour_kg", pl.when(sub_ok).then(pl.col("_sub_kg"))))
+        .when(pl.col("obtained") == "reported")
+        .then(pl.col("_hour_kg"))
         .otherwise(pl.col("_sub_kg"))
     )
     corrected = o2_corrected(
@@ -330,11 +402,12 @@ def outlet_hours(
     )
     return df.with_columns(
         operating.alias("operating"),
+        pl.when(operating.fill_null(False))
+        .then(pl.col("_treatment_stopped"))
+        .alias("treatment_stopped"),
         pl.when(~data_valid).then(pl.col("invalid_reason")).alias("invalid_reason"),
         pl.when(data_valid).then(pl.col("official_value")).alias("official_value"),
-        pl.when(pl.col("covered_minutes").fill_null(0) >= need)
-        .then(pl.col("_d_mean"))
-        .alias("derived_value"),
+        pl.when(sub_ok).then(pl.col("_d_mean")).alias("derived_value"),
         pl.col("covered_minutes").fill_null(0).cast(pl.Int32),
         pl.when(flue & pollutant & data_valid).then(corrected).alias("corrected_value"),
         pl.when(pollutant & data_valid & flow_ok).then(load).alias("load_kg"),
@@ -349,6 +422,7 @@ def _schema() -> dict[str, pl.DataType]:
         "covered_minutes": pl.Int32(), "logger_value": pl.Float64(), "logger_zs_value": pl.Float64(),
         "corrected_value": pl.Float64(), "o2_pct": pl.Float64(), "load_kg": pl.Float64(),
         "operating": pl.Boolean(), "not_operating_reason": pl.String(),
+        "treatment_stopped": pl.String(), "logger_valid": pl.Boolean(),
     }  # fmt: skip
 
 
@@ -372,7 +446,10 @@ def outlet_days(
 ) -> pl.DataFrame:
     """`outlet_days` rows of the local day [lo, hi) from its `outlet_hours` rows `oh`: the
     logger's own daily value (CN 2031) when it passes QC, else the mean of the valid official
-    hours with at least `min_hours` of them (HJ 75-2017 daily minimum)."""
+    hours with at least `min_hours` of them (HJ 75-2017 daily minimum). A pollutant's
+    shut-down hour (operating false) is no valid hour of its day (review T2): `valid_hours`
+    and the mean count only the operating valid hours; `load_kg` sums every hour's slice loads
+    (mass emitted, zero in a zero-flow hour) once the day has its valid hours."""
     sites = net.outlets["site_id"].to_list()
     day = oh.filter((pl.col("period_start") >= lo) & (pl.col("period_start") < hi))
     schema = {
@@ -384,12 +461,20 @@ def outlet_days(
     }  # fmt: skip
     if day.height == 0:
         return pl.DataFrame(schema=schema)
+    # T2: a pollutant's shut-down hour (operating false) is no valid hour of its day
+    pol = _factors(net)[0].select("site_id", "parameter", pl.lit(True).alias("_pollutant"))
+    day = day.join(pol, on=["site_id", "parameter"], how="left").with_columns(
+        (
+            pl.col("valid")
+            & ~(pl.col("_pollutant").fill_null(False) & (pl.col("operating") == False))  # noqa: E712
+        ).alias("_counted")
+    )
     g = day.group_by("site_id", "parameter").agg(
         pl.col("unit").drop_nulls().first(),
-        pl.col("official_value").filter(pl.col("valid")).mean().alias("_mean"),
-        pl.col("valid").sum().cast(pl.Int32).alias("valid_hours"),
+        pl.col("official_value").filter(pl.col("_counted")).mean().alias("_mean"),
+        pl.col("_counted").sum().cast(pl.Int32).alias("valid_hours"),
         # hours with data and no shut-down (an hour without any data says nothing either way)
-        (pl.col("operating") & pl.col("obtained").is_not_null())
+        (pl.col("operating").fill_null(False) & pl.col("obtained").is_not_null())
         .sum()
         .cast(pl.Int32)
         .alias("operating_hours"),

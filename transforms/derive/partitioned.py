@@ -42,8 +42,11 @@ from warehouse.db import connect
 PARTITIONS_DIR = "partitions"
 HOUR = timedelta(hours=1)
 # tables a partition writes; `_city_*` are the region's inputs to the city's rows
-HOURLY_TABLES = ("aggregates_hourly", "aqi_hourly")
-DAILY_TABLES = ("aggregates_daily", "aqi_daily", "water_class", "noise_daily", "emission_totals")
+HOURLY_TABLES = ("aggregates_hourly", "aqi_hourly", "outlet_hours_hourly")
+DAILY_TABLES = (
+    "aggregates_daily", "aqi_daily", "water_class", "noise_daily", "emission_totals",
+    "outlet_hours", "outlet_days",
+)  # fmt: skip
 CITY_INPUTS = ("_city_hours", "_city_daily")
 DERIVED_TABLES = (
     "aggregates",
@@ -52,6 +55,8 @@ DERIVED_TABLES = (
     "water_class",
     "noise_daily",
     "emission_totals",
+    "outlet_hours",
+    "outlet_days",
 )
 CITY_REGION = CITY  # sites whose grid is the city grid itself
 
@@ -179,7 +184,7 @@ def compute_partition(
             # hours are independent of each other, so a slice equals a derivation over the slice
             n_lo, n_hi = jobs.daily_hours_range(day, tz)
             hours = jobs.hourly_inputs(con, net, min(h_lo, n_lo), max(h_hi, n_hi), sites)
-            agg_h, aqi_h = jobs.hourly_frames(
+            agg_h, aqi_h, oh_h = jobs.hourly_outlet_frames(
                 con, net, h_lo, h_hi, tz, site_ids=sites, hours=_between(hours, h_lo - 23 * HOUR, h_hi)
             )
             daily = jobs.daily_frames(
@@ -190,6 +195,8 @@ def compute_partition(
                 "aggregates_hourly": agg_h, "aqi_hourly": aqi_h, "aggregates_daily": daily["aggregates"],
                 "aqi_daily": daily["aqi_daily"], "water_class": daily["water_class"],
                 "noise_daily": daily["noise_daily"], "emission_totals": daily["emission_totals"],
+                "outlet_hours_hourly": oh_h, "outlet_hours": daily["outlet_hours"],
+                "outlet_days": daily["outlet_days"],
             }  # fmt: skip
             written = []
             for table, frame in frames.items():
@@ -300,7 +307,8 @@ def write_partitions(
             )
             f["aqi_hourly"] = _concat([f["aqi_hourly"], aqi_city_h])
             f["aqi_daily"] = _concat([f["aqi_daily"], aqi_city_d])
-            target = {"aggregates_hourly": "aggregates", "aggregates_daily": "aggregates"}
+            target = {"aggregates_hourly": "aggregates", "aggregates_daily": "aggregates",
+                      "outlet_hours_hourly": "outlet_hours"}  # fmt: skip
             for t in (*HOURLY_TABLES, *DAILY_TABLES):
                 if f[t].width == 0:
                     f[t] = _empty_like(con, target.get(t, t))
@@ -316,6 +324,9 @@ def write_partitions(
                 Replace("aqi_hourly", f["aqi_hourly"],
                         "DELETE FROM aqi_hourly WHERE period_start >= $lo AND period_start < $hi "
                         "AND site_id IN (SELECT unnest($sites))", {"lo": h_lo, "hi": h_hi, "sites": with_city}),
+                Replace("outlet_hours", f["outlet_hours_hourly"],
+                        "DELETE FROM outlet_hours WHERE period_start >= $lo AND period_start < $hi "
+                        "AND site_id IN (SELECT unnest($sites))", {"lo": h_lo, "hi": h_hi, "sites": sites}),
             ], started)  # fmt: skip
             daily = write(con, "daily", d_lo, d_hi, [
                 Replace("aggregates", f["aggregates_daily"],
@@ -332,6 +343,12 @@ def write_partitions(
                         "DELETE FROM noise_daily WHERE local_date = $day AND site_id IN (SELECT unnest($sites))", p),
                 Replace("emission_totals", f["emission_totals"], "DELETE FROM emission_totals WHERE period = 'day' "
                         "AND period_start = $day AND site_id IN (SELECT unnest($sites))", p),
+                Replace("outlet_hours", f["outlet_hours"],
+                        "DELETE FROM outlet_hours WHERE period_start >= $lo AND period_start < $hi "
+                        "AND site_id IN (SELECT unnest($sites))", {"lo": d_lo, "hi": d_hi, "sites": sites}),
+                Replace("outlet_days", f["outlet_days"],
+                        "DELETE FROM outlet_days WHERE period_start >= $lo AND period_start < $hi "
+                        "AND site_id IN (SELECT unnest($sites))", {"lo": d_lo, "hi": d_hi, "sites": sites}),
             ], started)  # fmt: skip
             report[day.isoformat()] = {"regions": len(expected), "hourly": hourly, "daily": daily}
     return report
@@ -346,6 +363,8 @@ KEYS = {
     "water_class": ("site_id", "period", "period_start"),
     "noise_daily": ("site_id", "local_date"),
     "emission_totals": ("site_id", "parameter", "period", "period_start"),
+    "outlet_hours": ("site_id", "parameter", "period_start"),  # migration 0090
+    "outlet_days": ("site_id", "parameter", "period_start"),  # migration 0091
 }
 # Floating-point sums taken in another order (per region instead of all at once) may differ in
 # the last bit; anything beyond this relative difference is a real difference.

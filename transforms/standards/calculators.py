@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -323,6 +324,7 @@ def emissions_csv(path: Path) -> str:
                         "o2_ref_pct", "flow_m3h")
     }  # fmt: skip
     seen: dict[tuple[str, str, dt.datetime], int] = {}
+    spans: dict[tuple[str, str], list[tuple[dt.datetime, dt.datetime, int]]] = {}
     offsets: dict[tuple[str, dt.datetime], dt.tzinfo] = {}
     names: dict[str, tuple[str, str]] = {}
     for line, row in rd.rows():
@@ -352,6 +354,9 @@ def emissions_csv(path: Path) -> str:
                 f"duplicate record for {outlet} {pollutant} (first on line {seen[outlet, pollutant, utc]})",
             )  # fmt: skip
         seen[outlet, pollutant, utc] = line
+        spans.setdefault((outlet, pollutant), []).append(
+            (utc, utc + dt.timedelta(seconds=interval_s), line)
+        )
         hour_local = local.replace(minute=0, second=0, microsecond=0)
         if (local - hour_local).total_seconds() + interval_s > HOUR_S:
             raise rd.fail(
@@ -376,6 +381,16 @@ def emissions_csv(path: Path) -> str:
         data["flow_m3h"].append(rd.number(line, "flow_m3h", row["flow_m3h"]))
     if not data["point"]:
         raise EnvmonError(f"{path}: no data rows")
+    # overlapping records of one outlet and pollutant would count their common time twice
+    for (outlet, pollutant), records in spans.items():
+        records.sort()
+        for (_, end, first), (start, _, line) in itertools.pairwise(records):
+            if start < end:
+                raise rd.fail(
+                    line, "period_start",
+                    f"record overlaps the record on line {first} for {outlet} {pollutant} "
+                    f"(that one runs to {end.isoformat()})",
+                )  # fmt: skip
     utc_t = pl.Datetime("us", "UTC")
     schema = {"point": pl.String, "period_start": utc_t, "hour_start": utc_t, "interval_s": pl.Int64,
               "c_mgm3": pl.Float64, "o2_pct": pl.Float64, "o2_ref_pct": pl.Float64,

@@ -68,16 +68,35 @@ def o2_cap_pct(edition: str = "HJ75-2017") -> float:
 
 
 def not_operating_reason(
-    o2_pct: float | None, flow_m3h: float | None, cap_pct: float | None = None
+    o2_pct: float | None, flow_m3h: float | None, cap_pct: float | None = None, flue: bool = True
 ) -> str | None:
-    """Why a period is not operating — O2 above the cap (shut-down or purge), zero flow — or
-    None. (The running status of the facility, CN 2021, is the derivation's to add.)"""
+    """Why a period is not operating (a shut-down), from process evidence only: zero flow,
+    else (flue gas) O2 above the cap (shut-down or purge); None when operating or unknown.
+    The running status of a pollution-treatment facility (HJ 212-2017 CN 2021 SBn-RS) is NOT
+    evidence of a shut-down. The scalar form of `not_operating_expr` (one rule, review T8)."""
     cap = o2_cap_pct() if cap_pct is None else cap_pct
-    if o2_pct is not None and o2_pct > cap:
-        return f"O2 {o2_pct:g} % > cap {cap:g} %"
     if flow_m3h is not None and flow_m3h == 0:
         return "zero flow"
+    if flue and o2_pct is not None and o2_pct > cap:
+        return f"O2 {round(o2_pct, 2):g} % > cap {cap:g} %"
     return None
+
+
+def not_operating_expr(
+    o2_pct: pl.Expr, flow_m3h: pl.Expr, flue: pl.Expr | bool = True, cap_pct: float | None = None
+) -> pl.Expr:
+    """`not_operating_reason` as a polars expression (the one shut-down rule used by
+    `hourly_emissions`, transforms.derive.outlet_hours and the calculator): 'zero flow' where
+    the flow is 0, else 'O2 x % > cap y %' where a flue-gas O2 is above the cap, else null."""
+    cap = o2_cap_pct() if cap_pct is None else cap_pct
+    is_flue = flue if isinstance(flue, pl.Expr) else pl.lit(flue)
+    return (
+        pl.when(flow_m3h == 0)
+        .then(pl.lit("zero flow"))
+        .when(is_flue & (o2_pct > cap))
+        .then(pl.format("O2 {} % > cap {} %", o2_pct.round(2), pl.lit(f"{cap:g}")))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
 
 
 def _min_count(statistic: str) -> int:
@@ -137,12 +156,8 @@ def hourly_emissions(
     cap = o2_cap_pct()
     valid = pl.col("valid_minutes") >= need
     o2 = pl.col("o2_pct") if with_o2 else pl.lit(None, dtype=pl.Float64)
-    stopped = (
-        pl.when(o2 > cap)
-        .then(pl.format("not operating: O2 {} % > cap {} %", o2.round(2), pl.lit(f"{cap:g}")))
-        .when(pl.col("flow_m3h") == 0)
-        .then(pl.lit("not operating: zero flow"))
-    )
+    why = not_operating_expr(o2, pl.col("flow_m3h"), True, cap)
+    stopped = pl.when(why.is_not_null()).then(pl.format("not operating: {}", why))
     out = out.with_columns(
         valid.alias("valid"),
         stopped.alias("_stopped"),

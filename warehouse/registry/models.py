@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from envmon.strict import StrictModel, TimeZoneName
 
@@ -131,6 +131,10 @@ HourLabel = Literal["start", "end"]
 ProtocolEdition = Literal["HJ212-2017", "HJ212-2005"]
 
 
+# what `envmon registry enrol` writes for a logger password it does not know: refused at load
+PASSWORD_PLACEHOLDER = "CHANGE-ME"
+
+
 class Logger(StrictModel):
     mn: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1)
@@ -139,6 +143,23 @@ class Logger(StrictModel):
     # (start or end of the period); None = the edition's default (warehouse/registry/logger_defaults.csv)
     minute_interval_s: int | None = None  # checked against minute_intervals.csv
     hour_label: HourLabel | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _real_password(cls, value: str) -> str:
+        # a masked password (dead letters keep PW=******) or enrol's placeholder is not one: a
+        # logger sending PW=****** must never match it (review I8)
+        if value.strip("*") == "":
+            raise ValueError(
+                f"{value!r} is a masked password (dead letters keep none), not the logger's "
+                "password: set the real one"
+            )
+        if value.strip().upper().startswith(PASSWORD_PLACEHOLDER):
+            raise ValueError(
+                f"{value!r} is the placeholder `envmon registry enrol` writes for a password it "
+                "does not know: set the logger's real password (or enrol again with --traffic FILE)"
+            )
+        return value
 
 
 class Outlet(StrictModel):

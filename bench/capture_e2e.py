@@ -38,7 +38,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[1]
-CAPTURE = Path("/work/shared/data/hj212_capture_2016-08-24")
+CAPTURE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hj212_capture_2016-08-24"
 DAY = date(2016, 8, 24)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CAPTURE = Path("/work/shared/data/hj212_capture_2016-08-24")
+CAPTURE = REPO.parent / "shared" / "data" / "hj212_capture_2016-08-24"  # shared/ beside the clone
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # ~6 min of onboarding on 2 cores
 

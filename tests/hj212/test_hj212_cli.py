@@ -2,6 +2,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -55,7 +56,7 @@ def test_subprocess_gzip(tmp_path):
     f.write_bytes(gzip.compress(GOOD + b"\r\n" + BAD + b"\r\n"))
     res = subprocess.run(
         [sys.executable, "-c", "from envmon.cli import main; main()", "hj212", "parse", str(f)],
-        capture_output=True, timeout=120, cwd="/work/main",
+        capture_output=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert res.returncode == 1, res.stderr
     lines = [json.loads(x) for x in res.stdout.decode().splitlines()]

@@ -82,9 +82,10 @@ _BATCH_FAULTS: tuple[type[BaseException], ...] = (
     duckdb.DataError,
     duckdb.IntegrityError,
     duckdb.InvalidInputException,
-    duckdb.BinderException,
     duckdb.OutOfMemoryException,
 )
+# (A binder error is not among them: batches are conformed to their schema before DuckDB sees them,
+# so a column DuckDB cannot bind means the warehouse's schema is behind the code: `envmon init`.)
 # Text of an error of the machine or the warehouse, even when DuckDB raises it as one of the above
 # (a read-only database is an InvalidInputException).
 _MACHINE_TEXT = re.compile(
@@ -186,6 +187,7 @@ def _load_readings(
             table = _read_batch(landing, relpath, READINGS_SCHEMA)
             _check_rows(table)
         except (OSError, pa.ArrowException, ValueError) as exc:
+            _stop_if_read_failed(landing, relpath, "readings", exc)
             _quarantine(con, landing, relpath, quarantine_dir, f"unreadable readings batch: {exc}", report)
             continue
         chunk.append((relpath, table))
@@ -288,7 +290,7 @@ def _machine_fault(exc: BaseException) -> str | None:
                 "log), and that ENVMON_DUCKDB_TEMP_DIR (duckdb_temp_dir) exists and is writable")
     if isinstance(exc, duckdb.TransactionException | duckdb.SerializationException):
         return "another process writing the warehouse at the same time: run `envmon load` again when it is done"
-    if isinstance(exc, duckdb.CatalogException):
+    if isinstance(exc, duckdb.CatalogException | duckdb.BinderException):
         return "the warehouse's schema: run `envmon init` (migrations) before loading"
     return ("the warehouse and the machine (this error is not one a batch's rows can cause); if it persists, "
             "report it with the message above")
@@ -347,6 +349,20 @@ def _fail_batch(
     else:
         reason = f"DuckDB could not load this {what} batch ({type(exc).__name__}): {first_line}"
     _quarantine(con, landing, relpath, quarantine_dir, reason, report)
+
+
+def _stop_if_read_failed(landing: LandingZone, relpath: str, what: str, exc: BaseException) -> None:
+    """A batch that could not be READ because of the machine (an OSError with an errno: EIO, EACCES,
+    EMFILE, a landing store that went away) stops the load: every pending batch would fail the same
+    way and none is at fault. What is wrong with the file itself (pyarrow's ArrowInvalid, an error
+    without an errno: not Parquet, truncated, wrong columns) quarantines the batch alone."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        raise LoadError(
+            f"envmon load: could not read {what} batch {landing.full_path(relpath)} "
+            f"({type(exc).__name__}: {_first_line(exc)}). Nothing was quarantined and the batches not "
+            "loaded yet stay in the landing zone; check the landing zone's disk or store, its "
+            "permissions and the open-file limit, then run `envmon load` again."
+        ) from None
 
 
 def _stop_unless_batch_fault(
@@ -518,6 +534,7 @@ def _load_dead_letters(
         except (OSError, pa.ArrowException, ValueError) as exc:
             if _is_disk_full(exc):
                 _fail_batch(con, landing, relpath, quarantine_dir, "dead-letter", exc, report)
+            _stop_if_read_failed(landing, relpath, "dead-letter", exc)
             _quarantine(con, landing, relpath, quarantine_dir, f"unreadable dead-letter batch: {exc}", report)
             continue
         except duckdb.Error as exc:

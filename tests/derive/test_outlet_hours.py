@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from derivedata import LOADED_AT, query, reading
 
 from transforms.derive.context import hour_min_minutes
@@ -270,16 +271,17 @@ def test_stopped_treatment_facility_with_flow_is_judged_and_zero_flow_is_not(wh,
 
 def test_treatment_stopped_most_of_the_hour_and_lookback_both_sides(wh, insert) -> None:  # type: ignore[no-untyped-def]
     # tables/run_status.csv (pipeline choices): a facility counts as stopped in an hour when
-    # stopped >= 30 of its minutes (time-weighted); a report is carried forward <= 24 h.
+    # stopped >= 30 of its minutes (time-weighted); a report is carried forward <= 720 h (30 days,
+    # the horizon of the bypass rule's seen_running_within_h).
     # Hour k of 4, each with its own facility code so the cases do not interact:
     #   SB1 stopped at +30 min (30 min)          -> 'SB1'
     #   SB2 stopped at +31 min (29 min)          -> not stopped
-    #   SB3 stopped 23 h 30 min before the hour (carried to +30 min, 30 min) -> 'SB3'
-    #   SB4 stopped 23 h 31 min before the hour (carried to +29 min, 29 min) -> not stopped
+    #   SB3 stopped 719 h 30 min before the hour (carried to +30 min, 30 min) -> 'SB3'
+    #   SB4 stopped 719 h 31 min before the hour (carried to +29 min, 29 min) -> not stopped
     from transforms.derive.outlet_hours import run_status_rules
 
     rules = run_status_rules()
-    assert (rules["stopped_min_minutes"], rules["lookback_hours"]) == (30.0, 24.0)
+    assert (rules["stopped_min_minutes"], rules["lookback_hours"]) == (30.0, 720.0)
     hours = [H + k * HOUR for k in range(4)]
     rows = []
     for start in hours:
@@ -288,8 +290,8 @@ def test_treatment_stopped_most_of_the_hour_and_lookback_both_sides(wh, insert) 
     _run_status(wh, hours[0] + 30 * MIN, "SB1", 0)
     _run_status(wh, hours[0] + 45 * MIN, "SB1", 0)  # a repeated report changes nothing
     _run_status(wh, hours[1] + 31 * MIN, "SB2", 0)
-    _run_status(wh, hours[2] - 23 * HOUR - 30 * MIN, "SB3", 0)
-    _run_status(wh, hours[3] - 23 * HOUR - 31 * MIN, "SB4", 0)
+    _run_status(wh, hours[2] - 719 * HOUR - 30 * MIN, "SB3", 0)
+    _run_status(wh, hours[3] - 719 * HOUR - 31 * MIN, "SB4", 0)
     # SB1 restarts at the start of hour 2 and is stopped again 29 minutes later (31 min)
     _run_status(wh, hours[1], "SB1", 1)
     _run_status(wh, hours[1] + 29 * MIN, "SB1", 0)
@@ -348,14 +350,25 @@ def test_logger_valid_and_obtained_logger_only_for_hj212(wh, insert) -> None:  #
 
 
 def test_day_avg_excludes_shut_down_hours_both_sides(wh, insert) -> None:  # type: ignore[no-untyped-def]
-    # review T2, HJ 75-2017 (>= 20 valid hours a day): a day of 20 operating hours of SO2 at
-    # 50 mg/m3 and 4 zero-flow hours of stagnant 300 mg/m3: day_avg 50 (not (20 × 50 + 4 ×
-    # 300) / 24 = 91.67), 20 valid hours. With 19 operating + 5 zero-flow hours: 19 < 20 valid
-    # hours -> invalid (the shut-down hours never make up the count)
-    for day, n_on in ((datetime(2024, 3, 1).date(), 20), (datetime(2024, 3, 2).date(), 19)):
+    # review T2, HJ 75-2017 (>= 20 valid hours a day, tables/emission_validity.csv): shut-down
+    # hours (zero flow) are left out of the mean and excused from the count — a day keeps its
+    # tolerance of 24 - 20 = 4 missing hours, so it needs max(1, 20 - shut-down hours) valid hours:
+    #   20 on + 4 zero-flow             -> need 16: valid, day_avg 50 (not (20×50 + 4×300)/24 = 91.67)
+    #    8 on + 16 zero-flow            -> need 4: valid (an outlet discharging one shift a day)
+    #   15 on + 5 zero-flow + 4 no data -> need 15: valid
+    #   14 on + 5 zero-flow + 5 no data -> need 15: 14 < 15, invalid
+    # The day's load counts every hour with data (20 kg per operating hour: 50 mg/m3 × 400,000
+    # m3/h × 1 h; 0 in a zero-flow hour), judged on >= 20 hours of valid data.
+    cases = [  # (day, operating hours, zero-flow hours, valid, load kg)
+        (datetime(2024, 3, 1).date(), 20, 4, True, 400.0),
+        (datetime(2024, 3, 2).date(), 8, 16, True, 160.0),
+        (datetime(2024, 3, 3).date(), 15, 5, True, 300.0),
+        (datetime(2024, 3, 4).date(), 14, 5, False, None),
+    ]
+    for day, n_on, n_off, valid, load in cases:
         t0 = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=8)
         rows = []
-        for h in range(24):
+        for h in range(n_on + n_off):  # the hours after them have no data at all
             start = t0 + h * HOUR
             on = h < n_on
             rows += [_hour("so2", 50.0 if on else 300.0, "mg/m3", start)]
@@ -371,14 +384,16 @@ def test_day_avg_excludes_shut_down_hours_both_sides(wh, insert) -> None:  # typ
         )
         od = query(
             wh,
-            """SELECT official_value, valid, valid_hours, operating_hours FROM outlet_days
+            """SELECT official_value, valid, valid_hours, operating_hours, load_kg FROM outlet_days
                WHERE site_id = ? AND parameter = 'so2' AND period_start = ?""",
             [OUTLET, t0],
         )
-        if n_on == 20:
-            assert agg == [(50.0, True, 20)] and od == [(50.0, True, 20, 20)]
+        assert agg == [(50.0 if valid else None, valid, n_on)], (day, agg)
+        assert od[0][:4] == (50.0 if valid else None, valid, n_on, n_on), (day, od)
+        if load is None:  # 19 hours of data: fewer than 20, no valid day load
+            assert od[0][4] is None
         else:
-            assert agg[0][1:] == (False, 19) and od[0][1:] == (False, 19, 19)
+            assert od[0][4] == pytest.approx(load), (day, od)
 
 
 def test_outlet_days_logger_daily_value_and_20_valid_hours(wh, insert) -> None:  # type: ignore[no-untyped-def]

@@ -372,6 +372,10 @@ _MACHINE_ERRORS = [
      "another process writing"),
     (lambda: duckdb.CatalogException("Catalog Error: Table with name readings does not exist!"),
      "envmon init"),
+    # batches are conformed to their schema first: a column DuckDB cannot bind is a schema behind
+    # the code, not a bad batch
+    (lambda: duckdb.BinderException('Binder Error: Referenced column "colour" not found'),
+     "envmon init"),
     (lambda: duckdb.InternalException("INTERNAL Error: something DuckDB did not expect"),
      "not one a batch's rows can cause"),
 ]
@@ -434,7 +438,6 @@ def test_machine_error_on_a_single_batch_names_it(monkeypatch, make_error, check
         lambda: duckdb.ConversionException("Conversion Error: Could not convert string 'x' to INT32"),
         lambda: duckdb.ConstraintException("Constraint Error: NOT NULL constraint failed: readings.unit"),
         lambda: duckdb.InvalidInputException("Invalid Input Error: invalid UTF-8 in column origin"),
-        lambda: duckdb.BinderException('Binder Error: Referenced column "colour" not found'),
         lambda: duckdb.OutOfRangeException("Out of Range Error: value out of range"),
     ],
 )
@@ -458,6 +461,34 @@ def test_batch_error_quarantines_only_that_batch(monkeypatch, make_error) -> Non
     assert zone.list_batches() == [good]
     assert count("SELECT count(*) FROM quarantined_batches") == 1
     assert count("SELECT count(*) FROM readings") == 3
+
+
+def test_read_error_of_the_machine_stops_but_a_corrupt_file_is_quarantined(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A batch that cannot be read because of the machine (an OSError with an errno, e.g. EIO or
+    EACCES) stops the load with nothing quarantined; a file that is not readable Parquet (pyarrow's
+    error without an errno) is quarantined alone and the other batch loads."""
+    import errno
+
+    from warehouse import loader
+
+    zone, (good, bad) = _two_batches()
+    real = loader._read_batch
+
+    def eio(landing, relpath, schema):  # type: ignore[no-untyped-def]
+        if relpath == bad:
+            raise OSError(errno.EIO, "Input/output error", landing.full_path(relpath))
+        return real(landing, relpath, schema)
+
+    monkeypatch.setattr(loader, "_read_batch", eio)
+    with pytest.raises(loader.LoadError) as err:
+        load_landing_job()
+    assert "could not read readings batch" in str(err.value) and "Nothing was quarantined" in str(err.value)
+    assert count("SELECT count(*) FROM quarantined_batches") == 0
+    monkeypatch.setattr(loader, "_read_batch", real)
+    Path(zone.full_path(bad)).write_bytes(b"not parquet at all")
+    report = load_landing_job()
+    assert [r for r, _ in report.quarantined] == [bad]
+    assert [b.relpath for b in report.loaded] == [good]
 
 
 def test_real_read_only_warehouse_stops_the_load_and_moves_nothing() -> None:

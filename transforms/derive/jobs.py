@@ -289,13 +289,17 @@ def _air_day_rows(daily: pl.DataFrame, net: Network, tz: str, unit_of) -> pl.Dat
 def _period_means(
     hours: pl.DataFrame, statistic: str, need: int, what: str, n_expected: int
 ) -> pl.DataFrame:
-    """Means of valid hourly values per site, parameter and local_date with a minimum count."""
+    """Means of valid hourly values per site, parameter and local_date with a minimum count;
+    hours marked `shut_down` (outlets, `outlet_hours.official`) are excused from the count."""
+    shut = pl.col("shut_down") if "shut_down" in hours.columns else pl.lit(False)
     g = hours.group_by("site_id", "parameter", "local_date").agg(
         pl.col("value").filter(pl.col("valid")).mean().alias("value"),
         pl.col("valid").sum().cast(pl.Int32).alias("n_valid"),
         pl.col("unit").first(),
+        shut.sum().cast(pl.Int32).alias("_shut_down"),
     )
-    ok = pl.col("n_valid") >= need
+    required = outlet_hours.excused_need(need, pl.col("_shut_down"))
+    ok = pl.col("n_valid") >= required
     return g.with_columns(
         pl.lit(statistic).alias("statistic"),
         ok.alias("valid"),
@@ -304,9 +308,9 @@ def _period_means(
             "{}: {} " + what + " < {} required",
             pl.col("parameter"),
             pl.col("n_valid"),
-            pl.lit(need),
+            required,
         ).alias("invalid_reason"),
-    )
+    ).drop("_shut_down")
 
 
 def _day_start_utc(df: pl.DataFrame, net: Network, tz: str) -> pl.DataFrame:

@@ -272,9 +272,11 @@ def _factors(net: Network) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def official(hours: pl.DataFrame, oh: pl.DataFrame, net: Network) -> pl.DataFrame:
     """`hours` with the outlets' pollutant hours that are not operating made invalid with the
-    shut-down as reason: the rows that `aggregates` hour_avg carries (no exceedance judged)."""
+    shut-down as reason: the rows that `aggregates` hour_avg carries (no exceedance judged).
+    Column `shut_down` marks those hours: a period mean excuses them (they are neither missing
+    nor invalid data), see `excused_need`."""
     if oh.height == 0:
-        return hours
+        return hours.with_columns(pl.lit(False).alias("shut_down"))
     pol = _factors(net)[0].select("site_id", "parameter")
     stops = oh.filter(~pl.col("operating")).join(pol, on=["site_id", "parameter"]).select(
         "site_id", "parameter", "period_start",
@@ -290,7 +292,16 @@ def official(hours: pl.DataFrame, oh: pl.DataFrame, net: Network) -> pl.DataFram
         .then(pl.col("_stop"))
         .otherwise(pl.col("invalid_reason"))
         .alias("invalid_reason"),
+        pl.col("_stop").is_not_null().alias("shut_down"),
     ).drop("_stop")
+
+
+def excused_need(need: int, shut_down_hours: pl.Expr) -> pl.Expr:
+    """Valid hours a day's mean needs when some of its hours were shut down: the standard's count
+    less the shut-down hours, at least 1 — a shut-down hour is excused, not missing, so a day keeps
+    the same tolerance for missing data (24 - `need` hours) and an outlet that discharges 8 hours
+    a day still gets its daily mean judged (HJ 75-2017 daily count, tables/emission_validity.csv)."""
+    return pl.max_horizontal(pl.lit(1), pl.lit(need) - shut_down_hours).cast(pl.Int32)
 
 
 def outlet_hours(
@@ -480,6 +491,12 @@ def outlet_days(
         .alias("operating_hours"),
         pl.col("load_kg").sum().alias("_load"),
         pl.col("load_kg").is_not_null().sum().alias("_n_load"),
+        # shut-down hours of a pollutant (excused in the day's count) and hours of valid data
+        (pl.col("_pollutant").fill_null(False) & (pl.col("operating") == False))  # noqa: E712
+        .sum()
+        .cast(pl.Int32)
+        .alias("_shut_down"),
+        pl.col("valid").sum().cast(pl.Int32).alias("_data_valid"),
     )
     table = con.sql(_DAY_READINGS, params={"lo": lo, "hi": hi, "sites": sites}).to_arrow_table()
     logger = pl.from_arrow(table)
@@ -490,7 +507,8 @@ def outlet_days(
                     "logger_valid_value": pl.Float64}
         )  # fmt: skip
     df = g.join(logger, on=["site_id", "parameter"], how="left")
-    enough = pl.col("valid_hours") >= min_hours
+    need = excused_need(min_hours, pl.col("_shut_down"))
+    enough = pl.col("valid_hours") >= need
     derived = pl.when(enough).then(pl.col("_mean"))
     from_logger = pl.col("logger_valid_value").is_not_null()
     official = pl.when(from_logger).then(pl.col("logger_valid_value")).otherwise(derived)
@@ -510,9 +528,12 @@ def outlet_days(
                 "{}: {} valid hours < {} required",
                 pl.col("parameter"),
                 pl.col("valid_hours"),
-                pl.lit(min_hours),
+                need,
             )
         )
         .alias("invalid_reason"),
-        pl.when(enough & (pl.col("_n_load") > 0)).then(pl.col("_load")).alias("load_kg"),
+        # the day's mass counts shut-down hours too (their mass is ~0): judged on data-valid hours
+        pl.when((pl.col("_data_valid") >= min_hours) & (pl.col("_n_load") > 0))
+        .then(pl.col("_load"))
+        .alias("load_kg"),
     ).select([pl.col(c).cast(t) for c, t in schema.items()])

@@ -754,48 +754,27 @@ class Observer:
             ps = ps.replace(tzinfo=UTC)
             pe = ps + HOUR
             key = (site_id, parameter, ps)
+            # why the hour gets no verdict, if it gets none
+            why_not: str | None = None
+            floor_here: float | None = None
             if logger is None or envmon is None:
-                missing = "no logger value" if logger is None else f"no {ours_name} value"
-                out[key] = Observation(site_id, parameter, ps, pe, None, None, unit, None, missing)
-                continue
-            if ok is not True:
-                why = (
+                why_not = "no logger value" if logger is None else f"no {ours_name} value"
+            elif ok is not True:
+                why_not = "not judged: " + (
                     "outlet_hours.logger_valid missing (migration 0092)"
                     if valid_col == "NULL"
                     else "the logger's hourly reading failed QC (calibration, maintenance or fault)"
                     if ok is False
                     else "the logger's hourly reading has no QC verdict"
                 )
-                out[key] = Observation(
-                    site_id, parameter, ps, pe, None, None, unit, None, f"not judged: {why}"
-                )
-                continue
-            if rule.skip_not_operating and operating is False:
-                out[key] = Observation(
-                    site_id,
-                    parameter,
-                    ps,
-                    pe,
-                    None,
-                    None,
-                    unit,
-                    None,
-                    f"not operating: {why_stopped or 'shut down'}",
-                )
-                continue
-            floor_here = self.convert(floor.value, floor.unit, unit) if unit else None
-            if floor_here is None:
-                out[key] = Observation(
-                    site_id,
-                    parameter,
-                    ps,
-                    pe,
-                    None,
-                    None,
-                    unit,
-                    None,
-                    f"unit {unit} cannot be compared with the floor in {floor.unit}",
-                )
+            elif rule.skip_not_operating and operating is False:
+                why_not = f"not operating: {why_stopped or 'shut down'}"
+            else:
+                floor_here = self.convert(floor.value, floor.unit, unit) if unit else None
+                if floor_here is None:
+                    why_not = f"unit {unit} cannot be compared with the floor in {floor.unit}"
+            if why_not is not None or floor_here is None:
+                out[key] = Observation(site_id, parameter, ps, pe, None, None, unit, None, why_not)
                 continue
             diff, allowed, exceeded = rule.judge(logger, envmon, floor_here)
             out[key] = Observation(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -344,6 +345,23 @@ def _choices(values: Any) -> str:
     return ", ".join(sorted(values))
 
 
+def _check_unit_measures(
+    bad: Callable[[str, str], None], key: str, unit: str, params: list[str], registry: Any
+) -> None:
+    """`unit` (a rule's limit or floor) must be a unit of the registry that measures every listed
+    parameter (the same quantity as the parameter's own unit)."""
+    if unit not in registry.units:
+        bad(key, f"unknown unit {unit!r}; valid: {_choices(registry.units)}")
+        return
+    for p in params:
+        if p in registry.parameters and not registry.convertible(unit, registry.parameters[p].unit):
+            bad(
+                key,
+                f"{unit!r} cannot measure {p} (in {registry.parameters[p].unit}); "
+                f"use a unit of quantity {registry.units[registry.parameters[p].unit].quantity}",
+            )
+
+
 def _check_rule(rule: Any, where: str, registry: Any, problems: list[str]) -> None:
     def bad(key: str, reason: str) -> None:
         problems.append(f"{where}.{key}: {reason}")
@@ -372,19 +390,7 @@ def _check_rule(rule: Any, where: str, registry: Any, problems: list[str]) -> No
     ) and rule.site_kinds != ["outlet"]:
         bad("site_kinds", f"{rule.kind} rules read outlet_hours: site_kinds: [outlet]")
     if isinstance(rule, ConsistencyRule):
-        unit = rule.absolute_floor.unit
-        if unit not in registry.units:
-            bad("absolute_floor.unit", f"unknown unit {unit!r}; valid: {_choices(registry.units)}")
-        else:
-            for p in params:
-                if p in registry.parameters and not registry.convertible(
-                    unit, registry.parameters[p].unit
-                ):
-                    bad(
-                        "absolute_floor.unit",
-                        f"{unit!r} cannot measure {p} (in {registry.parameters[p].unit}); "
-                        f"use a unit of quantity {registry.units[registry.parameters[p].unit].quantity}",
-                    )
+        _check_unit_measures(bad, "absolute_floor.unit", rule.absolute_floor.unit, params, registry)
     if not isinstance(rule, ThresholdRule):
         return
     spec = STATISTICS.get(rule.statistic)
@@ -416,18 +422,7 @@ def _check_rule(rule: Any, where: str, registry: Any, problems: list[str]) -> No
     if rule.limit.source == "value":
         unit = rule.limit.unit
         if spec.per_parameter:
-            if unit not in registry.units:
-                bad("limit.unit", f"unknown unit {unit!r}; valid: {_choices(registry.units)}")
-            else:
-                for p in params:
-                    if p in registry.parameters and not registry.convertible(
-                        unit, registry.parameters[p].unit
-                    ):
-                        bad(
-                            "limit.unit",
-                            f"{unit!r} cannot measure {p} (in {registry.parameters[p].unit}); "
-                            f"use a unit of quantity {registry.units[registry.parameters[p].unit].quantity}",
-                        )
+            _check_unit_measures(bad, "limit.unit", unit, params, registry)
         elif unit != spec.unit:
             bad("limit.unit", f"{rule.statistic} is in {spec.unit!r}; got {unit!r}")
     if rule.comparison == "outside" and rule.limit.source != "water_target_class":

@@ -49,7 +49,6 @@ def registry_enrol(
     an enterprise and outlet per MN with its password, codes and detected habits. Copy the file
     into config/registry/ (enterprises.*.yaml files are read beside enterprises.yaml), correct it,
     then `envmon registry load` and `envmon deadletters retry`."""
-    import os
     from pathlib import Path
 
     import yaml
@@ -80,15 +79,10 @@ def registry_enrol(
     # it holds the loggers' passwords in clear (from --traffic): readable by the owner only (review
     # I18); written under a private name with mode 0600 from the start, then renamed into place
     text = header + yaml.safe_dump(stubs, allow_unicode=True, sort_keys=False)
+    from envmon.durable import write_durably
+
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    os.chmod(target, 0o600)
+    write_durably(target, tmp, lambda fh: fh.write(text.encode("utf-8")), mode=0o600)
     unset = sum(1 for e in stubs["enterprises"]
                 if e["outlets"][0]["logger"]["password"] == PASSWORD_PLACEHOLDER)  # fmt: skip
     console.print(f"{len(stubs['enterprises'])} loggers enrolled as stubs in {target} (mode 0600)")

@@ -11,7 +11,9 @@ as the landing zone's `loggerevents` batches and load into the warehouse table `
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -109,3 +111,19 @@ def packet_to_events(
 
 def events_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=LOGGER_EVENTS_SCHEMA)
+
+
+def append_event_log(state_dir: Path, entries: list[dict]) -> None:
+    """Append entries to the HJ 212 event log (`<state_dir>/events/<UTC date>.jsonl`: packets that
+    carry no readings, refusals worth keeping, lockouts), fsynced before return. The server and
+    offline ingest (`onboarding`) both write it here."""
+    if not entries:
+        return
+    directory = Path(state_dir) / "events"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())

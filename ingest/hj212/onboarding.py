@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -34,7 +33,13 @@ from ingest.hj212.auth import MASK, MASK_NOTE, mask_passwords
 from ingest.hj212.bulk import parse_records
 from ingest.hj212.codes import map_code
 from ingest.hj212.detect import LoggerHabits, detect_habits
-from ingest.hj212.events import EVENT_CNS, EventError, events_table, packet_to_events
+from ingest.hj212.events import (
+    EVENT_CNS,
+    EventError,
+    append_event_log,
+    events_table,
+    packet_to_events,
+)
 from ingest.hj212.fast_readings import readings_from_tables
 from ingest.hj212.protocol import DEFAULT_TZ, frame, try_parse
 from ingest.hj212.readings import (
@@ -408,18 +413,7 @@ def write_processed(p: Processed, landing: LandingZone, state_dir: Path) -> list
         refs.append(landing.write_dead_letters(rows, SOURCE_KIND))
     if p.events:
         refs.append(landing.write_logger_events(events_table(p.events), SOURCE_KIND))
-    if p.log:
-        directory = Path(state_dir) / "events"
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
-        with open(path, "a", encoding="utf-8") as fh:
-            for e in p.log:
-                fh.write(
-                    json.dumps({k: v for k, v in e.items() if k != "record"}, ensure_ascii=False)
-                    + "\n"
-                )
-            fh.flush()
-            os.fsync(fh.fileno())
+    append_event_log(state_dir, [{k: v for k, v in e.items() if k != "record"} for e in p.log])
     return refs
 
 

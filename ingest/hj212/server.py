@@ -47,7 +47,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import signal
 import time
@@ -80,7 +79,13 @@ from ingest.hj212.commands import CommandChannel, CommandResult, LoggerAddress
 from ingest.hj212.commands import read_clock as _read_clock
 from ingest.hj212.commands import request_history as _request_history
 from ingest.hj212.commands import set_clock as _set_clock
-from ingest.hj212.events import EVENT_CNS, EventError, events_table, packet_to_events
+from ingest.hj212.events import (
+    EVENT_CNS,
+    EventError,
+    append_event_log,
+    events_table,
+    packet_to_events,
+)
 from ingest.hj212.packet import FLAG_SPLIT, Packet
 from ingest.hj212.protocol import DEFAULT_TZ, split_frames, try_parse
 from ingest.hj212.readings import (
@@ -1150,14 +1155,7 @@ class Hj212Server:
         return True
 
     def _write_events(self, events: list[dict]) -> None:
-        directory = self.state_dir / "events"
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
-        text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_event_log(self.state_dir, events)
 
     # -- back-fill ------------------------------------------------------------------------
     def _after_durable(self, b: _Batch) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from envmon.durable import write_durably
 from envmon.errors import ConfigError
 from ingest.mqtt.topics import ALL_TOPICS, hj212_topic, parse_topic, station_topic
 from warehouse.registry.config import Registry
@@ -146,17 +147,7 @@ def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_durably(path, tmp, lambda fh: fh.write(text.encode("utf-8")), mode=0o600)
 
 
 def ensure_accounts(home: str | os.PathLike[str], registry: Registry) -> MqttAccounts:

@@ -135,13 +135,7 @@ class Publisher:
         self.client.loop_stop()
 
     def publish_all(self, messages: Iterable[tuple[str, bytes]]) -> PublishResult:
-        t0 = time.monotonic()
-        n = 0
-        for topic, payload in messages:
-            self.publish(topic, payload)
-            n += 1
-        self.flush()
-        return PublishResult(n, time.monotonic() - t0)
+        return publish_all(self, messages)
 
 
 class AccountPublisher:
@@ -211,13 +205,20 @@ class AccountPublisher:
             p.close()
 
     def publish_all(self, messages: Iterable[tuple[str, bytes]]) -> PublishResult:
-        t0 = time.monotonic()
-        n = 0
-        for topic, payload in messages:
-            self.publish(topic, payload)
-            n += 1
-        self.flush()
-        return PublishResult(n, time.monotonic() - t0)
+        return publish_all(self, messages)
+
+
+def publish_all(
+    publisher: Publisher | AccountPublisher, messages: Iterable[tuple[str, bytes]]
+) -> PublishResult:
+    """Publish every message, then wait until the broker has acknowledged them all."""
+    t0 = time.monotonic()
+    n = 0
+    for topic, payload in messages:
+        publisher.publish(topic, payload)
+        n += 1
+    publisher.flush()
+    return PublishResult(n, time.monotonic() - t0)
 
 
 def publish_paced(

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from alerts.routing import Router, leader_of
-from envmon.errors import EnvmonError
+from core.errors import EnvmonError
 from warehouse.bulk import insert_rows
 
 STATES = (

@@ -15,7 +15,11 @@ import duckdb
 
 from alerts import cases as case_flow
 from alerts.lifecycle import Evaluation, EvaluationReport
-from alerts.notify import (
+from alerts.rules import RuleSet, Vocabulary, load_rules
+from core.errors import ConfigError
+from core.registry.config import load_registry
+from core.settings import Settings, get_settings
+from notify.outbox import (
     DeliveryReport,
     claim_due,
     deliver,
@@ -24,12 +28,8 @@ from alerts.notify import (
     record,
     utcnow,
 )
-from alerts.rules import RuleSet, Vocabulary, load_rules
-from envmon.errors import ConfigError
-from envmon.settings import Settings, get_settings
 from warehouse.db import connect, transaction
 from warehouse.migrate import migrate
-from warehouse.registry.config import load_registry
 
 __all__ = [
     "EscalationReport",

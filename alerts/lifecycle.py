@@ -21,10 +21,10 @@ from typing import Any
 import duckdb
 
 from alerts import cases as case_flow
-from alerts.notify import NotificationConfig, insert_messages, plan_messages
 from alerts.observe import Observation, Observer, Window
 from alerts.routing import Router
 from alerts.rules import RuleSet, ThresholdRule
+from notify.outbox import NotificationConfig, insert_messages, plan_messages
 from warehouse.bulk import insert_rows
 
 ALERT_COLUMNS = (

@@ -1,5 +1,5 @@
 """Read-side queries over alerts and cases: staff lists, case files, and the figures the
-monthly disclosure (warehouse.publish) needs. Every function takes an open connection."""
+monthly disclosure (publish) needs. Every function takes an open connection."""
 
 from __future__ import annotations
 

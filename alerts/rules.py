@@ -21,10 +21,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from envmon.errors import ConfigError, format_validation_error
-from envmon.strict import StrictModel
+from core.errors import ConfigError, format_validation_error
+from core.registry.config import Registry
+from core.strict import StrictModel
 from transforms.standards import water as gb3838
-from warehouse.registry.config import Registry
 
 SITE_KINDS = ("air", "water", "noise", "outlet")
 SEVERITIES = ("info", "minor", "major", "critical")

@@ -12,8 +12,8 @@ from typing import Any
 import duckdb
 
 from alerts.queries import as_text, list_cases
-from envmon.errors import EnvmonError
-from envmon.spreadsheet import safe_cell
+from core.errors import EnvmonError
+from core.spreadsheet import safe_cell
 
 
 class AlertActionError(EnvmonError):

@@ -100,8 +100,8 @@ def write_poison(landing_root: str, rows: int, payload: bytes) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from envmon.schema import DEAD_LETTER_SCHEMA
-    from ingest.landing import TMP_PREFIX, new_batch_id
+    from core.landing import TMP_PREFIX, new_batch_id
+    from core.schema import DEAD_LETTER_SCHEMA
 
     now = datetime.now(UTC)
     batch_id = new_batch_id("mqtt", now)
@@ -225,10 +225,10 @@ def main() -> None:
         )
 
         # 2. the poison batch, then a valid reading published after it
-        from envmon.settings import reset_settings_cache
+        from core.settings import reset_settings_cache
 
         reset_settings_cache()
-        from ingest.landing import LandingZone, readings_table
+        from core.landing import LandingZone, readings_table
 
         payload = mqtt_payload(args.payload_kb)
         started = time.perf_counter()

@@ -43,9 +43,9 @@ sys.path.insert(0, str(REPO))
 
 import pyarrow as pa  # noqa: E402
 
+from core.landing import DEAD_LETTERS, READINGS, LandingZone  # noqa: E402
+from core.registry.config import load_registry  # noqa: E402
 from ingest.hj212.protocol import DEFAULT_TZ, StreamFramer, format_time, frame, try_parse  # noqa: E402
-from ingest.landing import DEAD_LETTERS, READINGS, LandingZone  # noqa: E402
-from warehouse.registry.config import load_registry  # noqa: E402
 
 REAL, FLOOD, GUESSER, FLOOD_LOGINS = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"
 

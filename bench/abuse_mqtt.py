@@ -40,13 +40,13 @@ sys.path.insert(0, str(REPO))
 
 import pyarrow.parquet as pq  # noqa: E402
 
-from envmon.settings import load_settings  # noqa: E402
-from ingest.landing import DEAD_LETTERS, READINGS, LandingZone  # noqa: E402
+from core.landing import DEAD_LETTERS, READINGS, LandingZone  # noqa: E402
+from core.registry.config import load_registry  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from ingest.mqtt.accounts import ensure_accounts  # noqa: E402
 from ingest.mqtt.broker import Broker  # noqa: E402
-from ingest.mqtt.publisher import Publisher, PublishError  # noqa: E402
 from ingest.mqtt.topics import station_topic  # noqa: E402
-from warehouse.registry.config import load_registry  # noqa: E402
+from sim.publisher import Publisher, PublishError  # noqa: E402
 
 SITE_A, SITE_B = "dongsi", "tiantan"
 PERIOD = "2024-05-01T08:00:00+08:00"
@@ -213,7 +213,7 @@ def run(
         from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job
 
         os.environ["ENVMON_HOME"] = str(home)
-        from envmon.settings import reset_settings_cache
+        from core.settings import reset_settings_cache
 
         reset_settings_cache()
         init_warehouse(settings)

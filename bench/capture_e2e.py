@@ -20,7 +20,7 @@ warehouse:
   consistency rule's 10 %;
 - the hour labels and minute intervals found (the enrolled loggers' detected habits).
 
-Prints figures only; nothing is asserted here (tests/hj212/test_capture_e2e.py asserts them).
+Prints figures only; nothing is asserted here (tests/ingest/hj212/test_capture_e2e.py asserts them).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def run(home: Path, capture: Path = CAPTURE, day: date = DAY, echo: bool = True)
 def figures(home: Path, start: datetime, end: datetime) -> dict[str, object]:
     """The acceptance figures, from the warehouse (read-only)."""
     os.environ.update({k: v for k, v in _env(home).items() if k.startswith("ENVMON_")})
-    from envmon.settings import get_settings, reset_settings_cache
+    from core.settings import get_settings, reset_settings_cache
     from warehouse.db import connect
 
     reset_settings_cache()

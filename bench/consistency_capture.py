@@ -30,8 +30,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from alerts.rules import ConsistencyRule, load_rules
+from core.registry.config import load_registry
 from ingest.hj212.protocol import try_parse
-from warehouse.registry.config import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 CAPTURE = REPO.parent / "shared" / "data" / "hj212_capture_2016-08-24"
@@ -105,7 +105,7 @@ def _evaluate(
     outlet_hours: list[tuple[str, str, datetime, str, float, float]], rule_ids: list[str]
 ) -> None:
     from alerts.jobs import evaluate_rules
-    from envmon.settings import get_settings, reset_settings_cache
+    from core.settings import get_settings, reset_settings_cache
     from warehouse.db import connect
     from warehouse.jobs import init_warehouse, load_registry_job
 

@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="envmon-bench-files-"))
     os.environ["ENVMON_HOME"] = str(home)
-    from envmon.settings import get_settings, reset_settings_cache
+    from core.settings import get_settings, reset_settings_cache
     from ingest.files import ingest_paths
     from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job
 

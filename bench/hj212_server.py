@@ -30,16 +30,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from core.landing import LandingZone  # noqa: E402
+from core.registry.config import load_registry  # noqa: E402
 from ingest.hj212 import builders  # noqa: E402
 from ingest.hj212.protocol import parse_packet, split_frames  # noqa: E402
 from ingest.hj212.server import Hj212Server, ServerConfig  # noqa: E402
-from ingest.hj212.simulator import (  # noqa: E402
+from sim.hj212_simulator import (  # noqa: E402
     LoggerSimOptions,
     LoggerSimulator,
     write_synthetic_registry,
 )
-from ingest.landing import LandingZone  # noqa: E402
-from warehouse.registry.config import load_registry  # noqa: E402
 
 WINDOW = 256  # unanswered packets in flight per logger, as the simulator's default load test
 

@@ -40,7 +40,7 @@ def rows_of(root: Path, kind: str, columns: tuple[str, ...]) -> list[tuple]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ingest.landing import LandingZone
+    from core.landing import LandingZone
 
     zone = LandingZone(str(root))
     paths = zone.list_batches(kind)
@@ -62,15 +62,15 @@ def main() -> int:
 
     import yaml
 
-    from envmon.settings import get_settings
+    from core.landing import LOGGER_EVENTS, READINGS, LandingZone
+    from core.registry.config import load_registry
+    from core.settings import get_settings
     from ingest.hj212.onboarding import enrol_yaml, unknown_loggers
     from ingest.hj212.server import Hj212Server, ServerConfig
-    from ingest.landing import LOGGER_EVENTS, READINGS, LandingZone
     from ingest.mqtt.broker import Broker
     from ingest.mqtt.ingestor import IngestorConfig, MqttIngestor
-    from ingest.mqtt.publisher import Publisher
     from ingest.mqtt.topics import hj212_topic
-    from warehouse.registry.config import load_registry
+    from sim.publisher import Publisher
 
     settings = get_settings()
     records: list[bytes] = []

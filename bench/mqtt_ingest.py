@@ -44,11 +44,11 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 
-from ingest.landing import LandingZone  # noqa: E402
+from core.landing import LandingZone  # noqa: E402
+from core.registry.config import load_registry  # noqa: E402
 from ingest.mqtt.broker import Broker  # noqa: E402
 from ingest.mqtt.ingestor import IngestorConfig, MqttIngestor  # noqa: E402
-from ingest.mqtt.simulator import SimOptions, StationSimulator  # noqa: E402
-from warehouse.registry.config import load_registry  # noqa: E402
+from sim.station_simulator import SimOptions, StationSimulator  # noqa: E402
 
 TOPICS = "envmon/v1/#"
 READINGS_TARGET = 30_000  # readings/s, issue #4

@@ -104,7 +104,7 @@ def prepare(home: Path, shape: ProvinceShape, day: date) -> dict:
         shutil.rmtree(home)
     home.mkdir(parents=True)
     write_config(home / "config", shape)
-    from ingest.landing import LandingZone
+    from core.landing import LandingZone
 
     gen = write_day(LandingZone(home / "landing"), shape, day)
     env = home_env(home)

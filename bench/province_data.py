@@ -5,7 +5,7 @@ every minute over HJ 212 (about 34 million readings), 500 air stations hourly, 3
 every 4 hours and 1,000 noise points hourly over MQTT, spread over `regions` district grids (the
 partitions of the nightly run), each with a few street grids and their officers.
 
-Values follow `ingest.generator`'s value model (typical level, diurnal shape, noise), vectorised
+Values follow `sim.generator`'s value model (typical level, diurnal shape, noise), vectorised
 with numpy per hour of data; permit limits, reference O2 and permitted quantities are copied from
 the demo registry's outlets (config data citing their standard), never typed here. A few outlets
 have an episode of high emissions so that rules fire and cases open.
@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
-from envmon.schema import INTERVAL_HOUR_S, INTERVAL_MINUTE_S
-from envmon.settings import REPO_ROOT
-from ingest.generator import _OUTLET_TYPICAL, _TYPICAL, _diurnal
-from ingest.landing import LandingZone
+from core.landing import LandingZone
+from core.schema import INTERVAL_HOUR_S, INTERVAL_MINUTE_S
+from core.settings import REPO_ROOT
+from sim.generator import _OUTLET_TYPICAL, _TYPICAL, _diurnal
 
 TZ = "Asia/Shanghai"
 HJ212_BATCH_READINGS = 20_000  # ingest/hj212/server.py ServerConfig.batch_readings

@@ -62,7 +62,7 @@ from bench.province_pandas_qc import (
     run_qc,
     service_ts,
 )
-from envmon.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 from transforms.derive.context import LITRES_PER_M3
 from transforms.standards.emissions import AIR_O2_PCT, MG_PER_KG
 

@@ -34,7 +34,7 @@ NEEDS = {
     "availability": [("transforms.qc.availability", "compute_availability")],
     "alerts": [("alerts.jobs", "evaluate_rules"), ("alerts.jobs", "escalate_overdue"),
                ("alerts.jobs", "send_notifications")],
-    "publish": [("warehouse.publish.jobs", "publish_daily")],
+    "publish": [("publish.jobs", "publish_daily")],
     "partition": [("transforms.derive.partitioned", "compute_partition")],
     "write_partitions": [("transforms.derive.partitioned", "write_partitions")],
 }  # fmt: skip
@@ -53,8 +53,8 @@ def _missing(stage: str) -> list[str]:
 
 def _run(stage: str, day: date, arg: str | None) -> object:
     from bench.province_data import day_bounds
+    from core.settings import get_settings
     from envmon import pipeline
-    from envmon.settings import get_settings
 
     settings = get_settings()
     start, end = day_bounds(day)

@@ -136,13 +136,13 @@ def bench_warehouse(outlets: int, days: int) -> None:
     import pyarrow as pa
     import yaml
 
-    from envmon.settings import reset_settings_cache
+    from core.settings import reset_settings_cache
     from transforms.qc.run import run_qc_on
 
     home = Path(tempfile.mkdtemp(prefix="qc_bench_"))
     os.environ["ENVMON_HOME"] = str(home)
     reset_settings_cache()
-    from envmon.settings import get_settings
+    from core.settings import get_settings
     from warehouse.db import connect
     from warehouse.migrate import migrate
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from envmon.errors import EnvmonError
-from envmon.settings import REPO_ROOT, Settings, get_settings
+from core.errors import EnvmonError
+from core.settings import REPO_ROOT, Settings, get_settings
 
 DAGS_FOLDER = REPO_ROOT / "dags"
 RESULT_PREFIX = "ENVMON-DAG-RUN "

@@ -65,13 +65,13 @@ def on_task_failure(context: dict[str, Any]) -> None:
     }
     log.error("envmon task failed: %s", record)
     try:
-        from envmon.settings import get_settings
+        from core.settings import get_settings
 
         log_dir = Path(get_settings().log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_dir / "pipeline_failures.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        from alerts.notify import notify_pipeline_failure
+        from notify.outbox import notify_pipeline_failure
 
         notify_pipeline_failure(get_settings(), record)
     except Exception:  # the callback must not mask the task's own failure

@@ -33,9 +33,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from envmon.errors import EnvmonError
-from envmon.settings import REPO_ROOT, Settings, get_settings, reset_settings_cache
-from warehouse.registry.config import Registry, load_registry
+from core.errors import EnvmonError
+from core.registry.config import Registry, load_registry
+from core.settings import REPO_ROOT, Settings, get_settings, reset_settings_cache
 
 # A log file or a CI job is not a terminal: keep the tables readable there too.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -52,7 +52,7 @@ def demo_days(days: int, today: date | None = None) -> list[date]:
 @dataclass(frozen=True)
 class ScriptedEvent:
     site_id: str
-    kind: str  # exceedance | stuck | outage | hourly_mismatch | shutdown (ingest.hj212.simulator.EPISODE_KINDS)
+    kind: str  # exceedance | stuck | outage | hourly_mismatch | shutdown (sim.hj212_simulator.EPISODE_KINDS)
     day_offset: int  # 0 = the first demo day
     start_hour: int  # local hour
     hours: int
@@ -68,7 +68,7 @@ _SCENARIO_KEYS = ("site_id, kind, start_hour, hours, parameter, factor, day_offs
 
 
 def load_scenario(path: Path = SCENARIO_FILE) -> list[ScriptedEvent]:
-    from ingest.hj212.simulator import EPISODE_KINDS
+    from sim.hj212_simulator import EPISODE_KINDS
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     events = []
@@ -148,7 +148,7 @@ def _wait_log(settings: Settings, log_name: str, text: str, proc: subprocess.Pop
 
 
 def _landed_rows(settings: Settings, source: str, kind: str = "readings") -> int:
-    from ingest.landing import LandingZone
+    from core.landing import LandingZone
 
     zone = LandingZone(settings.landing_root)
     return sum(pq.read_metadata(zone.full_path(r)).num_rows for r in zone.list_batches(kind)
@@ -174,8 +174,8 @@ def _wait_landed(settings: Settings, source: str, expected: int, timeout_s: floa
 # --------------------------------------------------------------------------- data sources
 def publish_stations(settings: Settings, registry: Registry, port: int, start: datetime, end: datetime) -> int:
     from ingest.mqtt.accounts import ensure_accounts
-    from ingest.mqtt.publisher import AccountPublisher, publish_paced
-    from ingest.mqtt.simulator import SimOptions, StationSimulator
+    from sim.publisher import AccountPublisher, publish_paced
+    from sim.station_simulator import SimOptions, StationSimulator
 
     sim = StationSimulator(registry, SimOptions(seed=7, exceedance_rate=0.0))
     # each station with its own account: the broker takes no anonymous publisher
@@ -199,7 +199,7 @@ def publish_stations(settings: Settings, registry: Registry, port: int, start: d
 
 def run_loggers(registry: Registry, port: int, start: datetime, end: datetime, days: list[date],
                 events: list[ScriptedEvent], tz: ZoneInfo) -> tuple[int, int]:
-    from ingest.hj212.simulator import Episode, LoggerSimOptions, LoggerSimulator
+    from sim.hj212_simulator import Episode, LoggerSimOptions, LoggerSimulator
 
     episodes = tuple(
         Episode(e.site_id, e.kind,

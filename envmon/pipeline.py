@@ -11,16 +11,11 @@ Heavy imports happen inside the stages: DAG files import this module at parse ti
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from envmon.settings import Settings, get_settings
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError(f"{moment.isoformat()} has no time zone: data intervals are tz-aware")
-    return datetime.fromtimestamp(moment.timestamp(), tz=UTC)
+from core import periods
+from core.settings import Settings, get_settings
 
 
 def _summary(value: Any) -> Any:
@@ -34,18 +29,6 @@ def _summary(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
-
-
-def local_day(settings: Settings, start: datetime) -> date:
-    """The local date a data interval starts on."""
-    return _utc(start).astimezone(settings.tz).date()
-
-
-def local_days(settings: Settings, start: datetime, end: datetime) -> list[date]:
-    """Every local date that the half-open interval [start, end) touches."""
-    first = local_day(settings, start)
-    last = local_day(settings, _utc(end) - timedelta(microseconds=1))
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 # --------------------------------------------------------------------------- ingest and load
@@ -88,7 +71,7 @@ def qc_interval(start: datetime, end: datetime, settings: Settings | None = None
     from warehouse.db import connect
 
     settings = settings or get_settings()
-    lo, hi = _utc(start), _utc(end)
+    lo, hi = periods.utc(start), periods.utc(end)
     with connect(settings, purpose=f"qc {lo:%Y-%m-%dT%H:%M}Z") as con:
         report = run_qc_on(con, settings, lo, hi, now=hi)
     return {"readings": report.readings, "flags": report.flags, "inserted": report.inserted,
@@ -100,7 +83,7 @@ def availability(start: datetime, end: datetime, settings: Settings | None = Non
     from transforms.qc.availability import compute_availability
 
     settings = settings or get_settings()
-    days = local_days(settings, start, end)
+    days = periods.local_days(start, end, settings.tz)
     return {"rows": compute_availability(settings, days[0], days[-1])}
 
 
@@ -109,7 +92,7 @@ def transmission_efficiency(start: datetime, settings: Settings | None = None) -
     from transforms.qc.availability import compute_transmission_efficiency
 
     settings = settings or get_settings()
-    month = local_day(settings, start).replace(day=1)
+    month = periods.local_day(start, settings.tz).replace(day=1)
     rows = compute_transmission_efficiency(settings, month)
     below = [r.site_id for r in rows if r.meets_requirement is False]
     return {"month": month.isoformat(), "outlets": len(rows), "below_requirement": below}
@@ -120,7 +103,7 @@ def derive_hours(start: datetime, end: datetime, settings: Settings | None = Non
     """Hourly aggregates, O3 8-h means and the real-time AQI for the hours of [start, end)."""
     from transforms.derive.jobs import derive_hourly
 
-    return _summary(derive_hourly(settings or get_settings(), _utc(start), _utc(end)))
+    return _summary(derive_hourly(settings or get_settings(), periods.utc(start), periods.utc(end)))
 
 
 def derive_days(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
@@ -128,7 +111,7 @@ def derive_days(start: datetime, end: datetime, settings: Settings | None = None
     from transforms.derive.jobs import derive_daily
 
     settings = settings or get_settings()
-    return {d.isoformat(): _summary(derive_daily(settings, d)) for d in local_days(settings, start, end)}
+    return {d.isoformat(): _summary(derive_daily(settings, d)) for d in periods.local_days(start, end, settings.tz)}
 
 
 def derive_month(start: datetime, settings: Settings | None = None) -> dict[str, Any]:
@@ -136,7 +119,7 @@ def derive_month(start: datetime, settings: Settings | None = None) -> dict[str,
     from transforms.derive.jobs import derive_monthly
 
     settings = settings or get_settings()
-    month = local_day(settings, start).replace(day=1)
+    month = periods.local_day(start, settings.tz).replace(day=1)
     return _summary(derive_monthly(settings, month))
 
 
@@ -147,7 +130,7 @@ def evaluate_alerts(start: datetime, end: datetime, settings: Settings | None = 
     from alerts.jobs import escalate_overdue, evaluate_rules, send_notifications
 
     settings = settings or get_settings()
-    lo, hi = _utc(start), _utc(end)
+    lo, hi = periods.utc(start), periods.utc(end)
     evaluation = evaluate_rules(settings, lo, hi)
     escalation = escalate_overdue(settings, hi)
     delivery = send_notifications(settings)
@@ -158,25 +141,25 @@ def evaluate_alerts(start: datetime, end: datetime, settings: Settings | None = 
 # --------------------------------------------------------------------------- publishing
 def publish_realtime(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """The real-time page for the last hour of the interval."""
-    from warehouse.publish.jobs import publish_hourly
+    from publish.jobs import publish_hourly
 
-    return _summary(publish_hourly(settings or get_settings(), _utc(end) - timedelta(hours=1)))
+    return _summary(publish_hourly(settings or get_settings(), periods.utc(end) - timedelta(hours=1)))
 
 
 def publish_day(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """The daily air quality report for the local day the interval starts on."""
-    from warehouse.publish.jobs import publish_daily
+    from publish.jobs import publish_daily
 
     settings = settings or get_settings()
-    return _summary(publish_daily(settings, local_day(settings, start)))
+    return _summary(publish_daily(settings, periods.local_day(start, settings.tz)))
 
 
 def publish_month(start: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """The monthly disclosure tables for the month the interval starts in."""
-    from warehouse.publish.jobs import publish_monthly
+    from publish.jobs import publish_monthly
 
     settings = settings or get_settings()
-    return _summary(publish_monthly(settings, local_day(settings, start).replace(day=1)))
+    return _summary(publish_monthly(settings, periods.local_day(start, settings.tz).replace(day=1)))
 
 
 # --------------------------------------------------------------------------- maintenance
@@ -184,7 +167,7 @@ def maintain(end: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """Landing-zone compaction and retention as of the interval's end, then a checkpoint."""
     from warehouse.maintenance import run_maintenance
 
-    return _summary(run_maintenance(settings or get_settings(), _utc(end)))
+    return _summary(run_maintenance(settings or get_settings(), periods.utc(end)))
 
 
 # --------------------------------------------------------------------------- whole runs
@@ -231,14 +214,14 @@ def hour_interval(settings: Settings, local_hour: datetime) -> tuple[datetime, d
     """[start, end) of a local hour (naive = local time)."""
     start = local_hour if local_hour.tzinfo else local_hour.replace(tzinfo=settings.tz)
     start = start.replace(minute=0, second=0, microsecond=0)
-    return _utc(start), _utc(start) + timedelta(hours=1)
+    return periods.utc(start), periods.utc(start) + timedelta(hours=1)
 
 
 def day_interval(settings: Settings, day: date) -> tuple[datetime, datetime]:
     """[start, end) of a local day (23 or 25 hours long where clocks change)."""
     start = datetime(day.year, day.month, day.day, tzinfo=settings.tz)
     nxt = day + timedelta(days=1)
-    return _utc(start), _utc(datetime(nxt.year, nxt.month, nxt.day, tzinfo=settings.tz))
+    return periods.utc(start), periods.utc(datetime(nxt.year, nxt.month, nxt.day, tzinfo=settings.tz))
 
 
 def month_interval(settings: Settings, month: date) -> tuple[datetime, datetime]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from envmon.settings import Settings, get_settings, reset_settings_cache
+from core.settings import Settings, get_settings, reset_settings_cache
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

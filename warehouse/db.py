@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from envmon.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from warehouse.lock import warehouse_lock
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingest.hj212.events import LOGGER_EVENTS_SCHEMA
-from ingest.landing import LOGGER_EVENTS, LandingZone, batch_id_from_path, conform
+from core.landing import LOGGER_EVENTS, LandingZone, batch_id_from_path, conform
+from core.schema import LOGGER_EVENTS_SCHEMA
 from warehouse.db import transaction
 
 _COLUMNS = ", ".join(LOGGER_EVENTS_SCHEMA.names)

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from envmon.installation_key import installation_key
-from envmon.settings import Settings, get_settings
-from ingest.landing import LandingZone
+from core.installation_key import installation_key
+from core.landing import LandingZone
+from core.registry.config import Registry, load_registry
+from core.settings import Settings, get_settings
 from warehouse.db import connect
 from warehouse.loader import LoadReport, load_landing
 from warehouse.migrate import migrate
-from warehouse.registry.config import Registry, load_registry
 from warehouse.registry.store import RegistryLoadResult, store_registry
 
 

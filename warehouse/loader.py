@@ -52,9 +52,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from envmon.errors import EnvmonError
-from envmon.schema import DEAD_LETTER_SCHEMA, NATURAL_KEY, READINGS_SCHEMA
-from ingest.landing import DEAD_LETTERS, READINGS, LandingZone, batch_id_from_path, conform
+from core.errors import EnvmonError
+from core.landing import DEAD_LETTERS, READINGS, LandingZone, batch_id_from_path, conform
+from core.schema import DEAD_LETTER_SCHEMA, NATURAL_KEY, READINGS_SCHEMA
 from warehouse.bulk import insert_rows
 from warehouse.db import transaction
 

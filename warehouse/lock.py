@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from envmon.errors import WarehouseLockedError
+from core.errors import WarehouseLockedError
 
 _POLL_S = 0.05
 _SEQ = itertools.count()

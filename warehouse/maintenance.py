@@ -35,10 +35,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from envmon.schema import DEAD_LETTER_SCHEMA, READINGS_SCHEMA
-from envmon.settings import Settings, get_settings
-from ingest.hj212.events import LOGGER_EVENTS_SCHEMA
-from ingest.landing import (
+from core.landing import (
     DEAD_LETTERS,
     LOGGER_EVENTS,
     READINGS,
@@ -46,6 +43,8 @@ from ingest.landing import (
     batch_id_from_path,
     conform,
 )
+from core.schema import DEAD_LETTER_SCHEMA, LOGGER_EVENTS_SCHEMA, READINGS_SCHEMA
+from core.settings import Settings, get_settings
 from warehouse.db import connect, transaction
 
 COMPACT_PREFIX = "compacted-"

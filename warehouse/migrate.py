@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from envmon.errors import MigrationError
+from core.errors import MigrationError
 from warehouse.db import transaction
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")

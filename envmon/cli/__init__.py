@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from envmon.errors import EnvmonError
+from core.errors import EnvmonError
 
 app = typer.Typer(
     name="envmon",

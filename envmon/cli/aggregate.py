@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from envmon.errors import EnvmonError
+from core.errors import EnvmonError
 
 console = Console()
 aggregate_app = typer.Typer(

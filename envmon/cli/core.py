@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from envmon.errors import EnvmonError
-from envmon.settings import get_settings
+from core.errors import EnvmonError
+from core.settings import get_settings
 from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job, status_job
 
 console = Console()
@@ -53,15 +53,15 @@ def registry_enrol(
 
     import yaml
 
+    from core.landing import LandingZone
+    from core.registry.config import load_registry
+    from core.registry.models import PASSWORD_PLACEHOLDER
     from ingest.hj212.onboarding import (
         enrol_yaml,
         passwords_from_files,
         unknown_loggers,
         unknown_mn_raws,
     )
-    from ingest.landing import LandingZone
-    from warehouse.registry.config import load_registry
-    from warehouse.registry.models import PASSWORD_PLACEHOLDER
 
     settings = get_settings()
     registry = load_registry(settings.config_dir)
@@ -79,7 +79,7 @@ def registry_enrol(
     # it holds the loggers' passwords in clear (from --traffic): readable by the owner only (review
     # I18); written under a private name with mode 0600 from the start, then renamed into place
     text = header + yaml.safe_dump(stubs, allow_unicode=True, sort_keys=False)
-    from envmon.durable import write_durably
+    from core.durable import write_durably
 
     tmp = target.with_name(f".{target.name}.tmp")
     write_durably(target, tmp, lambda fh: fh.write(text.encode("utf-8")), mode=0o600)

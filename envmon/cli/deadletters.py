@@ -13,13 +13,13 @@ deadletters_app = typer.Typer(
 def retry() -> None:
     """Run every waiting HJ 212 dead letter through the server's checks again; land those that
     now pass (marked 'replayed'), keep the others waiting. Loads pending landing batches first."""
-    from envmon.installation_key import installation_key
-    from envmon.settings import get_settings
-    from ingest.landing import LandingZone
+    from core.installation_key import installation_key
+    from core.landing import LandingZone
+    from core.registry.config import load_registry
+    from core.settings import get_settings
+    from ingest.hj212.deadletter_retry import retry_dead_letters
     from warehouse.db import connect
-    from warehouse.deadletter_retry import retry_dead_letters
     from warehouse.jobs import load_landing_job
-    from warehouse.registry.config import load_registry
 
     settings = get_settings()
     registry = load_registry(settings.config_dir)

@@ -1,7 +1,7 @@
 """`envmon export hourly`: the official hourly values of outlets (table `outlet_hours`) for one
 local day, as CSV (UTF-8 with BOM, for Excel) or XLSX, headers Chinese first, English beside.
 
-Every text cell goes through `envmon.spreadsheet.safe_cell` (text starting with = + - @ gets a
+Every text cell goes through `core.spreadsheet.safe_cell` (text starting with = + - @ gets a
 leading '), period starts are local time (settings' zone) with their offset.
 """
 
@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from envmon.errors import EnvmonError
-from envmon.spreadsheet import safe_cell
+from core.errors import EnvmonError
+from core.spreadsheet import safe_cell
 
 export_app = typer.Typer(
     help="Export official values (CSV with BOM or XLSX, bilingual headers).", no_args_is_help=True
@@ -145,7 +145,7 @@ def hourly_cmd(
 ) -> None:
     """Official hourly values of outlets for one local day: site, parameter, period start (local
     time with offset), value, unit, valid, obtained (logger | derived), reason when invalid."""
-    from envmon.settings import get_settings
+    from core.settings import get_settings
 
     try:
         d = date.fromisoformat(day)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from envmon.settings import get_settings
+from core.settings import get_settings
 from ingest.files.inbox import DEFAULT_SETTLE_S, scan_inbox
 from ingest.files.ingest import FileReport, expand, ingest_paths
 

@@ -20,7 +20,7 @@ def parse(
     ] = "-",
 ) -> None:
     """Parse HJ 212 packets and print one JSON object per packet; exit 1 if any is rejected."""
-    from ingest.hj212.cli import parse_stream, read_lines
+    from ingest.hj212.stream import parse_stream, read_lines
 
     raise typer.Exit(parse_stream(read_lines(file), sys.stdout))
 
@@ -59,7 +59,7 @@ def serve(
     """Receive HJ 212 loggers over TCP into the landing zone until SIGTERM/SIGINT (then flush and answer)."""
     import logging
 
-    from envmon.settings import get_settings
+    from core.settings import get_settings
     from ingest.hj212.server import ServerConfig, run_server
 
     logging.basicConfig(
@@ -93,8 +93,8 @@ def replay(
     """Send recorded logger traffic to a server, one connection per logger MN."""
     import asyncio
 
-    from ingest.hj212.replay import read_records
-    from ingest.hj212.replay import replay as run_replay
+    from sim.hj212_replay import read_records
+    from sim.hj212_replay import replay as run_replay
 
     records = read_records(files)
     report = asyncio.run(run_replay(records, host, port))

@@ -22,11 +22,11 @@ def ingest(
     ],
 ) -> None:
     """Land recorded HJ 212 packets offline with the server's checks and dead letters (no answers)."""
-    from envmon.installation_key import installation_key
-    from envmon.settings import get_settings
+    from core.installation_key import installation_key
+    from core.landing import LandingZone
+    from core.registry.config import load_registry
+    from core.settings import get_settings
     from ingest.hj212.onboarding import land_files
-    from ingest.landing import LandingZone
-    from warehouse.registry.config import load_registry
 
     settings = get_settings()
     missing = [str(f) for f in files if not f.is_file()]
@@ -55,7 +55,7 @@ def detect(
 ) -> None:
     """Per logger (MN): minute interval (median step of CN 2051) and hour label (start or end)."""
 
-    from envmon.settings import get_settings
+    from core.settings import get_settings
     from ingest.hj212.bulk import parse_records
     from ingest.hj212.detect import detect_habits
     from ingest.hj212.onboarding import read_file_records
@@ -94,10 +94,10 @@ def _summary(habits) -> str:
 
 def unknown() -> None:
     """Loggers not in the registry, from the unknown-MN dead letters (with what their traffic shows)."""
-    from envmon.settings import get_settings
+    from core.landing import LandingZone
+    from core.registry.config import load_registry
+    from core.settings import get_settings
     from ingest.hj212.onboarding import unknown_loggers, unknown_mn_raws
-    from ingest.landing import LandingZone
-    from warehouse.registry.config import load_registry
 
     settings = get_settings()
     registry = load_registry(settings.config_dir)

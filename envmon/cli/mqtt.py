@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from envmon.settings import get_settings
+from core.settings import get_settings
 from ingest.mqtt.topics import ALL_TOPICS  # light: no third-party imports
 
 mqtt_app = typer.Typer(
@@ -124,9 +124,9 @@ def broker_config(
     """Write Mosquitto's password file, ACL and configuration from the registry: an account per
     station and HJ 212 logger (each may publish only to its own topic) and the ingestor's (reads
     all); no anonymous client. Passwords are kept in $ENVMON_HOME/mqtt/credentials.json (0600)."""
+    from core.registry.config import load_registry
     from ingest.mqtt.accounts import credentials_path, ensure_accounts, write_broker_auth
     from ingest.mqtt.broker import TlsFiles, broker_config_text
-    from warehouse.registry.config import load_registry
 
     settings = get_settings()
     if bool(tls_cert) != bool(tls_key) or (tls_cert and not tls_ca):

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from envmon.errors import EnvmonError
-from envmon.settings import get_settings
+from core.errors import EnvmonError
+from core.settings import get_settings
 
 console = Console()
 run_app = typer.Typer(help="Run a pipeline stage for a data interval without Airflow.", no_args_is_help=True)

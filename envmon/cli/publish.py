@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from envmon.settings import get_settings
+from core.settings import get_settings
 
 publish_app = typer.Typer(
     help="Publish the daily air quality report, the real-time page and the monthly disclosure.",
@@ -44,7 +44,7 @@ def publish_daily_cmd(
     out: Out = None,
 ) -> None:
     """The daily report: daily/<date>.html|json|csv and index.html (the latest day)."""
-    from warehouse.publish.jobs import PublishError, publish_daily
+    from publish.jobs import PublishError, publish_daily
 
     if to is not None and day is None:
         raise PublishError("--to needs --date (the first day)")
@@ -69,7 +69,7 @@ def publish_hourly_cmd(
     out: Out = None,
 ) -> None:
     """The real-time page: realtime.html and realtime.json."""
-    from warehouse.publish.jobs import PublishError, publish_hourly
+    from publish.jobs import PublishError, publish_hourly
 
     hour_start = None
     if hour is not None:
@@ -91,7 +91,7 @@ def publish_monthly_cmd(
     out: Out = None,
 ) -> None:
     """The monthly disclosure: disclosure/<YYYY-MM>/index.html, one CSV per table, one XLSX."""
-    from warehouse.publish.jobs import publish_monthly
+    from publish.jobs import publish_monthly
 
     if month is None:
         today = datetime.now(get_settings().tz).date()

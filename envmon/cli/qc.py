@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from envmon.settings import get_settings
+from core.settings import get_settings
 from warehouse.db import connect
 
 console = Console()

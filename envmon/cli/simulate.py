@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from envmon.settings import Settings, get_settings
-from ingest.mqtt.publisher import AccountPublisher, Publisher, publish_paced
-from ingest.mqtt.simulator import SimOptions, StationSimulator
-from warehouse.registry.config import load_registry
+from core.registry.config import load_registry
+from core.settings import Settings, get_settings
+from sim.publisher import AccountPublisher, Publisher, publish_paced
+from sim.station_simulator import SimOptions, StationSimulator
 
 simulate_app = typer.Typer(
     help="Simulators that act like real stations and loggers.", no_args_is_help=True
@@ -62,7 +62,7 @@ def stations(
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     if replay_beijing is not None:
-        from ingest.mqtt.beijing import beijing_messages
+        from sim.beijing_replay import beijing_messages
 
         end = start + timedelta(days=days) if start is not None and days else None
         messages = beijing_messages(replay_beijing, registry, start, end)
@@ -195,7 +195,7 @@ def loggers(
     import asyncio
     import logging
 
-    from ingest.hj212.simulator import (
+    from sim.hj212_simulator import (
         LoggerHabits,
         LoggerSimOptions,
         LoggerSimulator,

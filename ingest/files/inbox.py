@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from envmon.settings import Settings
+from core.settings import Settings
 from ingest.files.ingest import FileIngestor, FileReport, landed_note
 
 PART_SUFFIX = ".part"

@@ -1,7 +1,7 @@
 """Ingest files into the landing zone: detect, read, normalise, write; quarantine what is bad.
 
 Per file: skip it if its content hash is in the ledger; choose its profile; read and normalise
-it; apply the reading contract (envmon.contract: time window, finite values, flag vocabulary; a
+it; apply the reading contract (core.contract: time window, finite values, flag vocabulary; a
 blank flag is no flag); then either reject it whole (it cannot be read, or it has bad rows and its
 profile says `reject_file`) or write its good readings as landing batches, its bad rows as dead
 letters (one per line, with all its reasons) and into quarantine, and finally record it in the
@@ -29,16 +29,16 @@ from typing import Literal
 
 import pyarrow as pa
 
-from envmon.contract import ReadingContract
-from envmon.settings import Settings, get_settings
+from core.contract import ReadingContract
+from core.landing import LandingZone
+from core.registry.config import Registry, load_registry
+from core.settings import Settings, get_settings
 from ingest.files.detect import detect_profile
 from ingest.files.ledger import FileLedger
 from ingest.files.normalize import normalize
 from ingest.files.profiles import Profile, load_profiles
 from ingest.files.quarantine import quarantine_file, quarantine_rows
 from ingest.files.readers import FileLimits, FileRejected, SourceFile
-from ingest.landing import LandingZone
-from warehouse.registry.config import Registry, load_registry
 
 BATCH_ROWS = 1_000_000  # readings per landing batch: bounds a batch's size and the loader's chunks
 _SHOWN_BAD_ROWS = 50  # in a rejected file's reason file

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from ingest.landing import TMP_PREFIX, LandingZone
+from core.landing import TMP_PREFIX, LandingZone
 
 LEDGER_DIR = "files_ledger"
 

@@ -17,10 +17,10 @@ from fractions import Fraction
 import polars as pl
 import pyarrow as pa
 
+from core.registry.config import Registry
 from ingest.files.profiles import Profile
 from ingest.files.readers import LINE, FileRejected, RawTable
 from ingest.files.units import unit_aliases
-from warehouse.registry.config import Registry
 
 FLAG_BELOW_DETECTION = "BDL"
 

@@ -15,10 +15,10 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from envmon.errors import ConfigError, format_validation_error
-from envmon.strict import StrictModel, TimeZoneName
+from core.errors import ConfigError, format_validation_error
+from core.registry.config import Registry
+from core.strict import StrictModel, TimeZoneName
 from ingest.files.units import unit_aliases
-from warehouse.registry.config import Registry
 
 FORMATS_DIR = "formats"
 TimePart = Literal["year", "month", "day", "hour", "minute"]

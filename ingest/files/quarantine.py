@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from envmon.spreadsheet import safe_cell
+from core.spreadsheet import safe_cell
 
 
 def _folder(quarantine_dir: Path) -> Path:

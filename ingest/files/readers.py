@@ -45,7 +45,7 @@ class FileRejected(Exception):
 
 @dataclass(frozen=True)
 class FileLimits:
-    """What one input file may cost (settings `file_max_*`; defaults in envmon/settings.py)."""
+    """What one input file may cost (settings `file_max_*`; defaults in core/settings.py)."""
 
     max_bytes: int
     max_decompressed_bytes: int
@@ -56,7 +56,7 @@ class FileLimits:
     @classmethod
     def from_settings(cls, settings: Any = None) -> FileLimits:
         if settings is None:
-            from envmon.settings import get_settings
+            from core.settings import get_settings
 
             settings = get_settings()
         return cls(settings.file_max_bytes, settings.file_max_decompressed_bytes, settings.file_max_gzip_ratio,

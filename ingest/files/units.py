@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from warehouse.registry.config import Registry
+from core.registry.config import Registry
 
 # Common spellings in exports and lab sheets (µ as micro sign or Greek mu, superscript ³).
 _COMMON = {

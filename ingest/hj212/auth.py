@@ -1,7 +1,7 @@
 """Who may talk to the HJ 212 server: password checks, login limits, per-peer cost limits.
 
 - `Passwords`: the registry's logger passwords, held only as keyed hashes
-  (`envmon.installation_key`); a packet's MN and PW are checked by hashing the PW (about 2 µs).
+  (`core.installation_key`); a packet's MN and PW are checked by hashing the PW (about 2 µs).
   An unknown MN costs the same hash and gives the same answer as a wrong password. The server
   caches the verified login per connection: a logged-in logger's later packets with the same
   MN and PW are not hashed again (and plain uploads take the bulk lane on their raw header).
@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from envmon.installation_key import password_hmac, same_hash
+from core.installation_key import password_hmac, same_hash
 
 MASK = b"******"
 CRC_MASK = b"****"

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from envmon.schema import INTERVAL_DAY_S, INTERVAL_HOUR_S, INTERVAL_MINUTE_S
+from core.schema import INTERVAL_DAY_S, INTERVAL_HOUR_S, INTERVAL_MINUTE_S
 
 # Data types a logger can be asked to re-send, and the period each packet covers.
 BACKFILL_INTERVAL_S = {"2051": INTERVAL_MINUTE_S, "2061": INTERVAL_HOUR_S, "2031": INTERVAL_DAY_S}

@@ -9,7 +9,7 @@ Each chunk goes through the vectorised path (`fast_parse`: numpy over the whole 
 `fast_crc`); whatever it does not take (every rejection, split packets, tolerated deviations,
 unusual layouts) goes through the per-packet parser, so reasons are always its reasons. The
 equality of both paths is tested on the samples, generated batches, a real day of traffic and
-Hypothesis-made packets and corruptions (tests/hj212/test_hj212_bulk_vectorised.py).
+Hypothesis-made packets and corruptions (tests/ingest/hj212/test_hj212_bulk_vectorised.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pyarrow as pa
 
-from envmon.schema import INTERVAL_MINUTE_S
+from core.schema import INTERVAL_MINUTE_S
 from ingest.hj212.fast_parse import PACKET_SCHEMA, VALUE_SCHEMA, parse_chunk
 from ingest.hj212.fast_readings import SiteLookup, readings_from_tables
 from ingest.hj212.packet import Packet

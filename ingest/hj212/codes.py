@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from envmon.contract import reading_flags
+from core.contract import reading_flags
 
 _HERE = Path(__file__).parent
 # 2005 flue-gas parameter codes: their presence marks a packet as flue gas when ST is missing.
@@ -78,7 +78,7 @@ def field_kinds() -> dict[str, str]:
 
 @cache
 def data_flags() -> dict[str, tuple[str, bool]]:
-    """Data flag -> (meaning, usable in statistics): the one vocabulary of envmon.contract
+    """Data flag -> (meaning, usable in statistics): the one vocabulary of core.contract
     (HJ 212-2017 Table 8 and envmon's own markers)."""
     return reading_flags()
 

@@ -259,8 +259,8 @@ async def set_minute_interval(
     qn: str | None = None,
 ) -> CommandResult:
     """1064: set the logger's minute-data interval (sent as MinInterval in minutes); only the
-    intervals HJ 212-2017 allows (warehouse/registry/minute_intervals.csv)."""
-    from warehouse.registry.logger_facts import allowed_minute_intervals
+    intervals HJ 212-2017 allows (core/registry/minute_intervals.csv)."""
+    from core.registry.logger_facts import allowed_minute_intervals
 
     choices = allowed_minute_intervals()
     if seconds not in choices:

@@ -17,31 +17,16 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from core.registry.logger_facts import LoggerFacts
+from core.schema import LOGGER_EVENTS_SCHEMA
 from ingest.hj212.packet import Packet
 from ingest.hj212.protocol import DEFAULT_TZ, parse_time
 from ingest.hj212.readings import labelled_start
-from warehouse.registry.logger_facts import LoggerFacts
 
 CN_RUN_STATUS = "2021"
 CN_ALARM = "2072"
 EVENT_CNS = frozenset({CN_RUN_STATUS, CN_ALARM})
 
-TS = pa.timestamp("us", tz="UTC")
-LOGGER_EVENTS_SCHEMA = pa.schema(
-    [
-        pa.field("site_id", pa.string(), nullable=False),
-        pa.field("mn", pa.string()),
-        pa.field("cn", pa.string(), nullable=False),
-        pa.field("event_time", TS, nullable=False),  # period start / instant, UTC
-        pa.field("kind", pa.string(), nullable=False),  # run_status | alarm
-        pa.field("code", pa.string()),  # facility (SB1...) or pollutant code
-        pa.field("status_code", pa.int32()),  # run_status: RS value
-        pa.field("alarm_type", pa.string()),  # alarm: AlarmType as sent
-        pa.field("received_at", TS, nullable=False),
-        pa.field("origin", pa.string()),
-        pa.field("extra", pa.string()),  # JSON of every other field
-    ]
-)
 
 
 class EventError(ValueError):

@@ -1,4 +1,4 @@
-"""Readings (envmon.schema.READINGS_SCHEMA) of a whole batch from the bulk tables.
+"""Readings (core.schema.READINGS_SCHEMA) of a whole batch from the bulk tables.
 
 Same rows as `readings.packet_to_readings` packet by packet. The common pollutant entry —
 distinct suffixes among Rtd/Avg, ZsRtd/ZsAvg, Min, Max, Cou, Flag, numbers where numbers are
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, tzinfo
 import polars as pl
 import pyarrow as pa
 
-from envmon.schema import INTERVAL_MINUTE_S, READINGS_SCHEMA
+from core.schema import INTERVAL_MINUTE_S, READINGS_SCHEMA
 from ingest.hj212.codes import _FLUE_MARKERS, map_code
 from ingest.hj212.protocol import try_parse
 from ingest.hj212.readings import INTERVAL_BY_CN, LABELLED_CNS, FactsLookup, packet_to_readings

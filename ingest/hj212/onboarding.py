@@ -26,9 +26,12 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from envmon.contract import ReadingContract
-from envmon.installation_key import password_hmac, same_hash
-from envmon.schema import READINGS_SCHEMA
+from core.contract import ReadingContract
+from core.installation_key import password_hmac, same_hash
+from core.landing import BatchRef, LandingZone
+from core.registry.config import Registry
+from core.registry.models import PASSWORD_PLACEHOLDER
+from core.schema import READINGS_SCHEMA
 from ingest.hj212.auth import MASK, MASK_NOTE, mask_passwords
 from ingest.hj212.bulk import parse_records
 from ingest.hj212.codes import map_code
@@ -50,13 +53,10 @@ from ingest.hj212.readings import (
     to_site_units,
 )
 from ingest.hj212.reassembly import Reassembler
-from ingest.landing import BatchRef, LandingZone
-from warehouse.registry.config import Registry
-from warehouse.registry.models import PASSWORD_PLACEHOLDER
 
 SOURCE_KIND = "hj212"
 # the server's limits (ServerConfig defaults): the same checks offline; the time window and the
-# values are the reading contract's (envmon/contract.py), as in the server
+# values are the reading contract's (core/contract.py), as in the server
 MAX_PACKET_BYTES = 16384
 _ANSWER_CNS = frozenset({"9011", "9012", "9013", "9014"})
 UNKNOWN_MN_PREFIX = "unknown MN "
@@ -505,7 +505,7 @@ def enrol_yaml(
     """Registry stubs (enterprises.<name>.yaml content): an enterprise and an outlet per MN, in
     `grid_id` (else the registry's city grid), its parameters from the codes sent, its password
     and habits from the traffic. Placeholders the administrator then corrects."""
-    from warehouse.registry.logger_facts import allowed_minute_intervals
+    from core.registry.logger_facts import allowed_minute_intervals
 
     if grid_id is None:
         grid_id = next(g for g, v in registry.grids.items() if v.level == "city")
@@ -588,7 +588,7 @@ def unknown_mn_raws(landing: LandingZone) -> list[bytes]:
     """Raw bytes of every HJ 212 dead letter refused for an unknown MN (landing zone)."""
     import pyarrow.compute as pc
 
-    from ingest.landing import DEAD_LETTERS
+    from core.landing import DEAD_LETTERS
 
     raws: list[bytes] = []
     for relpath in landing.list_batches(DEAD_LETTERS):

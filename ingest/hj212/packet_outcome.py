@@ -5,7 +5,7 @@ steps; the MQTT ingestor calls this), so that one packet gives the same rows whi
 - the logger's facts (registry `logger_facts`: minute interval, start or end label) place the
   period: an end-labelled 2051/2061/2031 packet lands one period before its DataTime
   (`readings.packet_to_readings`, `readings.labelled_start`);
-- the reading contract (envmon/contract.py: time window, finite values — a non-finite value is
+- the reading contract (core/contract.py: time window, finite values — a non-finite value is
   carried by its row, readings.py —, flags, unit) refuses readings with their reasons; a
   DataTime outside the window refuses the whole packet;
 - readings are converted to the units the registry gives the site's parameters
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from envmon.contract import ReadingContract, normalise_flag
+from core.contract import ReadingContract, normalise_flag
 from ingest.hj212.events import EVENT_CNS, EventError, packet_to_events
 from ingest.hj212.packet import Packet
 from ingest.hj212.protocol import DEFAULT_TZ
@@ -36,7 +36,7 @@ from ingest.hj212.readings import (
 )
 
 if TYPE_CHECKING:
-    from warehouse.registry.config import Registry
+    from core.registry.config import Registry
 
 _FIELD = "field 'period_start': "  # the contract's field name; a packet's field is DataTime
 # (site_id, parameter, unit) -> (factor, site unit), or None when nothing is to convert

@@ -1,4 +1,4 @@
-"""Turn parsed data packets into rows of envmon.schema.READINGS_SCHEMA."""
+"""Turn parsed data packets into rows of core.schema.READINGS_SCHEMA."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow as pa
 
-from envmon.schema import (
+from core.registry.logger_facts import LoggerFacts
+from core.schema import (
     INTERVAL_DAY_S,
     INTERVAL_HOUR_S,
     INTERVAL_MINUTE_S,
@@ -21,10 +22,9 @@ from envmon.schema import (
 )
 from ingest.hj212.codes import map_code
 from ingest.hj212.packet import Packet
-from warehouse.registry.logger_facts import LoggerFacts
 
 if TYPE_CHECKING:
-    from warehouse.registry.config import Registry
+    from core.registry.config import Registry
 
 # CN -> averaging interval. Minute data take the logger's minute interval (registry logger
 # facts; HJ 212 minute data may be 1..30 min: MinInterval, CN 1063/1064), 1 minute when unknown.
@@ -45,7 +45,7 @@ FactsLookup = Callable[[str], LoggerFacts | None]
 LABELLED_CNS = frozenset({"2051", "2061", "2031"})
 # A value whose text is a non-finite word ("Infinity", "-inf", "NaN"): the parser leaves its
 # number empty, but it must not become a NULL reading (issue 18 item 11, review I5). The row
-# carries the non-finite number instead, and the reading contract (envmon/contract.py, which
+# carries the non-finite number instead, and the reading contract (core/contract.py, which
 # every caller applies) refuses it with its reason: the caller dead-letters the packet.
 NON_FINITE_TEXT = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
 # value suffixes without a column of their own: a non-finite one marks the row's value

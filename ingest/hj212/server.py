@@ -11,7 +11,7 @@
     reason saying so), the peer (origin `tcp://host:port[/MN]`) and the reason: bad frame, CRC,
     length, malformed field, unknown MN, wrong password, locked login, packet too long, partial
     packet at disconnect or idle timeout, split packet never completed, and the reading
-    contract's refusals (envmon/contract.py: DataTime before `reading_earliest` or later than
+    contract's refusals (core/contract.py: DataTime before `reading_earliest` or later than
     now + `reading_max_future_s`, non-finite values, unknown flags). A packet whose codes are
     partly unknown or whose readings are partly refused lands the rest and is dead-lettered
     too, once, with all its reasons.
@@ -60,9 +60,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pyarrow as pa
 
-from envmon.contract import ReadingContract
-from envmon.installation_key import installation_key, password_hmac
-from envmon.settings import Settings
+from core.contract import ReadingContract
+from core.installation_key import installation_key, password_hmac
+from core.landing import LandingZone, readings_table
+from core.registry.config import Registry
+from core.settings import Settings
 from ingest.hj212 import builders
 from ingest.hj212.auth import (
     MASK_NOTE,
@@ -98,8 +100,6 @@ from ingest.hj212.readings import (
     to_site_units,
 )
 from ingest.hj212.reassembly import Evicted, Reassembler
-from ingest.landing import LandingZone, readings_table
-from warehouse.registry.config import Registry
 
 log = logging.getLogger("envmon.hj212")
 
@@ -1289,7 +1289,7 @@ def run_server(
     settings: Settings, config: ServerConfig, *, stats_every_s: float = 30.0
 ) -> ServerStats:
     """Serve until SIGTERM or SIGINT (then flush, answer and close); SIGHUP reloads the registry."""
-    from warehouse.registry.config import load_registry
+    from core.registry.config import load_registry
 
     registry = load_registry(settings.config_dir)  # ingestors never open the warehouse
     server = Hj212Server(

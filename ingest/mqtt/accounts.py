@@ -25,10 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from envmon.durable import write_durably
-from envmon.errors import ConfigError
+from core.durable import write_durably
+from core.errors import ConfigError
+from core.registry.config import Registry
 from ingest.mqtt.topics import ALL_TOPICS, hj212_topic, parse_topic, station_topic
-from warehouse.registry.config import Registry
 
 INGESTOR_USER = "envmon-ingestor"
 STATION_PREFIX = "station-"

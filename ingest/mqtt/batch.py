@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from envmon.schema import READINGS_SCHEMA, TS
-from ingest.landing import readings_table
+from core.landing import readings_table
+from core.schema import READINGS_SCHEMA, TS
 
 # Per message, and per value; times are epoch microseconds (UTC).
 GROUP_FIELDS = ("site_id", "period_start", "interval_s", "received_at", "origin")

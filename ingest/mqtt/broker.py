@@ -25,7 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from envmon.errors import EnvmonError
+from core.errors import EnvmonError
+from core.registry.config import Registry
 from ingest.mqtt.accounts import (
     Account,
     BrokerAuth,
@@ -33,7 +34,6 @@ from ingest.mqtt.accounts import (
     ensure_accounts,
     write_broker_auth,
 )
-from warehouse.registry.config import Registry
 
 FALLBACK_BINARY = "/usr/sbin/mosquitto"
 
@@ -177,7 +177,7 @@ class Broker:
         """A broker with an account per station and logger of `registry` (kept under `home`),
         refusing packets over 4 x the settings' mqtt_max_payload_bytes (as broker-config does)."""
         if "max_packet_bytes" not in kwargs:
-            from envmon.settings import get_settings
+            from core.settings import get_settings
 
             kwargs["max_packet_bytes"] = 4 * get_settings().mqtt_max_payload_bytes
         return cls(workdir, accounts=ensure_accounts(home, registry), **kwargs)

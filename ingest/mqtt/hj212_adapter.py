@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from envmon.contract import ReadingContract
-from warehouse.registry.config import Registry
+from core.contract import ReadingContract
+from core.registry.config import Registry
 
 PARSER_UNAVAILABLE = "HJ 212 parser unavailable"
 

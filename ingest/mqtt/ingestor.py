@@ -35,17 +35,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from envmon.contract import ReadingContract
-from envmon.schema import READINGS_SCHEMA
+from core.contract import ReadingContract
+from core.landing import LandingZone, conform
+from core.registry.config import Registry
+from core.schema import READINGS_SCHEMA
 from ingest.hj212.auth import mask_text
 from ingest.hj212.events import events_table
-from ingest.landing import LandingZone, conform
 from ingest.mqtt.batch import Batch
 from ingest.mqtt.client import BulkClient, Message
 from ingest.mqtt.hj212_adapter import UnitCache, hj212_payload_to_records
 from ingest.mqtt.payload import StationDecoder, _dead, join_reasons
 from ingest.mqtt.topics import ALL_TOPICS, HJ212, Topic, TopicError, parse_topic, shared
-from warehouse.registry.config import Registry
 
 log = logging.getLogger("envmon.mqtt")
 
@@ -117,7 +117,7 @@ class MqttIngestor:
             or config.max_values is None
             or config.tz is None
         ):
-            from envmon.settings import get_settings
+            from core.settings import get_settings
 
             settings = get_settings()
         self.contract = config.contract or ReadingContract.from_settings(settings)

@@ -5,7 +5,7 @@ message; a value-level problem (unknown parameter, wrong type, unconvertible uni
 only that value and the others land. A message makes at most ONE dead letter, naming the topic
 and every reason, with the payload exactly as received (once).
 
-What a reading may be (time window, finite numbers, flag vocabulary) is envmon/contract.py's
+What a reading may be (time window, finite numbers, flag vocabulary) is core/contract.py's
 `ReadingContract`, the one definition every ingestor applies; this module only adds what is
 particular to the MQTT JSON payload.
 """
@@ -21,13 +21,13 @@ from typing import Any, Literal
 
 import msgspec
 
-from envmon.contract import ReadingContract, normalise_flag, reading_flags
+from core.contract import ReadingContract, normalise_flag, reading_flags
+from core.registry.config import Registry
 from ingest.hj212.auth import MASK_NOTE, mask_passwords
 from ingest.mqtt.batch import Batch, ReadingRows, dead_letter_id
 from ingest.mqtt.topics import Topic
-from warehouse.registry.config import Registry
 
-# The data flags a value may carry: the contract's vocabulary (envmon/reading_flags.csv). The
+# The data flags a value may carry: the contract's vocabulary (core/reading_flags.csv). The
 # fast path's type takes only these; anything else goes to the slow path, which asks the contract.
 FLAGS = frozenset(reading_flags())
 MESSAGE_FIELDS = ("site", "period_start", "interval_s", "values")

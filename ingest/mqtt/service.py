@@ -8,11 +8,11 @@ import threading
 import time
 from types import FrameType
 
-from envmon.errors import EnvmonError
-from envmon.settings import Settings
-from ingest.landing import LandingZone
+from core.errors import EnvmonError
+from core.landing import LandingZone
+from core.registry.config import load_registry
+from core.settings import Settings
 from ingest.mqtt.ingestor import IngestorConfig, MqttIngestor
-from warehouse.registry.config import load_registry
 
 log = logging.getLogger("envmon.mqtt")
 

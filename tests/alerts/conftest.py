@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envmon.settings import get_settings, reset_settings_cache
+from core.settings import get_settings, reset_settings_cache
 from warehouse.jobs import init_warehouse, load_registry_job
 
 

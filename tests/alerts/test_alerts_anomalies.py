@@ -11,9 +11,9 @@ from _alerts_helpers import add_readings, hours, local, rows
 
 from alerts.jobs import evaluate_rules
 from alerts.rules import load_rules
-from envmon.errors import ConfigError
+from core.errors import ConfigError
+from core.registry.config import load_registry
 from warehouse.db import connect
-from warehouse.registry.config import load_registry
 
 OUTLET = "yizhuang_auto_da001"  # territorial grid only (yizhuang_park), no special grid
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"

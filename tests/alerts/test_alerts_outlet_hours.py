@@ -23,11 +23,11 @@ from alerts.jobs import evaluate_rules
 from alerts.observe import Observer, Window
 from alerts.queries import logger_alarms
 from alerts.rules import load_rules
+from core.errors import ConfigError
+from core.registry.config import load_registry
 from envmon.cli import alerts as alerts_cli
-from envmon.errors import ConfigError
 from warehouse.db import connect
 from warehouse.migrate import migrate
-from warehouse.registry.config import load_registry
 
 GAS = "huaneng_gaobeidian_da001"  # so2 hour_avg_o2 permit limit 50 mg/m3 (GB 13223-2011 表2)
 GAS2 = "guohua_thermal_da001"

@@ -17,9 +17,9 @@ import pytest
 from _alerts_helpers import add_aggregates, hours, local, rows
 
 from alerts.jobs import evaluate_rules, send_notifications
-from alerts.notify import load_notification_config
-from envmon.errors import ConfigError
-from envmon.settings import reset_settings_cache
+from core.errors import ConfigError
+from core.settings import reset_settings_cache
+from notify.outbox import load_notification_config
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 pytestmark = pytest.mark.network
@@ -120,7 +120,7 @@ def channels(wh, tmp_path, monkeypatch):
     (config / "notifications.yaml").write_text(text, encoding="utf-8")
     monkeypatch.setenv("ENVMON_CONFIG_DIR", str(config))
     reset_settings_cache()
-    from envmon.settings import get_settings
+    from core.settings import get_settings
 
     return get_settings(), smtp_port, http_port
 

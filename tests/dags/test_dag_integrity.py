@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import get_settings
 from envmon.airflow_runner import DAGS_FOLDER, airflow_env
-from envmon.settings import get_settings
 
 EXPECTED_DAGS = {"ingest_files", "load_landing", "hourly", "daily", "monthly", "maintenance", "province_daily"}
 # Tasks that only read the warehouse or never open it; every other task writes it.

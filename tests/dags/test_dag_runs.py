@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from core.landing import LandingZone
+from core.settings import get_settings, reset_settings_cache
 from envmon.airflow_runner import run_dags
 from envmon.pipeline import day_interval
-from envmon.settings import get_settings, reset_settings_cache
-from ingest.generator import generate_day
-from ingest.landing import LandingZone
+from sim.generator import generate_day
 from warehouse.db import connect
 from warehouse.jobs import init_warehouse, load_registry_job
 from warehouse.lock import warehouse_lock

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from core.settings import REPO_ROOT, get_settings, reset_settings_cache
 from envmon.dag_defaults import on_task_failure
-from envmon.settings import REPO_ROOT, get_settings, reset_settings_cache
 
 
 def context(error: str) -> dict:

@@ -12,9 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from envmon.settings import get_settings
-from ingest.hj212.events import LOGGER_EVENTS_SCHEMA, events_table
-from ingest.landing import LOGGER_EVENTS, LandingZone, readings_table
+from core.landing import LOGGER_EVENTS, LandingZone, readings_table
+from core.schema import LOGGER_EVENTS_SCHEMA
+from core.settings import get_settings
+from ingest.hj212.events import events_table
 from warehouse import maintenance
 from warehouse.db import connect
 from warehouse.jobs import init_warehouse, load_landing_job
@@ -109,7 +110,7 @@ def test_retention_removes_only_loaded_partitions_older_than_the_limit(
     zone: LandingZone, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ENVMON_LANDING_RETENTION_DAYS", "5")
-    from envmon.settings import reset_settings_cache
+    from core.settings import reset_settings_cache
 
     reset_settings_cache()
     write_old_batch(zone, 2, 0, day="2026-04-01")
@@ -207,7 +208,7 @@ def test_retention_expires_loaded_logger_event_partitions_only(
     zone: LandingZone, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ENVMON_LANDING_RETENTION_DAYS", "5")
-    from envmon.settings import reset_settings_cache
+    from core.settings import reset_settings_cache
 
     reset_settings_cache()
     write_old_events(zone, events_table(event_rows(2, 0)), day="2026-04-01")

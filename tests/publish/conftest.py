@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from envmon.settings import Settings
+from core.settings import Settings
 from transforms.standards.air_reports import aqi_daily
 from warehouse.db import connect
 from warehouse.jobs import init_warehouse, load_registry_job

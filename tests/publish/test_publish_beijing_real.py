@@ -14,13 +14,13 @@ import polars as pl
 import pytest
 from conftest import COMPUTED_AT, insert_rows
 
+from publish.jobs import publish_daily, publish_monthly
 from transforms.standards import tables
 from transforms.standards.air_daily import daily_air_values
 from transforms.standards.air_reports import aqi_daily
 from transforms.standards.air_statistics import comprehensive_index, monthly_air_statistics
 from transforms.standards.prsa import PRSA_DIR, load_prsa
 from warehouse.db import connect
-from warehouse.publish.jobs import publish_daily, publish_monthly
 
 pytestmark = pytest.mark.slow
 DEC = dt.date(2016, 12, 1)

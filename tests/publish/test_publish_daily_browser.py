@@ -8,7 +8,7 @@ import pytest
 from _daily_fixture import DAY, NO_DATA_STATION, PM25_BY_SITE, expected, load_day
 from conftest import ARTIFACTS, air_station_ids
 
-from warehouse.publish.jobs import publish_daily
+from publish.jobs import publish_daily
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 from conftest import COMPUTED_AT, insert_rows
 
+from publish.jobs import PublishError, publish_monthly
+from publish.vocabulary import header
 from warehouse.db import connect
-from warehouse.publish.jobs import PublishError, publish_monthly
-from warehouse.publish.vocabulary import header
 
 SH = ZoneInfo("Asia/Shanghai")
 DEC = dt.date(2016, 12, 1)

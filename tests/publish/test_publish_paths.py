@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from warehouse.publish.output import OutputRoot, UnsafePathError, safe_relpath
+from publish.output import OutputRoot, UnsafePathError, safe_relpath
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from envmon.errors import ConfigError
+from core.errors import ConfigError
 
 TABLES_DIR = Path(__file__).with_name("tables")
 
@@ -152,7 +152,7 @@ def load_network(con: duckdb.DuckDBPyConnection, config_dir: Path | None = None)
 
 
 def _units_from_config(config_dir: Path) -> dict[tuple[str, str], str]:
-    from warehouse.registry.config import load_registry
+    from core.registry.config import load_registry
 
     try:
         registry = load_registry(config_dir)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from envmon.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from transforms.derive import air, emission_rows, hour_cache, outlet_hours, water_noise
 from transforms.derive.context import CITY, HOUR_STATISTIC, Network, load_network
 from transforms.derive.frames import (

@@ -14,7 +14,7 @@ county); every site belongs to one. The nightly derivations become:
    day, computes the city's rows (the mean over all assessed stations crosses regions), and
    replaces each region's rows and the city's in one transaction per stage, as the
    unpartitioned jobs do. The tables come out identical to `derive_hourly` + `derive_daily`
-   (`table_digests` compares them; tests/province proves it).
+   (`table_digests` compares them; tests/transforms/derive/test_partitioned.py proves it).
 
 The unpartitioned jobs' own row-building is reused, not copied: only the region filter, the
 city step and the Parquet hand-over live here.
@@ -31,8 +31,9 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from envmon.settings import Settings, get_settings
-from ingest.landing import LandingZone
+from core import periods
+from core.landing import LandingZone
+from core.settings import Settings, get_settings
 from transforms.derive import air, jobs
 from transforms.derive.context import CITY, Network, load_network
 from transforms.derive.frames import local_day_range, with_local_date
@@ -94,9 +95,7 @@ def site_regions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def _days(settings: Settings, start: datetime, end: datetime) -> list[date]:
-    from envmon.pipeline import local_days
-
-    return local_days(settings, start, end)
+    return periods.local_days(start, end, settings.tz)
 
 
 def partitions_for(

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from envmon.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from transforms.qc.run import qc_config_for
 from warehouse.db import connect, transaction
 

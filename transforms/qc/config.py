@@ -19,8 +19,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from envmon.errors import ConfigError, format_validation_error
-from envmon.strict import StrictModel
+from core.errors import ConfigError, format_validation_error
+from core.strict import StrictModel
 from transforms.qc.flags import Flag, parse_flag
 from transforms.qc.source_flags import SourceFlagTable, load_source_flags
 

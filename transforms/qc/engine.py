@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from envmon.schema import NATURAL_KEY
+from core.schema import NATURAL_KEY
 from transforms.qc import checks
 from transforms.qc.config import QcConfig, severity
 from transforms.qc.flags import Flag

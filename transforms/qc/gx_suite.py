@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.execution_engine import pandas_execution_engine
 
-from envmon.schema import NATURAL_KEY, READINGS_SCHEMA
-from envmon.settings import Settings, get_settings
+from core.schema import NATURAL_KEY, READINGS_SCHEMA
+from core.settings import Settings, get_settings
 from transforms.qc.config import QcConfig
 from transforms.qc.flags import Flag
 from transforms.qc.run import GX_PREFIX, qc_config_for

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from envmon.errors import EnvmonError
+from core.errors import EnvmonError
 
 ACTIONS = ("flag", "unflag")
 

@@ -21,8 +21,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from envmon.schema import SOURCE_KINDS
-from envmon.settings import Settings, get_settings
+from core.schema import SOURCE_KINDS
+from core.settings import Settings, get_settings
 from transforms.qc.config import QcConfig, default_qc_path, load_qc_config
 from transforms.qc.engine import SERIES_KEY, context_from_db, evaluate
 from warehouse.db import connect, transaction

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
-from envmon.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from transforms.qc.review import ReviewError, _require
 from transforms.qc.run import qc_config_for
 from warehouse.db import connect

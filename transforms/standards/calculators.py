@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from envmon.errors import EnvmonError
-from envmon.spreadsheet import safe_cell
+from core.errors import EnvmonError
+from core.spreadsheet import safe_cell
 from transforms.standards.air_daily import daily_air_values
 from transforms.standards.air_reports import aqi_daily, aqi_hourly
 from transforms.standards.editions import all_editions

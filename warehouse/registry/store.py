@@ -12,12 +12,12 @@ from typing import Any
 
 import duckdb
 
-from envmon.installation_key import installation_key, password_hmac
-from envmon.settings import get_settings
+from core.installation_key import installation_key, password_hmac
+from core.registry.config import DEFAULT_TIMEZONE, Registry
+from core.registry.models import SPECIAL_GRID_LEVELS
+from core.settings import get_settings
 from warehouse.bulk import insert_rows
 from warehouse.db import transaction
-from warehouse.registry.config import DEFAULT_TIMEZONE, Registry
-from warehouse.registry.models import SPECIAL_GRID_LEVELS
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class RegistryLoadResult:
 
 def registry_rows(reg: Registry, key: bytes | None = None) -> dict[str, list[tuple[Any, ...]]]:
     """The rows of each registry table, in the tables' column order. Logger passwords are stored
-    as keyed hashes (`key`: the installation's, envmon/installation_key.py; migration 0095)."""
+    as keyed hashes (`key`: the installation's, core/installation_key.py; migration 0095)."""
     key = key if key is not None else installation_key(get_settings().home)
     rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in (
         "units", "parameters", "grids", "officers", "enterprises", "sites", "outlets",

@@ -1,0 +1,204 @@
+"""The registry's configuration files, as pydantic models (shape and per-field checks).
+
+Cross-references (a site's grid, a parameter's unit, duplicate ids) are checked in
+`warehouse.registry.validate`, which sees all files at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from core.strict import StrictModel, TimeZoneName
+
+SiteKind = Literal["air", "water", "noise"]
+GridLevel = Literal[
+    "city", "county", "district", "park", "township", "street", "key_enterprise", "drinking_water"
+]
+SPECIAL_GRID_LEVELS = ("key_enterprise", "drinking_water")
+OfficerRole = Literal["responsible", "leader", "inspector"]
+Domain = Literal["air", "water", "noise", "flue_gas", "waste_water", "meteo"]
+NoiseZone = Literal["0", "1", "2", "3", "4a", "4b"]
+WaterClass = Literal["I", "II", "III", "IV", "V"]
+Statistic = Literal["hour_avg", "hour_avg_o2", "day_avg", "day_avg_o2", "instant"]
+QuantityPeriod = Literal["year", "month", "day"]
+
+Id = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_length=1, max_length=64)
+
+
+class Unit(StrictModel):
+    unit: str
+    quantity: str
+    to_base: float = Field(gt=0)
+    name_zh: str
+
+
+class UnitsFile(StrictModel):
+    units: list[Unit]
+
+
+class Parameter(StrictModel):
+    parameter: str = Id
+    name_en: str
+    name_zh: str
+    domain: Domain
+    unit: str
+    hj212_2017_code: str | None = None
+    hj212_2005_code: str | None = None
+    min_possible: float | None = None
+    max_possible: float | None = None
+    decimals: int | None = Field(default=None, ge=0, le=6)
+
+
+class ParametersFile(StrictModel):
+    parameters: list[Parameter]
+
+
+class Officer(StrictModel):
+    officer_id: str = Id
+    name_zh: str
+    name_en: str
+    role: OfficerRole
+    phone: str | None = None
+    email: str | None = None
+
+
+class Grid(StrictModel):
+    grid_id: str = Id
+    name_zh: str
+    name_en: str
+    level: GridLevel
+    parent_id: str | None = None
+    officers: list[Officer] = []
+
+
+class GridsFile(StrictModel):
+    grids: list[Grid]
+
+
+class MeasuredParameter(StrictModel):
+    parameter: str
+    interval_s: int = Field(default=3600, ge=0)
+    unit: str | None = None  # the site's unit when it differs from the parameter's default
+
+
+class Station(StrictModel):
+    site_id: str = Id
+    kind: SiteKind
+    name_zh: str
+    name_en: str
+    grid_id: str
+    special_grid_id: str | None = None
+    timezone: TimeZoneName | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    commissioned_on: date | None = None
+    decommissioned_on: date | None = None
+    noise_zone: NoiseZone | None = None
+    water_target_class: WaterClass | None = None
+    waterbody: Literal["river", "lake"] | None = None
+    air_zone_class: Literal["1", "2"] | None = None
+    in_city_assessment: bool | None = None
+    parameters: list[MeasuredParameter]
+
+
+class StationsFile(StrictModel):
+    stations: list[Station]
+
+
+class PermitLimit(StrictModel):
+    parameter: str
+    statistic: Statistic
+    limit: float = Field(gt=0)
+    unit: str
+    basis: str
+    valid_from: date
+    valid_to: date | None = None
+
+
+class PermittedQuantity(StrictModel):
+    parameter: str
+    period: QuantityPeriod
+    quantity_kg: float = Field(gt=0)
+    basis: str
+    valid_from: date
+    valid_to: date | None = None
+
+
+HourLabel = Literal["start", "end"]
+ProtocolEdition = Literal["HJ212-2017", "HJ212-2005"]
+
+
+# what `envmon registry enrol` writes for a logger password it does not know: refused at load
+PASSWORD_PLACEHOLDER = "CHANGE-ME"
+
+
+class Logger(StrictModel):
+    mn: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1)
+    protocol_edition: ProtocolEdition = "HJ212-2017"
+    # minute-data (CN 2051) interval in seconds and the label of minute/hourly/daily data
+    # (start or end of the period); None = the edition's default (core/registry/logger_defaults.csv)
+    minute_interval_s: int | None = None  # checked against minute_intervals.csv
+    hour_label: HourLabel | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _real_password(cls, value: str) -> str:
+        # a masked password (dead letters keep PW=******) or enrol's placeholder is not one: a
+        # logger sending PW=****** must never match it (review I8)
+        if value.strip("*") == "":
+            raise ValueError(
+                f"{value!r} is a masked password (dead letters keep none), not the logger's "
+                "password: set the real one"
+            )
+        if value.strip().upper().startswith(PASSWORD_PLACEHOLDER):
+            raise ValueError(
+                f"{value!r} is the placeholder `envmon registry enrol` writes for a password it "
+                "does not know: set the logger's real password (or enrol again with --traffic FILE)"
+            )
+        return value
+
+
+class Outlet(StrictModel):
+    site_id: str = Id
+    name_zh: str
+    name_en: str
+    outlet_type: Literal["flue_gas", "waste_water"]
+    reference_o2_pct: float | None = Field(default=None, ge=0, lt=21)
+    emission_standard: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    commissioned_on: date | None = None
+    logger: Logger
+    parameters: list[MeasuredParameter]
+    permit_limits: list[PermitLimit] = []
+    permitted_quantities: list[PermittedQuantity] = []
+
+
+class Enterprise(StrictModel):
+    enterprise_id: str = Id
+    name_zh: str
+    name_en: str
+    grid_id: str
+    special_grid_id: str | None = None
+    industry: str
+    key_monitored: bool = False
+    credit_code: str | None = None
+    outlets: list[Outlet]
+
+
+class EnterprisesFile(StrictModel):
+    enterprises: list[Enterprise]
+
+
+# Registry file name -> the model of its content. Every file is required.
+REGISTRY_FILES: dict[str, type[StrictModel]] = {
+    "units.yaml": UnitsFile,
+    "parameters.yaml": ParametersFile,
+    "grids.yaml": GridsFile,
+    "stations.yaml": StationsFile,
+    "enterprises.yaml": EnterprisesFile,
+}

@@ -1,0 +1,1 @@
+"""Notifications: the outbox of messages to people, and their delivery (e-mail, webhook)."""

@@ -1,0 +1,371 @@
+"""The five monthly disclosure tables, read from the warehouse.
+
+Each table is a key, its column keys (vocabulary.json) and rows of published values (rounded
+for publication, None where there is nothing). Months are local calendar months.
+
+Tables 4 and 5 rely only on the 0001 columns of the alerts stage:
+- alerts: site_id, parameter, first_period, last_period, max_value, limit_value (an alert with
+  limit_value > 0 and max_value > limit_value at an outlet is an exceedance; its hours are
+  the hour starts first_period..last_period clipped to the month);
+- cases: site_id, grid_id, state, opened_at, closed_at, deadline;
+- case_events: case_id, event_at, to_state (the state at the month's end is the to_state of
+  the last event before it; a case without events falls back to cases.state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from publish.vocabulary import display_decimals, label, vocabulary
+from transforms.standards.rounding import round_half_even
+
+COMPOSITE_INDEX_DECIMALS = 2  # presentation: indices to two decimals
+SHARE_DECIMALS = 1  # percentages to one decimal
+MULTIPLE_DECIMALS = 2
+
+
+@dataclass(frozen=True)
+class DisclosureTable:
+    key: str  # air | water | noise | enterprises | cases
+    number: int
+    columns: tuple[str, ...]
+    rows: list[list[Any]]
+
+    @property
+    def title(self) -> tuple[str, str]:
+        return label("tables", self.key)
+
+    @property
+    def file_stem(self) -> str:
+        return f"table{self.number}_{self.key}"
+
+
+def month_bounds(month: date, tz: ZoneInfo) -> tuple[date, date, datetime, datetime]:
+    """First day, first day of the next month, and both as local midnights."""
+    first = month.replace(day=1)
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    start = datetime(first.year, first.month, 1, tzinfo=tz)
+    end = datetime(nxt.year, nxt.month, 1, tzinfo=tz)
+    return first, nxt, start, end
+
+
+def _round(value: float | None, decimals: int) -> float | None:
+    return None if value is None else round(float(value), decimals)
+
+
+def _conc(value: float | None, column: str) -> float | int | None:
+    decimals = display_decimals(column.rsplit("_", 1)[-1])
+    if value is None:
+        return None
+    rounded = round_half_even(float(value), decimals)  # GB/T 8170, on the decimal value
+    return int(rounded) if decimals == 0 else rounded
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else round(100.0 * share, SHARE_DECIMALS)
+
+
+def _both(group: str, key: str) -> str:
+    zh, en = label(group, key)
+    return f"{zh} {en}"
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _parameter_names(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    return {
+        p: (zh, en)
+        for p, zh, en in con.execute(
+            "SELECT parameter, name_zh, name_en FROM parameters"
+        ).fetchall()
+    }
+
+
+def _parameter_label(names: dict[str, tuple[str, str]], parameter: str) -> str:
+    zh, en = names.get(parameter, (parameter, parameter))
+    return f"{zh} {en}"
+
+
+# ---------------------------------------------------------------- 1 ambient air
+AIR_COLUMNS = (
+    "site_id", "name_zh", "name_en", "aqi_days", "good_days", "good_share",
+    "days_level_1", "days_level_2", "days_level_3", "days_level_4", "days_level_5", "days_level_6",
+    "so2_mean_ugm3", "no2_mean_ugm3", "pm10_mean_ugm3", "pm25_mean_ugm3", "co_p95_mgm3",
+    "o3_8h_p90_ugm3", "composite_index", "main_pollutant", "rank",
+)  # fmt: skip
+
+
+def air_table(con: duckdb.DuckDBPyConnection, month: date, tz: ZoneInfo) -> DisclosureTable:
+    first, nxt, _, _ = month_bounds(month, tz)
+    stats = _fetch(
+        con,
+        """
+        WITH listed AS (
+            SELECT site_id, name_zh, name_en FROM sites
+            WHERE kind = 'air' AND (commissioned_on IS NULL OR commissioned_on < $next)
+              AND (decommissioned_on IS NULL OR decommissioned_on > $first)
+        ),
+        stats AS (SELECT * FROM air_period_stats WHERE period = 'month' AND period_start = $first)
+        SELECT coalesce(st.site_id, l.site_id) AS site_id, l.name_zh, l.name_en,
+               coalesce(st.scope, 'station') AS scope, st.* EXCLUDE (site_id, scope)
+        FROM stats st FULL JOIN listed l USING (site_id)
+        ORDER BY (coalesce(st.scope, 'station') = 'city') DESC, st.rank NULLS LAST, 1
+        """,
+        {"first": first, "next": nxt},
+    )
+    rows = []
+    for s in stats:
+        if s["scope"] == "city" and not s["name_zh"]:
+            s["name_zh"], s["name_en"] = label("labels", "city")
+        row = []
+        for col in AIR_COLUMNS:
+            v = s.get(col)
+            if col == "good_share":
+                v = _pct(v)
+            elif col.endswith(("_ugm3", "_mgm3")):
+                v = _conc(v, col)
+            elif col == "composite_index":
+                v = _round(v, COMPOSITE_INDEX_DECIMALS)
+            row.append(v)
+        rows.append(row)
+    return DisclosureTable("air", 1, AIR_COLUMNS, rows)
+
+
+# ---------------------------------------------------------------- 2 surface water
+WATER_COLUMNS = (
+    "site_id", "name_zh", "name_en", "waterbody", "water_class", "target_class", "compliant",
+    "limiting_parameters", "exceedance_multiples",
+)  # fmt: skip
+
+
+def _multiples(names: dict[str, tuple[str, str]], text: str | None) -> str | None:
+    """'nh3n=0.45;tp=1.20' -> '氨氮 Ammonia nitrogen 0.45; 总磷 Total phosphorus 1.20'."""
+    if not text:
+        return None
+    parts = []
+    for item in text.split(";"):
+        parameter, _, multiple = item.partition("=")
+        parts.append(f"{_parameter_label(names, parameter.strip())} {multiple.strip()}".strip())
+    return "; ".join(parts)
+
+
+def water_table(con: duckdb.DuckDBPyConnection, month: date, tz: ZoneInfo) -> DisclosureTable:
+    first, _, _, _ = month_bounds(month, tz)
+    names = _parameter_names(con)
+    found = _fetch(
+        con,
+        """SELECT w.*, s.name_zh, s.name_en FROM water_class w LEFT JOIN sites s USING (site_id)
+           WHERE w.period = 'month' AND w.period_start = $first ORDER BY w.site_id""",
+        {"first": first},
+    )
+    rows = []
+    for w in found:
+        limiting = "; ".join(
+            _parameter_label(names, p) for p in (w["limiting_parameters"] or "").split(";") if p
+        )
+        rows.append([
+            w["site_id"], w["name_zh"] or w["site_id"], w["name_en"] or w["site_id"],
+            _both("waterbody", w["waterbody"]) if w["waterbody"] in vocabulary()["waterbody"] else w["waterbody"],
+            w["water_class"], w["target_class"],
+            None if w["compliant"] is None else _both("yes_no", str(bool(w["compliant"])).lower()),
+            limiting or None, _multiples(names, w["exceedance_multiples"]),
+        ])  # fmt: skip
+    return DisclosureTable("water", 2, WATER_COLUMNS, rows)
+
+
+# ---------------------------------------------------------------- 3 noise
+NOISE_COLUMNS = (
+    "standard", "zone", "n_sites", "day_measured", "day_compliant", "day_compliance_rate",
+    "night_measured", "night_compliant", "night_compliance_rate",
+)  # fmt: skip
+
+
+def noise_table(con: duckdb.DuckDBPyConnection, month: date, tz: ZoneInfo) -> DisclosureTable:
+    """Compliance rate = site-days whose Ld (Ln) is within the zone limit / site-days with a
+    valid Ld (Ln); the night is dated by the evening it starts (noise_daily)."""
+    first, nxt, _, _ = month_bounds(month, tz)
+    found = con.execute(
+        """
+        SELECT standard, zone, count(DISTINCT site_id),
+               count(day_exceeds), count(*) FILTER (WHERE NOT day_exceeds),
+               count(night_exceeds), count(*) FILTER (WHERE NOT night_exceeds)
+        FROM noise_daily WHERE local_date >= $first AND local_date < $next
+        GROUP BY standard, zone ORDER BY standard, zone
+        """,
+        {"first": first, "next": nxt},
+    ).fetchall()
+    zone_zh, zone_en = label("labels", "zone")
+    rows = []
+    for standard, zone, n_sites, d_n, d_ok, n_n, n_ok in found:
+        rows.append([
+            standard, f"{zone}{zone_zh} {zone_en} {zone}", n_sites,
+            d_n, d_ok, _pct(d_ok / d_n) if d_n else None,
+            n_n, n_ok, _pct(n_ok / n_n) if n_n else None,
+        ])  # fmt: skip
+    return DisclosureTable("noise", 3, NOISE_COLUMNS, rows)
+
+
+# ---------------------------------------------------------------- 4 enterprises
+ENTERPRISE_COLUMNS = (
+    "enterprise_id", "enterprise_name_zh", "enterprise_name_en", "outlet_id", "outlet_name_zh",
+    "outlet_name_en", "parameter", "exceedance_hours", "max_limit_multiple", "efficiency",
+    "meets_requirement", "cases_opened", "cases_closed", "rectification_status",
+)  # fmt: skip
+
+_CASE_STATE_AT_END = """
+    case_state AS (  -- each case alive during the month, with its state at the month's end
+        SELECT c.case_id, c.site_id, c.grid_id,
+               coalesce(
+                   (SELECT arg_max(e.to_state, (e.event_at, e.seq)) FROM case_events e
+                    WHERE e.case_id = c.case_id AND e.to_state IS NOT NULL AND e.event_at < $end),
+                   CASE WHEN NOT EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.case_id)
+                        THEN c.state END,
+                   'open') AS state_at_end
+        FROM cases c
+        WHERE c.opened_at < $end AND (c.closed_at IS NULL OR c.closed_at >= $start)
+    )
+"""
+
+
+def enterprise_table(con: duckdb.DuckDBPyConnection, month: date, tz: ZoneInfo) -> DisclosureTable:
+    first, _, start, end = month_bounds(month, tz)
+    names = _parameter_names(con)
+    outlets = _fetch(
+        con,
+        """SELECT o.site_id, o.enterprise_id, e.name_zh AS ent_zh, e.name_en AS ent_en,
+                  s.name_zh, s.name_en, t.efficiency, t.meets_requirement
+           FROM outlets o
+           LEFT JOIN enterprises e USING (enterprise_id)
+           LEFT JOIN sites s USING (site_id)
+           LEFT JOIN transmission_efficiency t ON t.site_id = o.site_id AND t.month = $first
+           ORDER BY o.enterprise_id, o.site_id""",
+        {"first": first},
+    )
+    exceedances: dict[str, list[tuple]] = {}
+    for site_id, parameter, hours, multiple in con.execute(
+        """
+        WITH exceed AS (
+            SELECT a.site_id, coalesce(a.parameter, '') AS parameter,
+                   date_trunc('hour', greatest(a.first_period, $start)) AS f,
+                   least(a.last_period, $end - INTERVAL 1 HOUR) AS l,
+                   a.max_value / a.limit_value AS multiple
+            FROM alerts a JOIN outlets o USING (site_id)
+            WHERE a.limit_value > 0 AND a.max_value > a.limit_value
+              AND a.first_period < $end AND a.last_period >= $start
+        ),
+        hours AS (
+            SELECT site_id, parameter, unnest(generate_series(f, l, INTERVAL 1 HOUR)) AS h
+            FROM exceed WHERE f <= l
+        )
+        SELECT x.site_id, x.parameter, (SELECT count(DISTINCT h.h) FROM hours h
+                WHERE h.site_id = x.site_id AND h.parameter = x.parameter), max(x.multiple)
+        FROM exceed x GROUP BY ALL ORDER BY 1, 2
+        """,
+        {"start": start, "end": end},
+    ).fetchall():
+        exceedances.setdefault(site_id, []).append((parameter, hours, multiple))
+    cases = {
+        site_id: (opened, closed)
+        for site_id, opened, closed in con.execute(
+            """SELECT site_id,
+                      count(*) FILTER (WHERE opened_at >= $start AND opened_at < $end),
+                      count(*) FILTER (WHERE closed_at >= $start AND closed_at < $end)
+               FROM cases GROUP BY site_id""",
+            {"start": start, "end": end},
+        ).fetchall()
+    }
+    states: dict[str, dict[str, int]] = {}
+    for site_id, state, n in con.execute(
+        f"WITH {_CASE_STATE_AT_END} SELECT site_id, state_at_end, count(*) FROM case_state GROUP BY ALL",
+        {"start": start, "end": end},
+    ).fetchall():
+        states.setdefault(site_id, {})[state] = n
+    rows = []
+    for o in outlets:
+        opened, closed = cases.get(o["site_id"], (0, 0))
+        meets = o["meets_requirement"]
+        common = [
+            _pct(o["efficiency"]),
+            None if meets is None else _both("yes_no", str(bool(meets)).lower()),
+            opened, closed, _case_status(states.get(o["site_id"], {})),
+        ]  # fmt: skip
+        head = [
+            o["enterprise_id"], o["ent_zh"] or o["enterprise_id"], o["ent_en"] or o["enterprise_id"],
+            o["site_id"], o["name_zh"] or o["site_id"], o["name_en"] or o["site_id"],
+        ]  # fmt: skip
+        found = exceedances.get(o["site_id"])
+        if not found:
+            rows.append([*head, None, 0, None, *common])
+        for parameter, hours, multiple in found or ():
+            rows.append([
+                *head, _parameter_label(names, parameter) if parameter else None, hours,
+                _round(multiple, MULTIPLE_DECIMALS), *common,
+            ])  # fmt: skip
+    return DisclosureTable("enterprises", 4, ENTERPRISE_COLUMNS, rows)
+
+
+def _case_status(counts: dict[str, int]) -> str:
+    if not counts:
+        return _both("labels", "none")
+    order = list(vocabulary()["case_states"])
+    parts = []
+    for state in sorted(counts, key=lambda s: (order.index(s) if s in order else len(order), s)):
+        text = _both("case_states", state) if state in order else state
+        parts.append(f"{text} ×{counts[state]}")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- 5 cases by grid
+CASE_COLUMNS = (
+    "grid_id", "name_zh", "name_en", "cases_opened", "cases_closed", "cases_overdue",
+    "cases_open_at_end",
+)  # fmt: skip
+
+
+def case_table(con: duckdb.DuckDBPyConnection, month: date, tz: ZoneInfo) -> DisclosureTable:
+    """Per grid: cases opened and closed in the month; at the month's end, cases still open
+    and those of them past their deadline (overdue)."""
+    _, _, start, end = month_bounds(month, tz)
+    found = con.execute(
+        """
+        WITH counted AS (
+            SELECT grid_id,
+                   count(*) FILTER (WHERE opened_at >= $start AND opened_at < $end) AS opened,
+                   count(*) FILTER (WHERE closed_at >= $start AND closed_at < $end) AS closed,
+                   count(*) FILTER (WHERE opened_at < $end AND (closed_at IS NULL OR closed_at >= $end)
+                                    AND deadline < $end) AS overdue,
+                   count(*) FILTER (WHERE opened_at < $end AND (closed_at IS NULL OR closed_at >= $end)) AS still_open
+            FROM cases GROUP BY grid_id
+        )
+        SELECT c.grid_id, g.name_zh, g.name_en, c.opened, c.closed, c.overdue, c.still_open
+        FROM counted c LEFT JOIN grids g USING (grid_id)
+        WHERE c.opened + c.closed + c.still_open > 0
+        ORDER BY c.grid_id
+        """,
+        {"start": start, "end": end},
+    ).fetchall()
+    rows = [[g, zh or g, en or g, *counts] for g, zh, en, *counts in found]
+    total_zh, total_en = label("labels", "total")
+    rows.append(["total", total_zh, total_en, *(sum(r[i] for r in rows) for i in range(3, 7))])
+    return DisclosureTable("cases", 5, CASE_COLUMNS, rows)
+
+
+def disclosure_tables(
+    con: duckdb.DuckDBPyConnection, month: date, tz: ZoneInfo
+) -> list[DisclosureTable]:
+    return [
+        air_table(con, month, tz),
+        water_table(con, month, tz),
+        noise_table(con, month, tz),
+        enterprise_table(con, month, tz),
+        case_table(con, month, tz),
+    ]

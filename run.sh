@@ -46,6 +46,8 @@ export PATH="$venv/bin:$PATH"
 
 case "$job" in
   demo) exec envmon demo "$@" ;;
-  test) exec python -m pytest "$@" ;;
+  # pytest-xdist workers, each test file on one worker (its module fixtures are built once);
+  # the files of the longest tests first (tests/conftest.py orders them, xdist keeps the order)
+  test) exec python -m pytest -n "${ENVMON_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@" ;;
   *) echo "usage: bash run.sh demo|test [args...]" >&2; exit 2 ;;
 esac

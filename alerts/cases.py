@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -263,17 +263,28 @@ def add_note(
 
 
 # ---------------------------------------------------------------------------- overdue
+def open_at_sql(end: str, case: str = "c") -> str:
+    """SQL condition: the case (table alias `case`) is unfinished at the instant `end` (an SQL
+    expression of a TIMESTAMPTZ): opened before it, and neither closed nor dismissed before it."""
+    return f"({case}.opened_at < {end} AND ({case}.closed_at IS NULL OR {case}.closed_at >= {end}))"
+
+
+def overdue_at_sql(end: str, case: str = "c") -> str:
+    """SQL condition: the case is overdue at the instant `end` — unfinished then (open_at_sql)
+    and past its rectification deadline (set by rectification_ordered) before it. The one
+    definition of the overdue cases the monthly figures count (publish.disclosure table 5,
+    alerts.queries.cases_by_grid). Escalation runs on its own clocks (overdue_since)."""
+    return f"({open_at_sql(end, case)} AND {case}.deadline < {end})"
+
+
 def overdue_since(
     state: str,
-    opened_at: datetime,
     deadline: datetime | None,
     last_change: datetime,
     response_h: float,
     inspection_h: float,
 ) -> datetime | None:
     """When the case became (or becomes) overdue, or None if no clock runs in its state."""
-    from datetime import timedelta
-
     if state == "rectification_ordered":
         return deadline
     if state in ("open", "assigned"):

@@ -17,17 +17,13 @@ from alerts import cases as case_flow
 from alerts.lifecycle import Evaluation, EvaluationReport
 from alerts.rules import RuleSet, Vocabulary, load_rules
 from core.errors import ConfigError
+from core.periods import utc
 from core.registry.config import load_registry
 from core.settings import Settings, get_settings
-from notify.outbox import (
-    DeliveryReport,
-    claim_due,
-    deliver,
-    load_notification_config,
-    queue,
-    record,
-    utcnow,
-)
+from notify.config import load_notification_config
+from notify.delivery import DeliveryReport, deliver, settle
+from notify.notice import Notice
+from notify.outbox import claim_due, enqueue, record
 from warehouse.db import connect, transaction
 from warehouse.migrate import migrate
 
@@ -39,14 +35,6 @@ __all__ = [
     "load_ruleset",
     "send_notifications",
 ]
-
-
-def _utc(ts: datetime, name: str) -> datetime:
-    if ts is None:
-        raise TypeError(f"{name} is required (a timezone-aware datetime)")
-    if ts.tzinfo is None:
-        raise ValueError(f"{name} {ts} has no time zone: give an aware datetime (UTC)")
-    return ts.astimezone(UTC)
 
 
 def load_ruleset(
@@ -72,7 +60,7 @@ def evaluate_rules(
     with start < period end <= end — updating alerts, cases and the notification outbox in one
     transaction. Periods already evaluated are skipped, so a re-run changes nothing."""
     settings = settings or get_settings()
-    start, end = _utc(start, "start"), _utc(end, "end")  # type: ignore[arg-type]
+    start, end = utc(start, "start"), utc(end, "end")  # type: ignore[arg-type]
     if end <= start:
         raise ValueError(f"end {end} must be after start {start}")
     notifications = load_notification_config(settings.config_dir)
@@ -121,7 +109,7 @@ def escalate_overdue(
     """Escalate overdue cases to their grid's leader (once per missed deadline) and recount the
     days on which the exceedance continued after a rectification order, as of `at`."""
     settings = settings or get_settings()
-    at = _utc(at, "at")  # type: ignore[arg-type]
+    at = utc(at, "at")  # type: ignore[arg-type]
     notifications = load_notification_config(settings.config_dir)
     report = EscalationReport(at)
     with connect(settings, purpose="envmon alerts escalate") as con:
@@ -141,7 +129,6 @@ def escalate_overdue(
                 case = case_flow.get_case(con, case_id)
                 since = case_flow.overdue_since(
                     case.state,
-                    case.opened_at,
                     case.deadline,
                     last_change,
                     policy.response_hours,
@@ -171,9 +158,7 @@ def escalate_overdue(
                     "reason": reason,
                     "title": case.title,
                 }
-                queue(
-                    con,
-                    notifications,
+                notice = Notice(
                     event="case_escalated",
                     severity="critical",
                     at=at,
@@ -183,6 +168,7 @@ def escalate_overdue(
                     officer_id=case.officer_id,
                     leader_id=leader or None,
                 )
+                enqueue(con, notifications, notice)
             ordered = con.execute(
                 "SELECT case_id FROM cases WHERE rectification_ordered_at IS NOT NULL AND rectification_ordered_at <= ? "
                 "ORDER BY case_id",
@@ -200,7 +186,7 @@ def send_notifications(
     with no lock held, and their outcome recorded; a failure is retried later with backoff."""
     settings = settings or get_settings()
     config = load_notification_config(settings.config_dir)
-    now = _utc(now, "now") if now is not None else utcnow()
+    now = utc(now, "now") if now is not None else datetime.now(UTC)
     with connect(settings, purpose="envmon alerts send") as con:
         migrate(con)
         with transaction(con):
@@ -208,5 +194,7 @@ def send_notifications(
     if not messages:
         return DeliveryReport(0, 0, 0, [])
     outcome = deliver(messages, config, settings.log_dir)
+    settled, report = settle(config, messages, outcome, now)
     with connect(settings, purpose="envmon alerts send") as con, transaction(con):
-        return record(con, config, messages, outcome, now)
+        record(con, settled)
+    return report

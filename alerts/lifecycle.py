@@ -1,4 +1,6 @@
-"""Alert lifecycle: durations, firing → resolved with hysteresis, silences, cases, notifications.
+"""Alert lifecycle: the evaluator that applies the alert state machine (alerts.hysteresis:
+durations, firing → resolved with hysteresis, silences, repeated notifications) to a rule's
+observations and writes what it decides — alerts, evidence periods, cases, the outbox, cursors.
 
 Per rule, site and parameter at most one alert is firing. A period is evaluated once: the
 cursor (`alert_cursors`) remembers the end of the last period evaluated, so evaluating the
@@ -13,18 +15,32 @@ move their cursor.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from alerts import cases as case_flow
+from alerts.hysteresis import (
+    Move,
+    alert_id,
+    duration_met,
+    evidence,
+    firing_move,
+    is_worse,
+    notification_due,
+    pending,
+    ratio_applies,
+    run_back,
+    silenced_by,
+)
 from alerts.observe import Observation, Observer, Window
 from alerts.routing import Router
 from alerts.rules import RuleSet, ThresholdRule
-from notify.outbox import NotificationConfig, insert_messages, plan_messages
+from notify.config import NotificationConfig
+from notify.notice import Notice, OutboxRow, plan
+from notify.outbox import insert_messages
 from warehouse.bulk import insert_rows
 
 ALERT_COLUMNS = (
@@ -102,7 +118,7 @@ class Evaluation:
         self.dirty: dict[str, dict[str, Any]] = {}
         self.new_alerts: set[str] = set()
         self.periods: dict[tuple[str, datetime], tuple[Any, ...]] = {}
-        self.outbox: list[tuple[Any, ...]] = []
+        self.outbox: list[OutboxRow] = []
         self.known_ids: set[str] = set()
 
     # ---------------------------------------------------------------------------- driver
@@ -131,12 +147,7 @@ class Evaluation:
         }
         moved = []
         for key, obs in sorted(series.items()):
-            through = cursors.get(key)
-            todo = [
-                o
-                for o in obs
-                if o.period_end > window.start and (through is None or o.period_end > through)
-            ]
+            todo = pending(obs, window.start, cursors.get(key))
             if not todo:
                 continue
             alert = firing.get(key)
@@ -195,69 +206,37 @@ class Evaluation:
         by_end: dict[datetime, Observation],
         alert: dict[str, Any] | None,
     ) -> dict[str, Any] | None:
+        """One period of a series: open an alert, or move the firing one; the alert firing
+        after the period, if any."""
         if alert is None:
-            chain = self._chain(rule, o, by_end)
-            if self._duration_met(rule, o, chain):
+            chain = run_back(o, by_end, rule.duration.window)
+            verdicts = [c.exceeded for c in chain]
+            if duration_met(verdicts, rule.duration.consecutive, rule.duration.at_least):
                 return self._open(rule, o, chain, by_end)
             return None
         self._record_period(alert["alert_id"], o)
-        if o.exceeded:
+        move, alert["normal_streak"] = firing_move(
+            o.exceeded, alert["normal_streak"], rule.clear_after
+        )
+        if move is Move.EXCEEDED:
             alert["last_period"] = o.period_start
-            alert["normal_streak"] = 0
             self._count_exceeded(rule, alert, o)
-        elif o.exceeded is False:
-            alert["normal_streak"] += 1
-            if alert["normal_streak"] >= rule.clear_after:
-                self._resolve(rule, alert, o)
-                return None
+        elif move is Move.CLEAR:
+            self._resolve(rule, alert, o)
+            return None
         self._follow_up(rule, alert, o)
         self._save(alert)
         return alert
 
-    def _chain(
-        self, rule: Any, o: Observation, by_end: dict[datetime, Observation]
-    ) -> list[Observation]:
-        """o and the periods just before it (contiguous), newest first, as many as the duration
-        looks at. A bridged period (no data at all in the hour: Observation.bridge) is looked
-        through: it neither counts towards the duration nor breaks the run."""
-        chain = [o]
-        while len(chain) < rule.duration.window:
-            prev = by_end.get(chain[-1].period_start)
-            while prev is not None and prev.bridge:
-                prev = by_end.get(prev.period_start)
-            if prev is None:
-                break
-            chain.append(prev)
-        return chain
-
     @staticmethod
-    def _duration_met(rule: Any, o: Observation, chain: list[Observation]) -> bool:
-        if not o.exceeded:
-            return False
-        if rule.duration.consecutive is not None:
-            return len(chain) == rule.duration.consecutive and all(c.exceeded for c in chain)
-        return sum(1 for c in chain if c.exceeded) >= rule.duration.at_least
-
-    @staticmethod
-    def _ratio_applies(rule: Any) -> bool:
-        return (
-            isinstance(rule, ThresholdRule)
-            and rule.comparison == "above"
-            and rule.statistic != "water_class_day"
-        )
-
-    def _count_exceeded(self, rule: Any, alert: dict[str, Any], o: Observation) -> None:
+    def _count_exceeded(rule: Any, alert: dict[str, Any], o: Observation) -> None:
         alert["periods_exceeded"] += 1
         alert["hours_exceeded"] += o.interval_s / 3600
-        if o.value is not None:
-            worse = (
-                (lambda a, b: a < b)
-                if getattr(rule, "comparison", "above") == "below"
-                else (lambda a, b: a > b)
-            )
-            if alert["max_value"] is None or worse(o.value, alert["max_value"]):
-                alert["max_value"], alert["limit_value"] = o.value, o.limit
-        if self._ratio_applies(rule) and o.multiple is not None:
+        comparison = getattr(rule, "comparison", None)
+        if o.value is not None and is_worse(o.value, alert["max_value"], comparison or "above"):
+            alert["max_value"], alert["limit_value"] = o.value, o.limit
+        statistic = getattr(rule, "statistic", None)
+        if ratio_applies(rule.kind, comparison, statistic) and o.multiple is not None:
             alert["max_multiple"] = max(alert["max_multiple"] or 0.0, o.multiple)
 
     def _record_period(self, alert_id: str, o: Observation) -> None:
@@ -284,15 +263,14 @@ class Evaluation:
         o: Observation,
         chain: list[Observation],
         by_end: dict[datetime, Observation],
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         exceeded = [c for c in reversed(chain) if c.exceeded]
         first = exceeded[0]
-        key = f"{rule.rule_id}|{o.site_id}|{o.parameter or ''}|{first.period_start.isoformat()}"
-        alert_id = "A" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        if alert_id in self.dirty:  # opened earlier in this run (the series re-fired)
-            known = [self.dirty[alert_id]]
-        elif alert_id in self.known_ids:
-            known = self._alerts("WHERE alert_id = ?", [alert_id])
+        new_id = alert_id(rule.rule_id, o.site_id, o.parameter, first.period_start)
+        if new_id in self.dirty:  # opened earlier in this run (the series re-fired)
+            known = [self.dirty[new_id]]
+        elif new_id in self.known_ids:
+            known = self._alerts("WHERE alert_id = ?", [new_id])
         else:
             known = []
         if known:  # opened before (the cursor was reset): carry on with it if it still fires
@@ -301,7 +279,7 @@ class Evaluation:
         site = self.observer.sites[o.site_id]
         alert: dict[str, Any] = dict.fromkeys(ALERT_COLUMNS)
         alert.update(
-            alert_id=alert_id,
+            alert_id=new_id,
             rule_id=rule.rule_id,
             site_id=o.site_id,
             parameter=o.parameter,
@@ -323,26 +301,13 @@ class Evaluation:
         for c in exceeded:
             self._count_exceeded(rule, alert, c)
         alert["message"] = self._message(rule, site, alert, o)
-        self.new_alerts.add(alert_id)
-        self.dirty[alert_id] = alert
+        self.new_alerts.add(new_id)
+        self.dirty[new_id] = alert
         # Evidence: the triggering periods (with the no-data hours looked through between
         # them) and the context before the first exceedance.
-        context = [o]
-        while context[-1] is not chain[-1]:
-            before = by_end.get(context[-1].period_start)
-            if before is None:  # pragma: no cover - the chain was walked through by_end
-                break
-            context.append(before)
-        context.reverse()
-        before = by_end.get(context[0].period_start)
-        for _ in range(rule.context_periods):
-            if before is None:
-                break
-            context.insert(0, before)
-            before = by_end.get(before.period_start)
-        for c in context:
-            self._record_period(alert_id, c)
-        self.report.alerts_opened.append(alert_id)
+        for c in evidence(o, chain, by_end, rule.context_periods):
+            self._record_period(new_id, c)
+        self.report.alerts_opened.append(new_id)
         self._follow_up(rule, alert, o)
         self._save(alert)
         return alert
@@ -350,7 +315,9 @@ class Evaluation:
     def _follow_up(self, rule: Any, alert: dict[str, Any], o: Observation) -> None:
         """Silences, the case, first and repeated notifications — as of the period's end."""
         at = o.period_end
-        alert["silenced_by"] = self._silence(rule.rule_id, alert["site_id"], alert["parameter"], at)
+        alert["silenced_by"] = silenced_by(
+            self.silences, rule.rule_id, alert["site_id"], alert["parameter"], at
+        )
         if alert["silenced_by"]:
             return
         if rule.opens_case and alert["case_id"] is None:
@@ -370,15 +337,14 @@ class Evaluation:
             if opened:
                 self.report.cases_opened.append(case_id)
                 self._notify("case_opened", rule, alert, at)
-        if alert["last_notified_period"] is None:
-            self._notify("alert_firing", rule, alert, at)
-            alert["last_notified_period"] = at
-        elif (
-            rule.repeat_every_h
-            and alert["acknowledged_by"] is None
-            and at - alert["last_notified_period"] >= timedelta(hours=rule.repeat_every_h)
-        ):
-            self._notify("alert_repeat", rule, alert, at)
+        due = notification_due(
+            at,
+            alert["last_notified_period"],
+            rule.repeat_every_h,
+            acknowledged=alert["acknowledged_by"] is not None,
+        )
+        if due is not None:
+            self._notify(due, rule, alert, at)
             alert["last_notified_period"] = at
 
     def _resolve(self, rule: Any, alert: dict[str, Any], o: Observation) -> None:
@@ -409,20 +375,6 @@ class Evaluation:
         return self.cases[case_id]
 
     # ---------------------------------------------------------------------------- helpers
-    def _silence(
-        self, rule_id: str, site_id: str, parameter: str | None, at: datetime
-    ) -> str | None:
-        for sid, s_site, s_rule, s_param, starts, ends, revoked in self.silences:
-            if (
-                s_site not in (None, site_id)
-                or s_rule not in (None, rule_id)
-                or s_param not in (None, parameter)
-            ):
-                continue
-            if starts <= at < ends and (revoked is None or at < revoked):
-                return sid
-        return None
-
     def _message(self, rule: Any, site: Any, alert: dict[str, Any], o: Observation) -> str:
         what = f"{site.name_zh} {site.name_en} ({site.site_id})" + (
             f" {alert['parameter']}" if alert["parameter"] else ""
@@ -484,9 +436,7 @@ class Evaluation:
         subject = (
             f"[envmon {rule.severity}] {label} {site.name_zh} {rule.name_zh} ({alert['alert_id']})"
         )
-        self.outbox += plan_messages(
-            lambda ids: [self.emails[i] for i in ids if i and self.emails.get(i)],
-            self.notifications,
+        notice = Notice(
             event=event,
             severity=rule.severity,
             at=at,
@@ -496,4 +446,9 @@ class Evaluation:
             case_id=alert["case_id"],
             officer_id=officer,
             leader_id=self.router.leader(grid) if grid else None,
+        )
+        self.outbox += plan(
+            notice,
+            self.notifications,
+            lambda ids: [self.emails[i] for i in ids if i and self.emails.get(i)],
         )

@@ -9,6 +9,8 @@ from typing import Any
 
 import duckdb
 
+from alerts.cases import CaseError, open_at_sql, overdue_at_sql
+
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
     cur = con.execute(sql, params or [])
@@ -98,27 +100,25 @@ def cases_by_grid(
 
     Columns: grid_id, grid_name_zh, grid_name_en, level, special (special grids for key
     enterprises / drinking-water sources), opened (cases opened in the range), closed (closed in
-    the range), dismissed (dismissed in the range), overdue (still unfinished at the range's end
-    with a rectification deadline before it, or escalated before it), open_at_end (unfinished at
+    the range), dismissed (dismissed in the range), overdue (unfinished at the range's end with
+    a rectification deadline before it: alerts.cases.overdue_at_sql), open_at_end (unfinished at
     the range's end). Grids with no case at all are listed with zeros.
     """
     return _dicts(
         con,
-        """
+        f"""
         WITH c AS (
             SELECT c.*, CAST(timezone(s.timezone, c.opened_at) AS DATE) AS opened_day,
                    CAST(timezone(s.timezone, c.closed_at) AS DATE) AS closed_day,
-                   CAST(timezone(s.timezone, c.deadline) AS DATE) AS deadline_day,
-                   CAST(timezone(s.timezone, c.escalated_at) AS DATE) AS escalated_day
+                   timezone(s.timezone, CAST($end AS TIMESTAMP)) AS end_at  -- the site's midnight
             FROM cases c JOIN sites s USING (site_id)
         )
         SELECT g.grid_id, g.name_zh AS grid_name_zh, g.name_en AS grid_name_en, g.level, g.special,
                count(c.case_id) FILTER (WHERE opened_day >= $start AND opened_day < $end) AS opened,
                count(c.case_id) FILTER (WHERE c.state = 'closed' AND closed_day >= $start AND closed_day < $end) AS closed,
                count(c.case_id) FILTER (WHERE c.state = 'dismissed' AND closed_day >= $start AND closed_day < $end) AS dismissed,
-               count(c.case_id) FILTER (WHERE opened_day < $end AND (closed_day IS NULL OR closed_day >= $end)
-                                        AND (deadline_day < $end OR escalated_day < $end)) AS overdue,
-               count(c.case_id) FILTER (WHERE opened_day < $end AND (closed_day IS NULL OR closed_day >= $end)) AS open_at_end
+               count(c.case_id) FILTER (WHERE {overdue_at_sql("c.end_at")}) AS overdue,
+               count(c.case_id) FILTER (WHERE {open_at_sql("c.end_at")}) AS open_at_end
         FROM grids g LEFT JOIN c ON c.grid_id = g.grid_id
         GROUP BY ALL ORDER BY g.special DESC, g.grid_id
         """,
@@ -249,8 +249,6 @@ def case_file(con: duckdb.DuckDBPyConnection, case_id: str, context_h: float = 3
     around the exceedance (context_h hours either side), and the continuing-exceedance days."""
     cases = [c for c in list_cases(con) if c["case_id"] == case_id]
     if not cases:
-        from alerts.cases import CaseError
-
         raise CaseError(f"no case {case_id!r} (see `envmon cases list`)")
     case = cases[0]
     events = _dicts(

@@ -21,21 +21,17 @@ class Route:
     )
 
 
-def _grids(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, bool]]:
-    return {
-        g: (parent, special)
-        for g, parent, special in con.execute(
-            "SELECT grid_id, parent_id, special FROM grids"
-        ).fetchall()
-    }
-
-
 class Router:
     """Routing over one read of sites, grids and officers: an evaluation routes many alerts while
     the registry cannot change (it holds the writer lock)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.grids = _grids(con)
+        self.grids: dict[str, tuple[str | None, bool]] = {
+            g: (parent, special)
+            for g, parent, special in con.execute(
+                "SELECT grid_id, parent_id, special FROM grids"
+            ).fetchall()
+        }
         self.sites = {
             s: (g, sg)
             for s, g, sg in con.execute(
@@ -49,6 +45,8 @@ class Router:
             self.first_officer.setdefault((grid_id, role), officer_id)
 
     def officer_up_tree(self, grid_id: str, role: str) -> tuple[str | None, bool]:
+        """The first officer of `role` in the grid or, failing that, up its parents; and
+        whether an ancestor's officer it is."""
         current: str | None = grid_id
         seen: set[str] = set()
         while current is not None and current not in seen:
@@ -74,9 +72,6 @@ class Router:
         return self.officer_up_tree(grid_id, "leader")[0]
 
 
-def route_site(con: duckdb.DuckDBPyConnection, site_id: str) -> Route:
-    return Router(con).route(site_id)
-
-
 def leader_of(con: duckdb.DuckDBPyConnection, grid_id: str) -> str | None:
+    """The nearest leader up the grid tree from `grid_id`, if any."""
     return Router(con).leader(grid_id)

@@ -27,8 +27,6 @@ from core.strict import StrictModel
 from transforms.standards import water as gb3838
 
 SITE_KINDS = ("air", "water", "noise", "outlet")
-SEVERITIES = ("info", "minor", "major", "critical")
-WINDOWS = ("night", "holiday")
 
 Id = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_length=1, max_length=64)
 
@@ -83,7 +81,6 @@ STATISTICS: dict[str, StatisticSpec] = {
         site_kinds=("noise",),
     ),
 }
-PERIOD_SECONDS = {"hour": 3600, "day": 86400}
 
 
 class Duration(StrictModel):

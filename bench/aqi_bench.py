@@ -42,7 +42,7 @@ def vm_hwm_mb() -> float:
 
 
 def base_polars():
-    from transforms.standards.prsa import load_prsa
+    from bench.prsa import load_prsa
 
     return load_prsa()
 

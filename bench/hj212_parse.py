@@ -30,12 +30,20 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ingest.hj212.bulk import parse_batch, parse_records, split_records
+from ingest.hj212.bulk import parse_batch, parse_records
 from ingest.hj212.protocol import frame, try_parse
 
 pa.set_cpu_count(1)
-CAPTURE = Path("/work/shared/data/hj212_capture_2016-08-24")
+CAPTURE = Path(__file__).resolve().parents[1].parent / "shared" / "data/hj212_capture_2016-08-24"
 CODES = ("a21026", "a21002", "a34013", "a19001", "a01011", "a01012", "a01013", "a00000")
+
+
+def split_records(buffer: bytes) -> list[bytes]:
+    """CRLF-separated records (a bare LF stays inside its record, as on the wire)."""
+    records = buffer.split(b"\r\n")
+    if records and records[-1] == b"":
+        records.pop()
+    return records
 
 
 def hourly_packets(n: int, seed: int = 1) -> list[bytes]:

@@ -142,6 +142,7 @@ def run_partitioned(env: dict[str, str], day: date, workers: int) -> dict:
     pre = (
         f"import json, sys, datetime as dt; sys.path.insert(0, {str(REPO)!r})\n"
         "from bench.province_data import day_bounds\n"
+        "from bench import province_compare as c\n"
         "from transforms.derive import partitioned as p\n"
         f"s, e = day_bounds(dt.date.fromisoformat({day.isoformat()!r}))\n"
     )
@@ -153,7 +154,7 @@ def run_partitioned(env: dict[str, str], day: date, workers: int) -> dict:
         return json.loads(done.stdout.splitlines()[-1])
 
     parts_list = child(
-        f"p.snapshot_tables(None, {str(snap)!r}); print(json.dumps(p.partitions_for(None, s, e)))"
+        f"c.snapshot_tables(None, {str(snap)!r}); print(json.dumps(p.partitions_for(None, s, e)))"
     )
     regions = [p["region"] for p in parts_list]  # type: ignore[union-attr]
     started = time.perf_counter()
@@ -162,7 +163,7 @@ def run_partitioned(env: dict[str, str], day: date, workers: int) -> dict:
     mapped_s = time.perf_counter() - started
     writer = stage(env, "write_partitions", day)
     total_s = time.perf_counter() - started
-    result = child(f"print(json.dumps(p.compare_tables(None, {str(snap)!r})))")
+    result = child(f"print(json.dumps(c.compare_tables(None, {str(snap)!r})))")
     assert isinstance(result, dict)
     return {
         "regions": len(regions), "workers": workers, "mapped_s": round(mapped_s, 1),

@@ -30,7 +30,7 @@ import yaml
 from core.landing import LandingZone
 from core.schema import INTERVAL_HOUR_S, INTERVAL_MINUTE_S
 from core.settings import REPO_ROOT
-from sim.generator import _OUTLET_TYPICAL, _TYPICAL, _diurnal
+from sim.generator import OUTLET_TYPICAL, TYPICAL, diurnal
 
 TZ = "Asia/Shanghai"
 HJ212_BATCH_READINGS = 20_000  # ingest/hj212/server.py ServerConfig.batch_readings
@@ -315,7 +315,7 @@ def _shape_values(parameter: str, typical: dict[str, tuple[float, float]], site_
                   local_hour: np.ndarray, rng: np.random.Generator) -> np.ndarray:  # fmt: skip
     """values[site, t]: level x site factor x (1 + amp x diurnal) x (1 + 5 % noise), rounded."""
     level, amp = typical.get(parameter, (10.0, 0.2))
-    shape = level * (1 + amp * _diurnal(parameter, local_hour))
+    shape = level * (1 + amp * diurnal(parameter, local_hour))
     noise = 1 + rng.normal(0, 0.05, (len(site_factor), len(local_hour)))
     return np.round(site_factor[:, None] * shape[None, :] * noise, _decimals(parameter))
 
@@ -361,7 +361,7 @@ def _write_outlets(landing: LandingZone, shape: ProvinceShape, start_us: int, rn
         local_hour = hour + np.arange(60) / 60.0
         block = np.empty((60, n_out, n_par))
         for k, p in enumerate(params):
-            block[:, :, k] = _shape_values(p, _OUTLET_TYPICAL, factor, local_hour, rng).T
+            block[:, :, k] = _shape_values(p, OUTLET_TYPICAL, factor, local_hour, rng).T
         boost = episode & (episode_hour <= hour) & (hour < episode_hour + 3)
         if boost.any():
             block[:, boost[:, None].repeat(n_par, 1) & pollutant[None, :]] *= 4.0
@@ -395,7 +395,7 @@ def _write_stations(landing: LandingZone, shape: ProvinceShape, start_us: int, r
             rng.normal(0, 0.02, len(sites))
         )  # pH, temperatures, levels vary little
         vals = np.stack([
-            _shape_values(p, _TYPICAL, factor_flat if p in ("ph", "water_temp", "leq", "lmax") else factor, local_hour, rng)
+            _shape_values(p, TYPICAL, factor_flat if p in ("ph", "water_temp", "leq", "lmax") else factor, local_hour, rng)
             for p in params
         ], axis=2)  # fmt: skip  # (site, t, param)
         site_i, t_i, param_i = (

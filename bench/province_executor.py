@@ -460,7 +460,7 @@ def compare_with_unpartitioned(env: dict[str, str], day: date, snap: Path) -> di
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from bench.province_data import day_bounds\n"
         "from envmon import pipeline\n"
-        "from transforms.derive.partitioned import compare_tables, snapshot_tables\n"
+        "from bench.province_compare import compare_tables, snapshot_tables\n"
         f"s, e = day_bounds(dt.date.fromisoformat({day.isoformat()!r}))\n"
         f"rows = snapshot_tables(None, {str(snap)!r})\n"
         "t0 = time.perf_counter(); pipeline.derive_hours(s, e); pipeline.derive_days(s, e)\n"

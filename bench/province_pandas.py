@@ -47,11 +47,14 @@ import pandas as pd
 import yaml
 
 from alerts.rules import (
+    ConsistencyRule,
     FlaggedRule,
     FlatLineRule,
+    LongStopRule,
     NoDataRule,
     ThresholdRule,
     TransmissionEfficiencyRule,
+    TreatmentStoppedRule,
 )
 from bench.province_pandas_qc import (
     Registry,
@@ -68,7 +71,7 @@ from transforms.standards.emissions import AIR_O2_PCT, MG_PER_KG
 
 STD_TABLES = REPO_ROOT / "transforms" / "standards" / "tables"
 DERIVE_TABLES = REPO_ROOT / "transforms" / "derive" / "tables"
-VOCABULARY = REPO_ROOT / "warehouse" / "publish" / "vocabulary.json"
+VOCABULARY = REPO_ROOT / "publish" / "vocabulary.json"
 POLLUTANTS = ("so2", "no2", "pm10", "pm25", "co", "o3")  # the air pollutants of GB 3095 / HJ 633
 HOUR_STATISTIC = {"leq": "hour_leq", "lmax": None}  # stored hourly statistic (default hour_avg)
 HOUR_COMBINE = {"leq": "energy", "lmax": "max"}  # how a noise hour is formed (default: mean)
@@ -76,8 +79,13 @@ SOURCE_PRIORITY = ("lab", "file", "hj212", "mqtt", "sim")  # envmon's choice amo
 O3_WINDOW_H = 8  # the "8-h" of the O3 8-h moving mean
 NOISE_STANDARD = "GB3096-2008"
 WORSE_THAN_V = "劣V"
+# every rule kind envmon knows (alerts.rules); the baseline evaluates the first four and skips
+# the others (monthly transmission efficiency; the logger-consistency and stop rules, which need
+# the HJ 212 logger events the generated province does not have), so it does less than envmon
 RULE_MODELS = {"threshold": ThresholdRule, "flat_line": FlatLineRule, "no_data": NoDataRule,
-               "flagged": FlaggedRule, "transmission_efficiency": TransmissionEfficiencyRule}  # fmt: skip
+               "flagged": FlaggedRule, "transmission_efficiency": TransmissionEfficiencyRule,
+               "consistency": ConsistencyRule, "long_stop": LongStopRule,
+               "treatment_stopped": TreatmentStoppedRule}  # fmt: skip
 H = pd.Timedelta(hours=1)
 
 
@@ -980,7 +988,7 @@ def rules_stage(h: dict[str, Any], d: dict[str, Any], readings: pd.DataFrame, re
             obs = _no_data_obs(rule, cover, reg, lo, hi)
         elif isinstance(rule, FlaggedRule):
             obs = _flagged_obs(rule, readings, lo, hi)
-        else:  # transmission efficiency: a monthly table the nightly run does not compute
+        else:  # the kinds the baseline does not model (see RULE_MODELS)
             continue
         if obs.empty:
             continue

@@ -7,7 +7,7 @@ The hours of the day are derived again first, so data that arrived late is count
 from airflow.sdk import CronDataIntervalTimetable, dag
 
 from envmon import dag_defaults as d
-from envmon import dag_tasks as t
+from envmon.dag_tasks import add_tasks
 
 
 @dag(
@@ -21,8 +21,7 @@ from envmon import dag_tasks as t
     doc_md=__doc__,
 )
 def daily():
-    day = t.load() >> t.qc() >> t.aggregate_hours() >> t.aggregate_day()
-    day >> [t.availability(), t.alerts(), t.publish_day()]
+    add_tasks("daily")
 
 
 daily()

@@ -7,7 +7,7 @@ gives the same rows, alerts and cases as the run on time.
 from airflow.sdk import CronDataIntervalTimetable, dag
 
 from envmon import dag_defaults as d
-from envmon import dag_tasks as t
+from envmon.dag_tasks import add_tasks
 
 
 @dag(
@@ -21,7 +21,7 @@ from envmon import dag_tasks as t
     doc_md=__doc__,
 )
 def hourly():
-    t.load() >> t.qc() >> t.aggregate_hours() >> t.alerts() >> t.publish_realtime()
+    add_tasks("hourly")
 
 
 hourly()

@@ -7,7 +7,7 @@ batches update the landing Asset, which starts `load_landing`.
 from airflow.sdk import dag
 
 from envmon import dag_defaults as d
-from envmon import dag_tasks as t
+from envmon.dag_tasks import add_tasks
 
 
 @dag(
@@ -21,7 +21,7 @@ from envmon import dag_tasks as t
     doc_md=__doc__,
 )
 def ingest_files():
-    t.scan_inbox()
+    add_tasks("ingest_files")
 
 
 ingest_files()

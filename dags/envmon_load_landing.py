@@ -7,7 +7,7 @@ hourly DAG loads as well, for the streams (MQTT, HJ 212) that land continuously.
 from airflow.sdk import Asset, dag
 
 from envmon import dag_defaults as d
-from envmon import dag_tasks as t
+from envmon.dag_tasks import add_tasks
 
 
 @dag(
@@ -21,7 +21,7 @@ from envmon import dag_tasks as t
     doc_md=__doc__,
 )
 def load_landing():
-    t.load()
+    add_tasks("load_landing")
 
 
 load_landing()

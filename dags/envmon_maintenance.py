@@ -3,7 +3,7 @@
 from airflow.sdk import CronDataIntervalTimetable, dag
 
 from envmon import dag_defaults as d
-from envmon import dag_tasks as t
+from envmon.dag_tasks import add_tasks
 
 
 @dag(
@@ -17,7 +17,7 @@ from envmon import dag_tasks as t
     doc_md=__doc__,
 )
 def maintenance():
-    t.compact_and_checkpoint()
+    add_tasks("maintenance")
 
 
 maintenance()

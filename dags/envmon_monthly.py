@@ -4,7 +4,7 @@ the monthly rules and the public disclosure tables."""
 from airflow.sdk import CronDataIntervalTimetable, dag
 
 from envmon import dag_defaults as d
-from envmon import dag_tasks as t
+from envmon.dag_tasks import add_tasks
 
 
 @dag(
@@ -18,7 +18,7 @@ from envmon import dag_tasks as t
     doc_md=__doc__,
 )
 def monthly():
-    [t.aggregate_month(), t.transmission_efficiency()] >> t.alerts() >> t.publish_month()
+    add_tasks("monthly")
 
 
 monthly()

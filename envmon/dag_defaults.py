@@ -51,28 +51,34 @@ def default_args(*, retries: int = 3, timeout_min: int = 30) -> dict[str, Any]:
 def on_task_failure(context: dict[str, Any]) -> None:
     """A task failed for good (retries exhausted): tell the operators on the alert channels.
 
-    Writes the failure to the pipeline log first (never lost), then asks the notification
-    module to deliver it; a delivery problem is logged, never raised (the task already failed).
+    Writes the failure to the pipeline log first (never lost), then sends its notice (the same
+    `notify.notice.Notice` alerts use) straight to the channels subscribed to `pipeline_failed`;
+    a delivery problem is logged, never raised (the task already failed).
     """
     ti = context.get("ti") or context.get("task_instance")
+    failed_at = datetime.now(UTC)
     record = {
         "dag_id": getattr(ti, "dag_id", None),
         "task_id": getattr(ti, "task_id", None),
         "run_id": getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
         "error": str(context.get("exception") or ""),
-        "failed_at": datetime.now(UTC).isoformat(),
+        "failed_at": failed_at.isoformat(),
     }
     log.error("envmon task failed: %s", record)
     try:
         from core.settings import get_settings
 
-        log_dir = Path(get_settings().log_dir)
+        settings = get_settings()
+        log_dir = Path(settings.log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_dir / "pipeline_failures.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        from notify.outbox import notify_pipeline_failure
+        from notify.config import load_notification_config
+        from notify.delivery import send_now
+        from notify.notice import pipeline_failure
 
-        notify_pipeline_failure(get_settings(), record)
+        config = load_notification_config(settings.config_dir)
+        send_now(pipeline_failure(record, failed_at), config, log_dir)
     except Exception:  # the callback must not mask the task's own failure
         log.exception("could not record or notify the failure of %s", record)

@@ -1,9 +1,9 @@
-"""The Airflow tasks the DAG files put together: each one call into `envmon.pipeline` on the
-run's data interval. Defined once here so that the DAGs share them; a DAG file only chooses
-which tasks run, in what order, on what schedule.
+"""The Airflow side of the DAG table `envmon.pipeline.DAGS`: `add_tasks(dag_id)` puts a DAG's
+tasks, in their order, into the DAG being defined, so a DAG file only says when its DAG runs.
 
-Writers of the warehouse run in the single-slot pool `warehouse`; the publishing tasks only
-read it, and the inbox scan never opens it.
+Each task is one `envmon.pipeline.call` of its stage on the run's data interval. Writers of the
+warehouse run in the single-slot pool `warehouse`; the publishing tasks and the province's region
+partitions only read it, and the inbox scan never opens it.
 """
 
 from __future__ import annotations
@@ -12,97 +12,42 @@ from typing import Any
 
 from airflow.sdk import Asset, task
 
-from envmon.dag_defaults import AQI_DAILY_URI, LANDING_URI, WAREHOUSE_POOL
+from envmon.dag_defaults import WAREHOUSE_POOL
+from envmon.pipeline import DAGS, Step, call
 
 Interval = Any  # Airflow passes pendulum datetimes (tz-aware); the pipeline checks them
 
 
-@task(outlets=[Asset(LANDING_URI)])
-def scan_inbox() -> dict:
-    from envmon.pipeline import ingest_inbox
+def _operator(step: Step) -> Any:
+    """The TaskFlow task of a step: its stage called on the run's data interval."""
+    t = step.task
+    options: dict[str, Any] = {"task_id": t.task_id}
+    if t.writes:
+        options["pool"] = WAREHOUSE_POOL
+    if t.outlet is not None:
+        options["outlets"] = [Asset(t.outlet)]
+    if step.per_region:
 
-    return ingest_inbox()
+        def run_region(region: str, data_interval_start: Interval = None, data_interval_end: Interval = None) -> Any:
+            return call(t, data_interval_start, data_interval_end, region=region)
 
+        return task(**options)(run_region)
 
-@task(pool=WAREHOUSE_POOL)
-def load() -> dict:
-    from envmon.pipeline import load_and_validate
+    def run(data_interval_start: Interval = None, data_interval_end: Interval = None) -> Any:
+        return call(t, data_interval_start, data_interval_end)
 
-    return load_and_validate()
-
-
-@task(pool=WAREHOUSE_POOL)
-def qc(data_interval_start: Interval = None, data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import qc_interval
-
-    return qc_interval(data_interval_start, data_interval_end)
-
-
-@task(pool=WAREHOUSE_POOL)
-def aggregate_hours(data_interval_start: Interval = None, data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import derive_hours
-
-    return derive_hours(data_interval_start, data_interval_end)
+    return task(**options)(run)
 
 
-@task(pool=WAREHOUSE_POOL, outlets=[Asset(AQI_DAILY_URI)])
-def aggregate_day(data_interval_start: Interval = None, data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import derive_days
-
-    return derive_days(data_interval_start, data_interval_end)
-
-
-@task(pool=WAREHOUSE_POOL)
-def aggregate_month(data_interval_start: Interval = None) -> dict:
-    from envmon.pipeline import derive_month
-
-    return derive_month(data_interval_start)
-
-
-@task(pool=WAREHOUSE_POOL)
-def availability(data_interval_start: Interval = None, data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import availability as compute
-
-    return compute(data_interval_start, data_interval_end)
-
-
-@task(pool=WAREHOUSE_POOL)
-def transmission_efficiency(data_interval_start: Interval = None) -> dict:
-    from envmon.pipeline import transmission_efficiency as compute
-
-    return compute(data_interval_start)
-
-
-@task(pool=WAREHOUSE_POOL)
-def alerts(data_interval_start: Interval = None, data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import evaluate_alerts
-
-    return evaluate_alerts(data_interval_start, data_interval_end)
-
-
-@task(task_id="publish")
-def publish_realtime(data_interval_start: Interval = None, data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import publish_realtime as publish
-
-    return publish(data_interval_start, data_interval_end)
-
-
-@task(task_id="publish")
-def publish_day(data_interval_start: Interval = None, data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import publish_day as publish
-
-    return publish(data_interval_start, data_interval_end)
-
-
-@task(task_id="publish")
-def publish_month(data_interval_start: Interval = None) -> dict:
-    from envmon.pipeline import publish_month as publish
-
-    return publish(data_interval_start)
-
-
-@task(pool=WAREHOUSE_POOL)
-def compact_and_checkpoint(data_interval_end: Interval = None) -> dict:
-    from envmon.pipeline import maintain
-
-    return maintain(data_interval_end)
+def add_tasks(dag_id: str) -> None:
+    """Add the tasks of `DAGS[dag_id]` and their dependencies to the DAG being defined (call it
+    inside the @dag function); a per-region step is mapped over its upstream task's list."""
+    made: dict[str, Any] = {}
+    for step in DAGS[dag_id]:
+        operator = _operator(step)
+        if step.per_region:
+            made[step.task.task_id] = operator.expand(region=made[step.after[0]])
+            continue
+        made[step.task.task_id] = node = operator()
+        for upstream in step.after:
+            made[upstream] >> node

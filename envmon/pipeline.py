@@ -1,4 +1,5 @@
-"""The pipeline's stages: what each Airflow task calls, and what `envmon run ...` calls.
+"""The pipeline's stages and the one table of which DAG runs which of them, in what order
+(`DAGS`): the Airflow tasks call the stages through it, and so does `envmon run ...`.
 
 Every stage works on the data interval it is given (a half-open UTC range, or a local day or
 month), never on "now", so re-running a date or backfilling a month gives the same result as
@@ -10,12 +11,15 @@ Heavy imports happen inside the stages: DAG files import this module at parse ti
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
+import inspect
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from core import periods
 from core.settings import Settings, get_settings
+from envmon.dag_defaults import AQI_DAILY_URI, LANDING_URI
 
 
 def _summary(value: Any) -> Any:
@@ -101,14 +105,14 @@ def transmission_efficiency(start: datetime, settings: Settings | None = None) -
 # --------------------------------------------------------------------------- derivations
 def derive_hours(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """Hourly aggregates, O3 8-h means and the real-time AQI for the hours of [start, end)."""
-    from transforms.derive.jobs import derive_hourly
+    from transforms.derive import derive_hourly
 
     return _summary(derive_hourly(settings or get_settings(), periods.utc(start), periods.utc(end)))
 
 
 def derive_days(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """Daily aggregates, daily AQI, noise day/night, water class, emission totals per local day."""
-    from transforms.derive.jobs import derive_daily
+    from transforms.derive import derive_daily
 
     settings = settings or get_settings()
     return {d.isoformat(): _summary(derive_daily(settings, d)) for d in periods.local_days(start, end, settings.tz)}
@@ -116,7 +120,7 @@ def derive_days(start: datetime, end: datetime, settings: Settings | None = None
 
 def derive_month(start: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """Monthly statistics and indices (HJ 663), water class and emission totals of the month."""
-    from transforms.derive.jobs import derive_monthly
+    from transforms.derive import derive_monthly
 
     settings = settings or get_settings()
     month = periods.local_day(start, settings.tz).replace(day=1)
@@ -170,43 +174,148 @@ def maintain(end: datetime, settings: Settings | None = None) -> dict[str, Any]:
     return _summary(run_maintenance(settings or get_settings(), periods.utc(end)))
 
 
-# --------------------------------------------------------------------------- whole runs
+# --------------------------------------------------------------------------- province partitions
+def region_partitions(start: datetime, end: datetime, settings: Settings | None = None) -> list[str]:
+    """The region of every (region, local day) partition of [start, end): what the province DAG
+    maps its derivation over."""
+    from transforms.derive.partitioned import partitions_for
+
+    return [p["region"] for p in partitions_for(settings, start, end)]
+
+
+def derive_region(region: str, start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
+    """One region's hourly and daily rows of [start, end), written as Parquet partitions (reads
+    the warehouse read-only, so the regions run at once)."""
+    from transforms.derive.partitioned import compute_partition
+
+    return compute_partition(settings, region, start, end)
+
+
+def write_region_aggregates(start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
+    """Replace the rows of [start, end) with every region's partition (the one writer)."""
+    from transforms.derive.partitioned import write_partitions
+
+    return write_partitions(settings, start, end)
+
+
+# --------------------------------------------------------------------------- the DAGs' tasks
+@dataclass(frozen=True)
+class Task:
+    """A task of the DAGs: its id, the stage it calls, and how Airflow runs it."""
+
+    task_id: str
+    stage: Callable[..., Any]  # a stage above; `call` gives it what it names of start, end, region
+    writes: bool = True  # writes the warehouse: runs in the single-slot `warehouse` pool
+    outlet: str | None = None  # URI of the Asset the task updates
+
+
+SCAN_INBOX = Task("scan_inbox", ingest_inbox, writes=False, outlet=LANDING_URI)
+LOAD = Task("load", load_and_validate)
+QC = Task("qc", qc_interval)
+AGGREGATE_HOURS = Task("aggregate_hours", derive_hours)
+AGGREGATE_DAY = Task("aggregate_day", derive_days, outlet=AQI_DAILY_URI)
+AGGREGATE_MONTH = Task("aggregate_month", derive_month)
+AVAILABILITY = Task("availability", availability)
+TRANSMISSION_EFFICIENCY = Task("transmission_efficiency", transmission_efficiency)
+ALERTS = Task("alerts", evaluate_alerts)
+PUBLISH_REALTIME = Task("publish", publish_realtime, writes=False)
+PUBLISH_DAY = Task("publish", publish_day, writes=False)
+PUBLISH_MONTH = Task("publish", publish_month, writes=False)
+COMPACT_AND_CHECKPOINT = Task("compact_and_checkpoint", maintain)
+PARTITIONS = Task("partitions", region_partitions, writes=False)
+AGGREGATE_REGION = Task("aggregate_region", derive_region, writes=False)
+WRITE_AGGREGATES = Task("write_aggregates", write_region_aggregates, outlet=AQI_DAILY_URI)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A task's place in a DAG: the tasks it waits for."""
+
+    task: Task
+    after: tuple[str, ...] = ()  # task ids of this DAG that finish first
+    per_region: bool = False  # one task per region of the list its one upstream task returns
+    key: str | None = None  # its summary's name in `envmon run` output, where not the task id
+
+
+# The one definition of each DAG's tasks and their order: the DAG files build their tasks from
+# it (`envmon.dag_tasks.add_tasks`) and `run_stage` runs it. Steps are listed in an order that
+# honours `after`: the order `envmon run` runs them in, one at a time.
+DAGS: dict[str, tuple[Step, ...]] = {
+    "ingest_files": (Step(SCAN_INBOX),),
+    "load_landing": (Step(LOAD),),
+    "hourly": (
+        Step(LOAD),
+        Step(QC, after=("load",)),
+        Step(AGGREGATE_HOURS, after=("qc",), key="derive"),
+        Step(ALERTS, after=("aggregate_hours",)),
+        Step(PUBLISH_REALTIME, after=("alerts",)),
+    ),
+    "daily": (
+        Step(LOAD),
+        Step(QC, after=("load",)),
+        Step(AGGREGATE_HOURS, after=("qc",), key="derive_hours"),
+        Step(AGGREGATE_DAY, after=("aggregate_hours",), key="derive_days"),
+        Step(AVAILABILITY, after=("aggregate_day",)),
+        Step(ALERTS, after=("aggregate_day",)),
+        Step(PUBLISH_DAY, after=("aggregate_day",)),
+    ),
+    "province_daily": (
+        Step(LOAD),
+        Step(QC, after=("load",)),
+        Step(PARTITIONS, after=("qc",)),
+        Step(AGGREGATE_REGION, after=("partitions",), per_region=True),
+        Step(WRITE_AGGREGATES, after=("aggregate_region",)),
+        Step(AVAILABILITY, after=("write_aggregates",)),
+        Step(ALERTS, after=("write_aggregates",)),
+        Step(PUBLISH_DAY, after=("write_aggregates",)),
+    ),
+    "monthly": (
+        Step(AGGREGATE_MONTH, key="derive_month"),
+        Step(TRANSMISSION_EFFICIENCY),
+        Step(ALERTS, after=("aggregate_month", "transmission_efficiency")),
+        Step(PUBLISH_MONTH, after=("alerts",)),
+    ),
+    "maintenance": (Step(COMPACT_AND_CHECKPOINT, key="maintenance"),),
+}
+# The DAGs `envmon run` runs without Airflow (province_daily is daily, partitioned).
 STAGES = ("hourly", "daily", "monthly", "maintenance")
 
 
+def check_dags(dags: dict[str, tuple[Step, ...]]) -> None:
+    """Refuse a table whose DAG repeats a task id, waits for a task not listed before it, or maps
+    a task over anything but one upstream task."""
+    for dag_id, steps in dags.items():
+        seen: set[str] = set()
+        for step in steps:
+            task_id = step.task.task_id
+            if task_id in seen:
+                raise ValueError(f"DAG {dag_id}: task {task_id!r} twice")
+            unknown = [t for t in step.after if t not in seen]
+            if unknown:
+                raise ValueError(f"DAG {dag_id}: {task_id!r} waits for {unknown}, not listed before it")
+            if step.per_region and len(step.after) != 1:
+                raise ValueError(f"DAG {dag_id}: {task_id!r} is mapped over one upstream task, not {step.after}")
+            seen.add(task_id)
+
+
+check_dags(DAGS)
+
+
+def call(task: Task, start: datetime | None, end: datetime | None, settings: Settings | None = None,
+         region: str | None = None) -> Any:
+    """Call a task's stage with what its signature names of the interval's bounds, the settings
+    and (for a mapped task) its region: the one way both Airflow and `envmon run` call it."""
+    given = {"region": region, "start": start, "end": end, "settings": settings}
+    wanted = inspect.signature(task.stage).parameters
+    return task.stage(**{name: value for name, value in given.items() if name in wanted})
+
+
 def run_stage(stage: str, start: datetime, end: datetime, settings: Settings | None = None) -> dict[str, Any]:
-    """Run a DAG's tasks in order without Airflow (the `envmon run` command; same functions)."""
-    settings = settings or get_settings()
-    if stage == "hourly":
-        steps = [
-            ("load", lambda: load_and_validate(settings)),
-            ("qc", lambda: qc_interval(start, end, settings)),
-            ("derive", lambda: derive_hours(start, end, settings)),
-            ("alerts", lambda: evaluate_alerts(start, end, settings)),
-            ("publish", lambda: publish_realtime(start, end, settings)),
-        ]
-    elif stage == "daily":
-        steps = [
-            ("load", lambda: load_and_validate(settings)),
-            ("qc", lambda: qc_interval(start, end, settings)),
-            ("derive_hours", lambda: derive_hours(start, end, settings)),
-            ("derive_days", lambda: derive_days(start, end, settings)),
-            ("availability", lambda: availability(start, end, settings)),
-            ("alerts", lambda: evaluate_alerts(start, end, settings)),
-            ("publish", lambda: publish_day(start, end, settings)),
-        ]
-    elif stage == "monthly":
-        steps = [
-            ("derive_month", lambda: derive_month(start, settings)),
-            ("transmission_efficiency", lambda: transmission_efficiency(start, settings)),
-            ("alerts", lambda: evaluate_alerts(start, end, settings)),
-            ("publish", lambda: publish_month(start, settings)),
-        ]
-    elif stage == "maintenance":
-        steps = [("maintenance", lambda: maintain(end, settings))]
-    else:
+    """Run a DAG's tasks in the order of `DAGS` without Airflow (the `envmon run` command)."""
+    if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
-    return {name: step() for name, step in steps}
+    settings = settings or get_settings()
+    return {step.key or step.task.task_id: call(step.task, start, end, settings) for step in DAGS[stage]}
 
 
 # --------------------------------------------------------------------------- data intervals

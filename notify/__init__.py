@@ -1,1 +1,2 @@
-"""Notifications: the outbox of messages to people, and their delivery (e-mail, webhook)."""
+"""Notifications: one event type (`notice.Notice`) for alerts, cases and pipeline failures; the
+channels (`config`), the outbox (`outbox`) and delivery with retries (`delivery`)."""

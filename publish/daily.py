@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from core import periods
 from publish.vocabulary import (
     display_decimals,
     label,
@@ -250,7 +251,7 @@ def latest_day(con: duckdb.DuckDBPyConnection) -> date | None:
 def hourly_context(
     con: duckdb.DuckDBPyConnection, hour_start: datetime, tz: ZoneInfo, root: str
 ) -> dict[str, Any]:
-    local_day = hour_start.astimezone(tz).date()
+    local_day = periods.local_day(hour_start, tz)
     rows = _report_rows(
         con,
         "aqi_hourly",

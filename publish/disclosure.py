@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from alerts.cases import open_at_sql, overdue_at_sql
+from core.periods import local_midnight, next_month
 from publish.vocabulary import display_decimals, label, vocabulary
 from transforms.standards.rounding import round_half_even
 
@@ -46,12 +48,15 @@ class DisclosureTable:
 
 
 def month_bounds(month: date, tz: ZoneInfo) -> tuple[date, date, datetime, datetime]:
-    """First day, first day of the next month, and both as local midnights."""
+    """First day, first day of the next month, and both as local midnights (in `tz`)."""
     first = month.replace(day=1)
-    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    start = datetime(first.year, first.month, 1, tzinfo=tz)
-    end = datetime(nxt.year, nxt.month, 1, tzinfo=tz)
-    return first, nxt, start, end
+    nxt = next_month(first)
+    return (
+        first,
+        nxt,
+        local_midnight(first, tz).astimezone(tz),
+        local_midnight(nxt, tz).astimezone(tz),
+    )
 
 
 def _round(value: float | None, decimals: int) -> float | None:
@@ -336,15 +341,14 @@ def case_table(con: duckdb.DuckDBPyConnection, month: date, tz: ZoneInfo) -> Dis
     and those of them past their deadline (overdue)."""
     _, _, start, end = month_bounds(month, tz)
     found = con.execute(
-        """
+        f"""
         WITH counted AS (
             SELECT grid_id,
                    count(*) FILTER (WHERE opened_at >= $start AND opened_at < $end) AS opened,
                    count(*) FILTER (WHERE closed_at >= $start AND closed_at < $end) AS closed,
-                   count(*) FILTER (WHERE opened_at < $end AND (closed_at IS NULL OR closed_at >= $end)
-                                    AND deadline < $end) AS overdue,
-                   count(*) FILTER (WHERE opened_at < $end AND (closed_at IS NULL OR closed_at >= $end)) AS still_open
-            FROM cases GROUP BY grid_id
+                   count(*) FILTER (WHERE {overdue_at_sql("$end")}) AS overdue,
+                   count(*) FILTER (WHERE {open_at_sql("$end")}) AS still_open
+            FROM cases c GROUP BY grid_id
         )
         SELECT c.grid_id, g.name_zh, g.name_en, c.opened, c.closed, c.overdue, c.still_open
         FROM counted c LEFT JOIN grids g USING (grid_id)

@@ -11,10 +11,11 @@ its files atomically under `out` (default settings.site_dir; a folder, file:// o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core import periods
 from core.errors import EnvmonError
 from core.settings import Settings, get_settings
 from publish import daily as daily_mod
@@ -47,10 +48,6 @@ def _open(settings: Settings, purpose: str):
         return connect(settings, write=False, purpose=purpose)
     except FileNotFoundError as exc:
         raise PublishError(str(exc)) from exc
-
-
-def _local_text(ts: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if ts is None else ts.astimezone(tz).isoformat(timespec="seconds")
 
 
 def _level_context(editions: list[str]) -> dict[str, Any]:
@@ -103,7 +100,7 @@ def _daily_files(root: OutputRoot, con, day: date, tz: ZoneInfo) -> bool:
             {
                 "local_date": day,
                 "editions": ctx["editions"],
-                "computed_at": _local_text(ctx["computed_at"], tz),
+                "computed_at": periods.local_text(ctx["computed_at"], tz),
                 "rows": records,
             }
         ),
@@ -122,7 +119,7 @@ def _render_daily(ctx: dict[str, Any], tz: ZoneInfo) -> bytes:
         chart_data=ctx["chart"],
         calendar=ctx["calendar"],
         editions=ctx["editions"],
-        computed_at=_local_text(ctx["computed_at"], tz),
+        computed_at=periods.local_text(ctx["computed_at"], tz),
         **_level_context(ctx["editions"]),
     )
 
@@ -164,11 +161,11 @@ _HOURLY_FIELDS = (
 
 
 def _as_hour(hour_start: datetime, tz: ZoneInfo) -> datetime:
-    if hour_start.tzinfo is None:
-        hour_start = hour_start.replace(tzinfo=tz)
-    if (hour_start.minute, hour_start.second, hour_start.microsecond) != (0, 0, 0):
-        raise PublishError(f"hour_start {hour_start.isoformat()} is not the start of an hour")
-    return hour_start.astimezone(UTC)
+    """The hour asked for, in UTC; a naive `hour_start` was typed as local time."""
+    try:
+        return periods.hour_start(periods.from_local_input(hour_start, tz))
+    except ValueError:
+        raise PublishError(f"hour_start {hour_start.isoformat()} is not the start of an hour") from None
 
 
 def publish_hourly(
@@ -199,7 +196,7 @@ def publish_hourly(
             hour_local=ctx["hour_local"],
             chart_data=ctx["chart"],
             editions=ctx["editions"],
-            computed_at=_local_text(ctx["computed_at"], tz),
+            computed_at=periods.local_text(ctx["computed_at"], tz),
             **_level_context(ctx["editions"]),
         ),
     )
@@ -209,7 +206,7 @@ def publish_hourly(
             {
                 "period_start": stamp,
                 "editions": ctx["editions"],
-                "computed_at": _local_text(ctx["computed_at"], tz),
+                "computed_at": periods.local_text(ctx["computed_at"], tz),
                 "rows": records,
             }
         ),

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from core import periods
 from core.errors import EnvmonError
 from core.registry.config import Registry
 from ingest.mqtt.topics import station_topic
@@ -55,14 +56,9 @@ def beijing_messages(
     local = pd.to_datetime(df[["year", "month", "day", "hour"]]).dt.tz_localize(BEIJING)
     df["period_start"] = local
     if start is not None:
-        df = df[
-            df["period_start"]
-            >= pd.Timestamp(start if start.tzinfo else start.replace(tzinfo=BEIJING))
-        ]
+        df = df[df["period_start"] >= pd.Timestamp(periods.from_local_input(start, BEIJING))]
     if end is not None:
-        df = df[
-            df["period_start"] < pd.Timestamp(end if end.tzinfo else end.replace(tzinfo=BEIJING))
-        ]
+        df = df[df["period_start"] < pd.Timestamp(periods.from_local_input(end, BEIJING))]
     df = df.sort_values(["period_start", "site_id"], kind="stable")
     for row in df.itertuples(index=False):
         values: dict[str, object] = {}

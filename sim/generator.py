@@ -19,14 +19,14 @@ from core.schema import INTERVAL_REALTIME_S, READINGS_SCHEMA
 
 # Typical level and daily amplitude (fraction of level) per parameter, by site kind. These are
 # plausible magnitudes for a demo, not limits of any standard.
-_TYPICAL = {
+TYPICAL = {
     "so2": (8.0, 0.3), "no2": (40.0, 0.4), "pm10": (80.0, 0.3), "pm25": (50.0, 0.35),
     "co": (0.9, 0.3), "o3": (70.0, 0.8),
     "ph": (7.6, 0.02), "do": (7.5, 0.1), "codmn": (4.0, 0.1), "cod": (18.0, 0.15), "nh3n": (0.5, 0.2),
     "tp": (0.12, 0.2), "tn": (1.2, 0.1), "water_temp": (12.0, 0.1), "turbidity": (8.0, 0.2),
     "conductivity": (600.0, 0.05), "leq": (55.0, 0.12), "lmax": (72.0, 0.1),
 }
-_OUTLET_TYPICAL = {
+OUTLET_TYPICAL = {
     "so2": (22.0, 0.2), "nox": (45.0, 0.2), "dust": (6.0, 0.25), "o2": (8.0, 0.05),
     "flue_flow": (450000.0, 0.25), "flue_temp": (95.0, 0.05), "flue_velocity": (14.0, 0.2),
     "flue_pressure": (-0.3, 0.1), "flue_humidity": (9.0, 0.1),
@@ -35,7 +35,7 @@ _OUTLET_TYPICAL = {
 }
 
 
-def _diurnal(parameter: str, local_hour: np.ndarray) -> np.ndarray:
+def diurnal(parameter: str, local_hour: np.ndarray) -> np.ndarray:
     """Shape in [-1, 1]: ozone peaks mid-afternoon, traffic pollutants and noise by day."""
     if parameter == "o3":
         return np.cos((local_hour - 15.0) / 24.0 * 2 * math.pi)
@@ -69,8 +69,8 @@ def generate_day(
                 n = min(n, max_interval_points)
             offsets = np.arange(n, dtype=np.int64) * measured.interval_s
             local_hour = (offsets / 3600.0) % 24
-            level, amp = (_OUTLET_TYPICAL if is_outlet else _TYPICAL).get(measured.parameter, (10.0, 0.2))
-            values = level * (1 + amp * _diurnal(measured.parameter, local_hour))
+            level, amp = (OUTLET_TYPICAL if is_outlet else TYPICAL).get(measured.parameter, (10.0, 0.2))
+            values = level * (1 + amp * diurnal(measured.parameter, local_hour))
             values = values * (1 + rng.normal(0, 0.05, n))
             decimals = registry.parameters[measured.parameter].decimals or 0
             values = np.round(values, max(decimals, 1))

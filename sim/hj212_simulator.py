@@ -81,7 +81,7 @@ from ingest.hj212.protocol import (
     parse_time,
     try_parse,
 )
-from sim.generator import _OUTLET_TYPICAL
+from sim.generator import OUTLET_TYPICAL
 from transforms.standards.emissions import o2_corrected
 
 log = logging.getLogger(__name__)
@@ -245,12 +245,12 @@ class _Values:
         load = 1.0 + 0.25 * np.cos(
             (local_hour - 14.0) / 24.0 * 2 * math.pi
         )  # production peaks mid-afternoon
-        o2_level = _OUTLET_TYPICAL.get("o2", (8.0, 0.05))[0]
+        o2_level = OUTLET_TYPICAL.get("o2", (8.0, 0.05))[0]
         ref_o2 = outlet.reference_o2_pct
         avg = np.empty((n, k))
         limits: dict[int, tuple[float, bool]] = {}
         for j, p in enumerate(params):
-            level, amp = _OUTLET_TYPICAL.get(p, (10.0, 0.2))
+            level, amp = OUTLET_TYPICAL.get(p, (10.0, 0.2))
             limit = _limit(registry, site_id, outlet, p)
             if limit is not None:
                 value, on_o2 = limit
@@ -511,9 +511,6 @@ class SimLogger:
                 return out
             out.append(first)
             midnight = (midnight + timedelta(days=1)).replace(hour=0)
-
-    def _offline(self, i: int) -> bool:
-        return any(a <= i < b for a, b in self.outages)
 
     def _hour_rows(self, h: int) -> np.ndarray:
         """The logger's present minute-data periods that start in hour h."""

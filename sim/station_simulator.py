@@ -20,7 +20,7 @@ import numpy as np
 
 from core.registry.config import Registry
 from ingest.mqtt.topics import station_topic
-from sim.generator import _TYPICAL
+from sim.generator import TYPICAL
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class StationSimulator:
     def _value(
         self, site_id: str, kind: str, param: str, local_hour: float, episode: float
     ) -> float:
-        level, amp = _TYPICAL.get(param, (10.0, 0.2))
+        level, amp = TYPICAL.get(param, (10.0, 0.2))
         own = self._levels.get((site_id, param))
         if own is not None:  # a level that fits the site: its water class, its noise zone
             day_level, night_level = own

@@ -28,7 +28,7 @@ def load_logger_events(
     con: duckdb.DuckDBPyConnection, landing: LandingZone, quarantine_dir: Path, report: Any
 ) -> tuple[int, int]:
     """Load every logger-event batch not loaded yet; returns (events in, events inserted)."""
-    from warehouse.loader import _fail_batch, _quarantine  # the loader's, shared
+    from warehouse.loader import fail_batch, quarantine_batch  # the loader's, shared
 
     ledger = {r[0] for r in con.execute("SELECT batch_id FROM load_ledger").fetchall()}
     quarantined = {r[0] for r in con.execute("SELECT relpath FROM quarantined_batches").fetchall()}
@@ -43,7 +43,7 @@ def load_logger_events(
                 if table.column(name).null_count:
                     raise ValueError(f"{table.column(name).null_count} row(s) with no {name}")
         except (OSError, pa.ArrowException, ValueError) as exc:
-            _quarantine(
+            quarantine_batch(
                 con,
                 landing,
                 relpath,
@@ -55,7 +55,7 @@ def load_logger_events(
         try:
             inserted = _insert(con, table, bid, landing.source_kind_of(relpath), relpath)
         except duckdb.Error as exc:  # rolled back: quarantined with a reason, the others load
-            _fail_batch(con, landing, relpath, quarantine_dir, "logger-event", exc, report)
+            fail_batch(con, landing, relpath, quarantine_dir, "logger-event", exc, report)
             continue
         total_in += table.num_rows
         total_ins += inserted

@@ -188,7 +188,7 @@ def _load_readings(
             _check_rows(table)
         except (OSError, pa.ArrowException, ValueError) as exc:
             _stop_if_read_failed(landing, relpath, "readings", exc)
-            _quarantine(con, landing, relpath, quarantine_dir, f"unreadable readings batch: {exc}", report)
+            quarantine_batch(con, landing, relpath, quarantine_dir, f"unreadable readings batch: {exc}", report)
             continue
         chunk.append((relpath, table))
         rows += table.num_rows
@@ -212,7 +212,7 @@ def _load_chunk_isolating(
         return
     except duckdb.Error as exc:
         if len(chunk) == 1:
-            _fail_batch(con, landing, chunk[0][0], quarantine_dir, "readings", exc, report)
+            fail_batch(con, landing, chunk[0][0], quarantine_dir, "readings", exc, report)
             return
         if isinstance(exc, duckdb.InterruptException):
             raise
@@ -223,7 +223,7 @@ def _load_chunk_isolating(
         try:
             _load_chunk(con, [(relpath, table)], landing, report)
         except duckdb.Error as exc:
-            _fail_batch(con, landing, relpath, quarantine_dir, "readings", exc, report)
+            fail_batch(con, landing, relpath, quarantine_dir, "readings", exc, report)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -321,7 +321,7 @@ def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
         return "?"
 
 
-def _fail_batch(
+def fail_batch(
     con: duckdb.DuckDBPyConnection,
     landing: LandingZone,
     relpath: str,
@@ -348,7 +348,7 @@ def _fail_batch(
         )
     else:
         reason = f"DuckDB could not load this {what} batch ({type(exc).__name__}): {first_line}"
-    _quarantine(con, landing, relpath, quarantine_dir, reason, report)
+    quarantine_batch(con, landing, relpath, quarantine_dir, reason, report)
 
 
 def _stop_if_read_failed(landing: LandingZone, relpath: str, what: str, exc: BaseException) -> None:
@@ -529,16 +529,16 @@ def _load_dead_letters(
         try:
             rows = _load_dead_letter_batch(con, landing, relpath, now)
         except _TooBig as exc:
-            _quarantine(con, landing, relpath, quarantine_dir, str(exc), report)
+            quarantine_batch(con, landing, relpath, quarantine_dir, str(exc), report)
             continue
         except (OSError, pa.ArrowException, ValueError) as exc:
             if _is_disk_full(exc):
-                _fail_batch(con, landing, relpath, quarantine_dir, "dead-letter", exc, report)
+                fail_batch(con, landing, relpath, quarantine_dir, "dead-letter", exc, report)
             _stop_if_read_failed(landing, relpath, "dead-letter", exc)
-            _quarantine(con, landing, relpath, quarantine_dir, f"unreadable dead-letter batch: {exc}", report)
+            quarantine_batch(con, landing, relpath, quarantine_dir, f"unreadable dead-letter batch: {exc}", report)
             continue
         except duckdb.Error as exc:
-            _fail_batch(con, landing, relpath, quarantine_dir, "dead-letter", exc, report)
+            fail_batch(con, landing, relpath, quarantine_dir, "dead-letter", exc, report)
             continue
         report.dead_letter_batches += 1
         report.dead_letters += rows
@@ -603,7 +603,7 @@ def _load_dead_letter_batch(con: duckdb.DuckDBPyConnection, landing: LandingZone
     return rows
 
 
-def _quarantine(
+def quarantine_batch(
     con: duckdb.DuckDBPyConnection,
     landing: LandingZone,
     relpath: str,

@@ -2,7 +2,11 @@
 
 `migrations/NNNN_name.sql` are applied in number order inside one transaction each; their
 checksum is recorded, and a migration whose file changed after it was applied is refused.
-`views/*.sql` hold CREATE OR REPLACE VIEW statements and are re-applied on every migrate.
+`views/*.sql` hold CREATE OR REPLACE VIEW statements and are re-applied on every migrate, in
+name order: every view is defined there (a view a migration first created included).
+
+The schema they add up to is written out in `warehouse/schema.sql` (`python -m
+warehouse.schema_dump`; tests/warehouse/test_schema_dump.py fails when it is stale).
 """
 
 from __future__ import annotations
@@ -33,12 +37,12 @@ class Migration:
         return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
 
 
-def _package_dir(sub: str) -> Path:
+def package_dir(sub: str) -> Path:
     return Path(str(resources.files("warehouse") / sub))
 
 
 def discover(directory: Path | None = None) -> list[Migration]:
-    directory = directory or _package_dir("migrations")
+    directory = directory or package_dir("migrations")
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
@@ -98,7 +102,7 @@ def migrate(
 
 
 def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path | None = None) -> None:
-    views_dir = views_dir or _package_dir("views")
+    views_dir = views_dir or package_dir("views")
     for path in sorted(views_dir.glob("*.sql")):
         try:
             con.execute(path.read_text(encoding="utf-8"))

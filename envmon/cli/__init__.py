@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "envmon.cli.qc",
     "envmon.cli.aggregate",
     "envmon.cli.alerts",
+    "envmon.cli.cases",
     "envmon.cli.publish",
     "envmon.cli.export",
     "envmon.cli.pipeline",

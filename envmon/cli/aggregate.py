@@ -44,7 +44,7 @@ def hourly(
     end: Annotated[str, typer.Option("--end", help="end hour (excluded), ISO 8601 with offset")],
 ) -> None:
     """Hourly aggregates and the real-time AQI for the hours in [START, END)."""
-    from transforms.derive.jobs import derive_hourly
+    from transforms.derive import derive_hourly
 
     try:
         _show(derive_hourly(None, _iso(start, "--start"), _iso(end, "--end")))
@@ -61,7 +61,7 @@ def daily(
     ] = None,
 ) -> None:
     """Daily aggregates, daily AQI, noise levels, water classes and emission totals."""
-    from transforms.derive.jobs import derive_daily
+    from transforms.derive import derive_daily
 
     first, last = day.date(), (to or day).date()
     if last < first:
@@ -79,7 +79,7 @@ def monthly(
     ],
 ) -> None:
     """Monthly aggregates, HJ 663 statistics and rank, monthly water classes and emission totals."""
-    from transforms.derive.jobs import derive_monthly
+    from transforms.derive import derive_monthly
 
     _show(derive_monthly(None, month.date().replace(day=1)))
 
@@ -87,7 +87,7 @@ def monthly(
 @aggregate_app.command("yearly")
 def yearly(year: Annotated[int, typer.Option("--year", help="the year, YYYY")]) -> None:
     """Annual means and HJ 663 annual statistics of air stations and the city."""
-    from transforms.derive.jobs import derive_yearly
+    from transforms.derive import derive_yearly
 
     _show(derive_yearly(None, year))
 

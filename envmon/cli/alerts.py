@@ -1,26 +1,23 @@
-"""Alert and case commands: `envmon alerts list|ack|silence|maintenance|unsilence|evaluate|
-escalate|send|outbox` and `envmon cases list|show|assign|move|note|export`."""
+"""Alert commands: `envmon alerts list|ack|silence|maintenance|unsilence|evaluate|escalate|send|
+outbox` (the case commands are in envmon.cli.cases)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.periods import from_local_input
 from core.settings import get_settings
+from notify.outbox import list_messages, requeue_failed
 from warehouse.db import connect, transaction
 
 console = Console()
 alerts_app = typer.Typer(
     help="Exceedance and data alerts: list, acknowledge, silence, evaluate rules.",
-    no_args_is_help=True,
-)
-cases_app = typer.Typer(
-    help="Inspection cases: list, show, assign, move through the workflow, note, export.",
     no_args_is_help=True,
 )
 
@@ -35,18 +32,12 @@ TIME_FORMATS = [
 ]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """A time given without an offset is local time of the configured zone."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=get_settings().tz)).astimezone(UTC)
-
-
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _fmt(value: object) -> str:
+def fmt(value: object) -> str:
+    """A value as a table cell: times in the configured zone to the minute, others as text."""
     from alerts.queries import as_text
 
     if isinstance(value, datetime):
@@ -109,10 +100,10 @@ def alerts_list(
             r["rule_id"],
             r["site_id"],
             r["parameter"] or "",
-            _fmt(r["first_period"]),
-            _fmt(r["last_period"]),
-            _fmt(r["max_value"]),
-            _fmt(r["limit_value"]),
+            fmt(r["first_period"]),
+            fmt(r["last_period"]),
+            fmt(r["max_value"]),
+            fmt(r["limit_value"]),
             f"{r['max_multiple']:.2f}" if r["max_multiple"] else "",
             r["case_id"] or "",
             r["acknowledged_by"] or r["silenced_by"] or "",
@@ -149,7 +140,7 @@ def alerts_ack(alert_id: str, by: By) -> None:
     from alerts.staff import acknowledge
 
     with connect(purpose="envmon alerts ack") as con, transaction(con):
-        acknowledge(con, alert_id, by=by, at=_now())
+        acknowledge(con, alert_id, by=by, at=now())
     console.print(f"{alert_id} acknowledged by {by}")
 
 
@@ -166,7 +157,7 @@ def _silence(
     from alerts.jobs import load_ruleset
     from alerts.staff import add_silence
 
-    now = _now()
+    at, tz = now(), get_settings().tz
     with connect(purpose=f"envmon alerts {kind}") as con, transaction(con):
         known = set(load_ruleset(None, con).by_id)
         sid = add_silence(
@@ -175,15 +166,15 @@ def _silence(
             site_id=site,
             rule_id=rule,
             parameter=parameter,
-            starts_at=_aware(start) or now,
-            ends_at=_aware(until),
+            starts_at=from_local_input(start, tz) if start is not None else at,
+            ends_at=from_local_input(until, tz),
             reason=reason,
             by=by,
-            at=now,  # type: ignore[arg-type]
+            at=at,
             known_rules=known,
         )
     console.print(
-        f"{sid}: {kind} {site or '(every site)'} {rule or '(every rule)'} {parameter or ''} until {_fmt(_aware(until))}"
+        f"{sid}: {kind} {site or '(every site)'} {rule or '(every rule)'} {parameter or ''} until {fmt(from_local_input(until, tz))}"
     )
 
 
@@ -233,7 +224,7 @@ def alerts_unsilence(silence_id: str, by: By) -> None:
     from alerts.staff import revoke_silence
 
     with connect(purpose="envmon alerts unsilence") as con, transaction(con):
-        revoke_silence(con, silence_id, by=by, at=_now())
+        revoke_silence(con, silence_id, by=by, at=now())
     console.print(f"{silence_id} revoked by {by}")
 
 
@@ -245,7 +236,8 @@ def alerts_evaluate(
     """Evaluate every rule over the periods ending in [FROM, TO) (idempotent)."""
     from alerts.jobs import evaluate_rules
 
-    r = evaluate_rules(None, _aware(start), _aware(end))
+    tz = get_settings().tz
+    r = evaluate_rules(None, from_local_input(start, tz), from_local_input(end, tz))
     console.print(
         f"{r.rules_evaluated} rules, {r.periods_evaluated} periods: {len(r.alerts_opened)} alerts opened, "
         f"{len(r.alerts_resolved)} resolved, {len(r.cases_opened)} cases opened, "
@@ -260,7 +252,7 @@ def alerts_escalate(
     """Escalate overdue cases to the grid leader; recount continuing-exceedance days."""
     from alerts.jobs import escalate_overdue
 
-    r = escalate_overdue(None, _aware(at) or _now())
+    r = escalate_overdue(None, from_local_input(at, get_settings().tz) if at is not None else now())
     for case_id, leader in r.escalated:
         console.print(f"{case_id} escalated to {leader or '(no leader)'}")
     for case_id, days in r.continuing_days.items():
@@ -293,206 +285,18 @@ def alerts_outbox(
     """The notification outbox."""
     if retry_failed:
         with connect(purpose="envmon alerts outbox") as con, transaction(con):
-            n = con.execute(
-                "UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = ? "
-                "WHERE status = 'failed'",
-                [_now()],
-            ).fetchall()
-        console.print(f"{n[0][0] if n else 0} failed message(s) queued again")
+            n = requeue_failed(con, now())
+        console.print(f"{n} failed message(s) queued again")
         return
     with connect(write=False, purpose="envmon alerts outbox") as con:
-        rows = con.execute(
-            "SELECT notification_id, event, channel_id, recipient, status, attempts, last_error FROM notifications "
-            "WHERE ? IS NULL OR status = ? ORDER BY queued_for DESC, notification_id LIMIT 500",
-            [status, status],
-        ).fetchall()
+        rows = list_messages(con, status)
     table = Table(title=f"{len(rows)} message(s)")
     for col in ("id", "event", "channel", "recipient", "status", "attempts", "last error"):
         table.add_column(col)
     for r in rows:
-        table.add_row(*(_fmt(v) for v in r))
+        table.add_row(*(fmt(v) for v in r))
     console.print(table)
-
-
-# ---------------------------------------------------------------------------- cases
-@cases_app.command("list")
-def cases_list(
-    state: Annotated[str | None, typer.Option("--state")] = None,
-    grid: Annotated[str | None, typer.Option("--grid")] = None,
-    officer: Annotated[str | None, typer.Option("--officer")] = None,
-) -> None:
-    """Cases, newest first."""
-    from alerts.queries import list_cases
-
-    with connect(write=False, purpose="envmon cases list") as con:
-        rows = list_cases(con, state=state, grid_id=grid, officer_id=officer)
-    table = Table(title=f"{len(rows)} case(s)")
-    for col in (
-        "case",
-        "state",
-        "site",
-        "family",
-        "grid",
-        "officer",
-        "opened",
-        "deadline",
-        "alerts",
-        "h exceeded",
-        "max ×",
-    ):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["case_id"],
-            r["state"],
-            f"{r['site_id']} {r['site_name_zh']}",
-            r["rule_family"],
-            f"{r['grid_id']} {r['grid_name_zh'] or ''}",
-            r["officer_id"] or "",
-            _fmt(r["opened_at"]),
-            _fmt(r["deadline"]),
-            str(r["alerts"]),
-            _fmt(r["hours_exceeded"]),
-            f"{r['max_multiple']:.2f}" if r["max_multiple"] else "",
-        )
-    console.print(table)
-
-
-@cases_app.command("show")
-def cases_show(case_id: str) -> None:
-    """One case: details, events, alerts, evidence and the readings around the exceedance."""
-    from alerts.queries import case_file
-
-    with connect(write=False, purpose="envmon cases show") as con:
-        f = case_file(con, case_id)
-    c = f["case"]
-    console.print(f"[bold]{c['case_id']}[/bold] {c['title']}")
-    for key in (
-        "state",
-        "site_id",
-        "rule_family",
-        "parameter",
-        "severity",
-        "grid_id",
-        "officer_id",
-        "routed_by",
-        "opened_at",
-        "deadline",
-        "rectification_ordered_at",
-        "closed_at",
-        "dismissed_reason",
-        "escalated_to",
-        "periods_exceeded",
-        "hours_exceeded",
-        "max_multiple",
-        "continuing_days",
-    ):
-        console.print(f"  {key}: {_fmt(c[key])}")
-    for name, cols in (
-        ("events", ("seq", "event_at", "actor", "action", "from_state", "to_state", "note")),
-        (
-            "alerts",
-            (
-                "alert_id",
-                "rule_id",
-                "parameter",
-                "state",
-                "first_period",
-                "last_period",
-                "max_value",
-                "limit_value",
-                "unit",
-                "max_multiple",
-            ),
-        ),
-        (
-            "evidence",
-            (
-                "parameter",
-                "period_start",
-                "value",
-                "limit_value",
-                "unit",
-                "multiple",
-                "exceeded",
-                "detail",
-            ),
-        ),
-        (
-            "readings",
-            ("parameter", "period_start", "interval_s", "source_kind", "value", "unit", "flag"),
-        ),
-        ("continuing_days", ("local_date", "periods_exceeded", "hours_exceeded", "max_multiple")),
-    ):
-        table = Table(title=name)
-        for col in cols:
-            table.add_column(col)
-        for row in f[name]:
-            table.add_row(*(_fmt(row[col]) for col in cols))
-        console.print(table)
-
-
-@cases_app.command("assign")
-def cases_assign(
-    case_id: str,
-    to: Annotated[str, typer.Option("--to", help="officer id")],
-    by: By,
-    note: Note = None,
-) -> None:
-    """Assign a case to an officer (open → assigned)."""
-    from alerts.cases import assign
-
-    with connect(purpose="envmon cases assign") as con, transaction(con):
-        seq = assign(con, case_id, to, by=by, at=_now(), note=note)
-    console.print(f"{case_id}: assigned to {to} (event {seq})")
-
-
-@cases_app.command("move")
-def cases_move(
-    case_id: str,
-    to: Annotated[str, typer.Option("--to", help="the new state")],
-    by: By,
-    note: Note = None,
-    deadline: Annotated[
-        datetime | None,
-        typer.Option(
-            "--deadline", formats=TIME_FORMATS, help="rectification deadline (local time)"
-        ),
-    ] = None,
-) -> None:
-    """Move a case along the workflow: open → assigned → under_inspection → rectification_ordered
-    (--deadline) → verified → closed, or dismissed (--note with the reason)."""
-    from alerts.cases import move
-
-    with connect(purpose="envmon cases move") as con, transaction(con):
-        seq = move(con, case_id, to, by=by, at=_now(), note=note, deadline=_aware(deadline))
-    console.print(f"{case_id}: now {to} (event {seq})")
-
-
-@cases_app.command("note")
-def cases_note(case_id: str, by: By, note: Annotated[str, typer.Option("--note")]) -> None:
-    """Add a note to a case's record."""
-    from alerts.cases import add_note
-
-    with connect(purpose="envmon cases note") as con, transaction(con):
-        seq = add_note(con, case_id, note, by=by, at=_now())
-    console.print(f"{case_id}: note added (event {seq})")
-
-
-@cases_app.command("export")
-def cases_export(
-    out: Annotated[Path, typer.Option("--out", help="a .xlsx or .csv file")],
-    state: Annotated[str | None, typer.Option("--state")] = None,
-    grid: Annotated[str | None, typer.Option("--grid")] = None,
-) -> None:
-    """Export cases to XLSX (cases and events sheets) or CSV."""
-    from alerts.staff import export_cases
-
-    with connect(write=False, purpose="envmon cases export") as con:
-        n = export_cases(con, out, state=state, grid_id=grid)
-    console.print(f"{n} case(s) written to {out}")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(alerts_app, name="alerts")
-    app.add_typer(cases_app, name="cases")

@@ -1,12 +1,12 @@
-"""`envmon calc …`: staff calculators for the environmental standards (CSV in, CSV out)."""
+"""`envmon calc …`: staff calculators for the environmental standards (CSV in, CSV out).
+
+The calculators (polars) are imported when a command runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-
-from transforms.standards import calculators
 
 calc = typer.Typer(
     help="Standards calculators: AQI, water class, noise levels, emissions (CSV in, CSV out, UTF-8).",
@@ -33,6 +33,8 @@ def aqi_daily_cmd(
     edition: str | None = typer.Option(None, "--edition", help=EDITION_HELP),
 ) -> None:
     """Daily AQI report (HJ 633) per site and local day."""
+    from transforms.standards import calculators
+
     _emit(calculators.aqi_daily_csv(infile, edition), out)
 
 
@@ -43,6 +45,8 @@ def aqi_hourly_cmd(
     edition: str | None = typer.Option(None, "--edition", help=EDITION_HELP),
 ) -> None:
     """Real-time (hourly) AQI report (HJ 633) per site and hour."""
+    from transforms.standards import calculators
+
     _emit(calculators.aqi_hourly_csv(infile, edition), out)
 
 
@@ -55,6 +59,8 @@ def water_class_cmd(
     out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
 ) -> None:
     """Surface-water class (GB 3838-2002, single factor) per row."""
+    from transforms.standards import calculators
+
     _emit(calculators.water_class_csv(infile), out)
 
 
@@ -64,6 +70,8 @@ def noise_cmd(
     out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
 ) -> None:
     """Day/night equivalent levels and zone compliance (GB 3096-2008) per site and date."""
+    from transforms.standards import calculators
+
     _emit(calculators.noise_csv(infile), out)
 
 
@@ -78,6 +86,8 @@ def emissions_cmd(
 ) -> None:
     """Hourly outlet values (HJ 75-2017): mean, O2-corrected mean (capped), load as the sum of
     slice loads, minutes of coverage, validity and reason, per outlet, pollutant and hour."""
+    from transforms.standards import calculators
+
     _emit(calculators.emissions_csv(infile), out)
 
 

@@ -1,18 +1,19 @@
-"""Core commands: init, registry load, load, status."""
+"""Core commands: init, registry load, load, status.
+
+The warehouse jobs (DuckDB, pyarrow) are imported inside the commands: `envmon --help` and the
+other commands start without them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from core.errors import EnvmonError
 from core.settings import get_settings
-from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job, status_job
 
 console = Console()
 registry_app = typer.Typer(help="The registry of sites, enterprises, outlets and grids.", no_args_is_help=True)
@@ -20,6 +21,8 @@ registry_app = typer.Typer(help="The registry of sites, enterprises, outlets and
 
 def init() -> None:
     """Create the state folders and the warehouse; apply pending migrations."""
+    from warehouse.jobs import init_warehouse
+
     applied = init_warehouse()
     console.print(f"warehouse ready; migrations applied: {', '.join(applied) or 'none pending'}")
 
@@ -27,6 +30,8 @@ def init() -> None:
 @registry_app.command("load")
 def registry_load() -> None:
     """Validate config/registry/*.yaml and load it into the warehouse (no-op when unchanged)."""
+    from warehouse.jobs import load_registry_job
+
     registry, result = load_registry_job()
     if not result.changed:
         console.print(f"registry unchanged ({len(registry.site_ids)} sites, config {result.config_hash[:12]})")
@@ -99,6 +104,10 @@ def load() -> None:
     moved to quarantine with a reason file and the others load. Landing `.tmp-*` files a crash
     left are removed once older than `landing_tmp_max_age_s`.
     """
+    import duckdb
+
+    from warehouse.jobs import load_landing_job
+
     settings = get_settings()
     try:
         report = load_landing_job(settings)
@@ -143,10 +152,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def status(
-    at: Annotated[datetime | None, typer.Option(help="evaluate as of this time (ISO 8601); default now")] = None,
+    at: Annotated[datetime | None, typer.Option(
+        help="evaluate as of this time (ISO 8601; without an offset: local time); default now")] = None,
 ) -> None:
     """Per site: last reading, readings today, gaps over the last 24 hours; dead letters waiting."""
-    report = status_job(at=at)
+    from core.periods import from_local_input
+    from core.settings import get_settings
+    from warehouse.jobs import status_job
+
+    report = status_job(at=None if at is None else from_local_input(at, get_settings().tz))
     table = Table(title=f"envmon status at {report.at:%Y-%m-%d %H:%M} UTC")
     for col in ("site", "kind", "名称", "last period (UTC)", "today", "missing 24h"):
         table.add_column(col)

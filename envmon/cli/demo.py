@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from envmon.demo import run_demo
-
 
 def demo(
     home: Annotated[str | None, typer.Option(help="state folder for the demo (default: ENVMON_HOME or ./var)")] = None,
     days: Annotated[int, typer.Option(min=1, max=31, help="days of data to generate")] = 1,
 ) -> None:
     """Run the demo pipeline: warehouse, registry, simulated data, load, summary."""
+    from envmon.demo import run_demo
+
     run_demo(home=home, days=days)
 
 

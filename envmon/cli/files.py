@@ -1,4 +1,7 @@
-"""File ingestion commands: `envmon ingest files PATH...` and `envmon ingest inbox`."""
+"""File ingestion commands: `envmon ingest files PATH...` and `envmon ingest inbox`.
+
+The ingestion functions are imported inside the commands; DEFAULT_SETTLE_S, a default that
+--help shows, is the one import at start."""
 
 from __future__ import annotations
 
@@ -6,15 +9,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.settings import get_settings
-from ingest.files.inbox import DEFAULT_SETTLE_S, scan_inbox
-from ingest.files.ingest import FileReport, expand, ingest_paths
+from ingest.files.inbox import DEFAULT_SETTLE_S
+
+if TYPE_CHECKING:
+    from ingest.files.ingest import FileReport
 
 console = Console()
 ingest_app = typer.Typer(help="Take in data: station exports, lab results, backfills.", no_args_is_help=True)
@@ -73,6 +78,8 @@ def files(
     profile: Annotated[str | None, typer.Option(help="format profile (config/formats/NAME.yaml); default: detect")] = None,
 ) -> None:
     """Ingest files into the landing zone (a file already ingested is a no-op)."""
+    from ingest.files.ingest import expand, ingest_paths
+
     started = perf_counter()
     with _progress(len(expand(paths))) as on_file:
         report = ingest_paths(paths, profile=profile, on_file=on_file)
@@ -96,6 +103,8 @@ def inbox(
     Limits (settings): file_max_bytes, file_max_decompressed_bytes, file_max_gzip_ratio,
     file_max_rows, file_max_line_bytes.
     """
+    from ingest.files.inbox import scan_inbox
+
     settings = get_settings()
     started = perf_counter()
     report = scan_inbox(settings, settle_s=settle, on_file=_print_file)

@@ -60,7 +60,8 @@ def serve(
     import logging
 
     from core.settings import get_settings
-    from ingest.hj212.server import ServerConfig, run_server
+    from ingest.hj212.server import ServerConfig
+    from ingest.hj212.service import run_server
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

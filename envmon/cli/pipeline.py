@@ -27,7 +27,7 @@ Month = Annotated[datetime | None, typer.Option("--month", formats=["%Y-%m"], he
 
 def _intervals(stage: str, hour: datetime | None, day: datetime | None, month: datetime | None,
                to: datetime | None) -> list[tuple[datetime, datetime]]:
-    from envmon.pipeline import day_interval, hour_interval, month_interval
+    from envmon.pipeline import STAGES, day_interval, hour_interval, month_interval
 
     settings = get_settings()
     if stage == "hourly":
@@ -53,14 +53,16 @@ def _intervals(stage: str, hour: datetime | None, day: datetime | None, month: d
             out.append(month_interval(settings, m))
             m = (m + timedelta(days=32)).replace(day=1)
         return out
-    raise EnvmonError(f"unknown stage {stage!r}; valid: hourly, daily, monthly, maintenance")
+    raise EnvmonError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(run_app, name="run")
     app.add_typer(dags_app, name="dags")
 
-    for stage in ("hourly", "daily", "monthly", "maintenance"):
+    from envmon.pipeline import STAGES
+
+    for stage in STAGES:
         def command(hour: Hour = None, day: Day = None, month: Month = None, to: To = None,
                     _stage: str = stage) -> None:
             from envmon.pipeline import run_stage

@@ -1,5 +1,6 @@
 """QC and review commands: `envmon qc run|validate|availability|efficiency` and
-`envmon review flag|unflag|revert|list|audit|auto-audit`."""
+`envmon review flag|unflag|revert|list|audit|auto-audit`. The QC modules and the warehouse
+(DuckDB) are imported inside the commands."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from core.settings import get_settings
-from warehouse.db import connect
 
 console = Console()
 qc_app = typer.Typer(help="Data validation and QC of readings.", no_args_is_help=True)
@@ -72,6 +72,7 @@ def qc_efficiency(
 
 def _review(action: str, site: str, parameter: str | None, start: datetime, end: datetime, reason: str, by: str) -> None:
     from transforms.qc.review import record_review
+    from warehouse.db import connect
 
     tz = get_settings().tz
     start, end = (d if d.tzinfo else d.replace(tzinfo=tz) for d in (start, end))
@@ -104,6 +105,7 @@ def review_revert(review_id: Annotated[str, typer.Option("--review-id")], by: By
                   reason: Annotated[str, typer.Option("--reason")] = "reverted") -> None:
     """Cancel a flag or unflag event (the revert is recorded too)."""
     from transforms.qc.review import revert_review
+    from warehouse.db import connect
 
     with connect(purpose="envmon review revert") as con:
         event = revert_review(con, review_id, reason, by)
@@ -114,6 +116,7 @@ def review_revert(review_id: Annotated[str, typer.Option("--review-id")], by: By
 def review_list(site: Annotated[str | None, typer.Option("--site")] = None) -> None:
     """Every review event, oldest first, with whether it is still in force."""
     from transforms.qc.review import list_reviews
+    from warehouse.db import connect
 
     with connect(write=False, purpose="envmon review list") as con:
         events = list_reviews(con, site)
@@ -132,6 +135,7 @@ def review_audit(site: Site, day: Annotated[datetime, typer.Option("--date", for
                  note: Annotated[str | None, typer.Option("--note")] = None) -> None:
     """Mark a site's local day as reviewed: its data become audited."""
     from transforms.qc.status import audit_day
+    from warehouse.db import connect
 
     with connect(purpose="envmon review audit") as con:
         audit_day(con, site, day.date(), by, note)

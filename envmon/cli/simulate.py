@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.registry.config import load_registry
 from core.settings import Settings, get_settings
-from sim.publisher import AccountPublisher, Publisher, publish_paced
-from sim.station_simulator import SimOptions, StationSimulator
+
+if TYPE_CHECKING:
+    from sim.publisher import AccountPublisher, Publisher
 
 simulate_app = typer.Typer(
     help="Simulators that act like real stations and loggers.", no_args_is_help=True
@@ -61,6 +62,9 @@ def stations(
     registry = load_registry(settings.config_dir)
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
+    from sim.publisher import publish_paced
+    from sim.station_simulator import SimOptions, StationSimulator
+
     if replay_beijing is not None:
         from sim.beijing_replay import beijing_messages
 
@@ -113,6 +117,7 @@ def station_publisher(
     """Each station publishes with its own account (`envmon mqtt broker-config`), unless a user
     name is given; without either, anonymously (a broker that allows it)."""
     from ingest.mqtt.accounts import credentials_path, load_accounts
+    from sim.publisher import AccountPublisher, Publisher
 
     path = credentials_path(settings.home)
     if username is None and path.exists():

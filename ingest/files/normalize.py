@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 
 import polars as pl
 import pyarrow as pa
@@ -21,6 +20,7 @@ from core.registry.config import Registry
 from ingest.files.profiles import Profile
 from ingest.files.readers import LINE, FileRejected, RawTable
 from ingest.files.units import unit_aliases
+from ingest.site_units import convert_values, unit_factor
 
 FLAG_BELOW_DETECTION = "BDL"
 
@@ -99,26 +99,22 @@ def _period_start(profile: Profile) -> tuple[pl.Expr, pl.Expr]:
     return stamp, text
 
 
-def _exact_ratio(registry: Registry, unit_from: str, unit_to: str) -> tuple[int, int]:
-    """The conversion factor as num/den, so 700 ug/m3 becomes exactly 0.7 mg/m3, not 0.7000000000000001."""
-    ratio = Fraction(registry.conversion_factor(unit_from, unit_to)).limit_denominator(10**9)
-    return ratio.numerator, ratio.denominator
-
-
 def _conversions(combos: pl.DataFrame, registry: Registry) -> pl.DataFrame:
-    """Per distinct (site, parameter, unit as written): target unit and factor, or a reason."""
+    """Per distinct (site, parameter, unit as written): the site's unit and the factor to it
+    (null when already in it; ingest/site_units.py), or a reason."""
     rows = []
     for site_id, parameter, written in combos.iter_rows():
         target = registry.site_unit(site_id, parameter)
         unit_from = written or target
-        if registry.convertible(unit_from, target):
-            num, den = _exact_ratio(registry, unit_from, target)
-            rows.append((site_id, parameter, written, target, num, den, None))
-        else:
-            rows.append((site_id, parameter, written, None, None, None,
+        factor = unit_factor(registry, unit_from, target)
+        if factor is None:
+            rows.append((site_id, parameter, written, None, None,
                          f"unit {unit_from!r} cannot be converted to {target!r} ({parameter})"))
+        else:
+            rows.append((site_id, parameter, written, target,
+                         None if unit_from == target else factor, None))
     schema = {SITE: pl.String, PARAM: pl.String, UNIT_FROM: pl.String, "_unit": pl.String,
-              "_num": pl.Int64, "_den": pl.Int64, "_unit_reason": pl.String}
+              "_factor": pl.Float64, "_unit_reason": pl.String}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -256,13 +252,14 @@ def _duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
 
 
 def _readings(good: pl.DataFrame, profile: Profile, origin: str, received_at: datetime) -> pa.Table:
+    good = good.with_columns(convert_values(good[VALUE], good["_factor"]).alias(VALUE))
     return good.select(
         pl.col(SITE).alias("site_id"),
         pl.col(PARAM).alias("parameter"),
         pl.col(PS).alias("period_start"),
         pl.lit(profile.interval_s, pl.Int32).alias("interval_s"),
         pl.lit(profile.source_kind).alias("source_kind"),
-        (pl.col(VALUE) * pl.col("_num") / pl.col("_den")).alias("value"),
+        pl.col(VALUE).alias("value"),
         pl.col("_unit").alias("unit"),
         pl.col(FLAG).alias("flag"),
         pl.lit(received_at).dt.replace_time_zone("UTC").dt.cast_time_unit("us").alias("received_at"),

@@ -2,10 +2,10 @@
 
 Per-packet API: parse_packet / try_parse / serialize (protocol), replies and commands
 (builders), split-packet joining (Reassembler), code mapping (codes), readings (readings).
-Batch API: ingest.hj212.bulk.parse_records / parse_file.
+Batch API (the fast parser): ingest.hj212.bulk.parse_records / parse_batch.
 """
 
-from ingest.hj212.crc import crc16, crc16_hex, crc16_many
+from ingest.hj212.crc import crc16, crc16_hex
 from ingest.hj212.packet import CpField, Packet, PacketError, ParseResult
 from ingest.hj212.protocol import (
     DEFAULT_TZ,
@@ -20,6 +20,6 @@ from ingest.hj212.reassembly import Evicted, Reassembler
 
 __all__ = [
     "DEFAULT_TZ", "CpField", "Evicted", "Packet", "PacketError", "ParseResult", "Reassembler",
-    "StreamFramer", "crc16", "crc16_hex", "crc16_many", "frame", "parse_packet", "parse_time",
+    "StreamFramer", "crc16", "crc16_hex", "frame", "parse_packet", "parse_time",
     "serialize", "try_parse",
 ]  # fmt: skip

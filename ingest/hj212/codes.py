@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from core.contract import reading_flags
-
 _HERE = Path(__file__).parent
 # 2005 flue-gas parameter codes: their presence marks a packet as flue gas when ST is missing.
-_FLUE_MARKERS = frozenset({"B02", "S01", "S02", "S03", "S04", "S05", "S07", "S08"})
+FLUE_MARKERS = frozenset({"B02", "S01", "S02", "S03", "S04", "S05", "S07", "S08"})
 
 
 @dataclass(frozen=True)
@@ -76,17 +74,6 @@ def field_kinds() -> dict[str, str]:
     return {r["suffix"]: r["kind"] for r in _rows("fields.csv")}
 
 
-@cache
-def data_flags() -> dict[str, tuple[str, bool]]:
-    """Data flag -> (meaning, usable in statistics): the one vocabulary of core.contract
-    (HJ 212-2017 Table 8 and envmon's own markers)."""
-    return reading_flags()
-
-
-def parameter_ids() -> frozenset[str]:
-    return frozenset(i.parameter for rows in code_table().values() for i in rows)
-
-
 def map_code(code: str, st: str | None = None, packet_codes: Iterable[str] = ()) -> CodeMapping:
     """Map a pollutant code as sent to its envmon parameter, given the packet's ST.
 
@@ -96,7 +83,7 @@ def map_code(code: str, st: str | None = None, packet_codes: Iterable[str] = ())
     rows = code_table().get(code)
     if not rows:
         return CodeMapping(code, None, f"unknown pollutant code {code!r}")
-    flue = st == "31" or (st in (None, "") and not _FLUE_MARKERS.isdisjoint(packet_codes))
+    flue = st == "31" or (st in (None, "") and not FLUE_MARKERS.isdisjoint(packet_codes))
     specific = [r for r in rows if r.st_scope and st is not None and st in r.st_scope]
     if not specific and flue:
         specific = [r for r in rows if "flue" in r.st_scope]

@@ -1,4 +1,4 @@
-"""Upstream commands to a connected data logger, and matching its answers to them.
+"""Commands to connected data loggers, and matching their answers to them.
 
 A platform request (HJ 212-2017 section 6, Appendix C) runs: platform sends the request with
 Flag A=1 -> logger answers 9011 (QnRtn, Table 7) -> for an accepted request the logger does
@@ -6,20 +6,35 @@ the work (uploads data packets carrying the request's QN, e.g. 1011 SystemTime o
 history) -> logger answers 9012 (ExeRtn, Table 6). All answers echo the request's QN, which is
 how `CommandChannel` matches them. A request not answered with 9011 within `timeout_s` is sent
 again, up to `retries` times (Table 1 default: 10 s, 3 retries).
+
+`LoggerCommands` is what the TCP server asks of its loggers, one command at a time per logger:
+the operators' and jobs' clock and history requests (`set_clock`, `read_clock`,
+`request_history` of a connected MN), reading each logger's clock on login and setting it when
+it drifts (`sync_clocks`), and the back-fill of gaps in what a logger sent (backfill.py: once
+its data are durable, a jump over missing periods is asked for again, and journalled).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ingest.hj212 import builders
+from ingest.hj212.backfill import Gap, Journal, OpenRequest, ReceivedState
 from ingest.hj212.packet import Packet
 from ingest.hj212.protocol import DEFAULT_TZ, parse_time
 
-HISTORY_CNS = (builders.CN_MINUTE, builders.CN_HOUR, builders.CN_DAY)
+if TYPE_CHECKING:
+    from ingest.hj212.connections import Connection
+    from ingest.hj212.server import Hj212Server
+
+log = logging.getLogger("envmon.hj212")
+
 DATA_CNS = frozenset({builders.CN_REALTIME, builders.CN_MINUTE, builders.CN_HOUR, builders.CN_DAY})
 DEFAULT_TIMEOUT_S = 10.0  # HJ 212-2017 Table 1 default for wireless links
 DEFAULT_RETRIES = 3
@@ -279,3 +294,155 @@ async def set_minute_interval(
         tz=tz,
     )
     return await channel.request(raw, cn=CN_SET_MINUTE_INTERVAL, qn=qn, mn=to.mn)
+
+
+# --- what the server asks of its loggers --------------------------------------------------------
+
+
+class LoggerCommands:
+    """The TCP server's commands to its connected loggers: operators' requests, clock sync on
+    login, and the back-fill of gaps seen in what is durable."""
+
+    def __init__(self, server: Hj212Server, state_dir: Path):
+        self.server = server
+        self.config = server.config
+        self.tz = server.tz
+        self.received = ReceivedState(
+            state_dir / "received.json", timedelta(seconds=server.config.backfill_max_span_s)
+        )
+        if self.received.load_error:
+            log.warning("%s", self.received.load_error)
+        self.journal = Journal(state_dir / "backfill.jsonl")
+        self.open: dict[str, list[OpenRequest]] = {}  # MN -> its history requests in flight
+        self.tasks: set[asyncio.Task] = set()  # back-fill and clock tasks
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def stop(self, timeout_s: float) -> None:
+        """Wait for the commands under way (their connections are closing), then save what
+        was received."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=timeout_s)
+
+    def logged_in(self, conn: Connection) -> None:
+        """A logger's first login on this connection: read its clock when asked to."""
+        if self.config.sync_clocks and not self.server.closing:
+            self.spawn(self.sync_clock(conn))
+
+    # -- back-fill ------------------------------------------------------------------------
+    def durable(self, observed: list[tuple[Connection, str, str, datetime]]) -> None:
+        """Data packets of these loggers are durable: count them for the open requests, note
+        what was received, and ask for the gaps they reveal."""
+        gaps: list[tuple[Connection, Gap]] = []
+        for conn, mn, cn, at in observed:
+            for req in self.open.get(mn, ()):
+                if req.covers(cn, at):
+                    req.received.add(at)
+            facts = self.server.registry.logger_facts(mn)
+            gap = self.received.observe(
+                mn, cn, at, minute_interval_s=facts.minute_interval_s if facts else None
+            )
+            if gap is not None:
+                gaps.append((conn, gap))
+        if observed:
+            self.spawn(asyncio.to_thread(self.received.save))
+        if not self.config.backfill or self.server.closing:
+            return
+        for conn, gap in gaps:
+            if not conn.closed and conn.mn == gap.mn:
+                self.spawn(self.backfill(conn, gap))
+
+    async def backfill(self, conn: Connection, gap: Gap) -> None:
+        """Ask the logger for the periods of `gap`; journal the request and its outcome."""
+        req = OpenRequest(gap)
+        self.open.setdefault(gap.mn, []).append(req)
+        where = {
+            "mn": gap.mn,
+            "site_id": conn.site_id,
+            "cn": gap.cn,
+            "begin": gap.begin,
+            "end": gap.end,
+            "slots": gap.slots,
+        }
+        try:
+            async with conn.command_lock:
+                qn = conn.channel.new_qn(self.tz)
+                await asyncio.to_thread(self.journal.write, "requested", qn=qn, **where)
+                result = await request_history(
+                    conn.channel, conn.address, gap.cn, gap.begin, gap.end, self.tz, qn
+                )
+                if result.qn_rtn == builders.QN_READY:
+                    await self.server.writer.durable()  # the re-sent data are counted once durable
+        finally:
+            self.open[gap.mn].remove(req)
+            if not self.open[gap.mn]:
+                del self.open[gap.mn]
+        await asyncio.to_thread(
+            self.journal.write,
+            result.outcome,
+            qn=result.qn,
+            received=len(req.received),
+            qn_rtn=result.qn_rtn,
+            exe_rtn=result.exe_rtn,
+            error=result.error,
+            attempts=result.attempts,
+            **where,
+        )
+        log.info(
+            "back-fill %s %s %s..%s: %s, %d of %d periods received",
+            gap.mn,
+            gap.cn,
+            gap.begin,
+            gap.end,
+            result.outcome,
+            len(req.received),
+            gap.slots,
+        )
+
+    async def sync_clock(self, conn: Connection) -> None:
+        """Read the logger's clock; set it when it is off by more than `max_clock_drift_s`."""
+        async with conn.command_lock:
+            reading = await read_clock(conn.channel, conn.address, self.tz)
+            logger_time = reading.system_time(self.tz)
+            entry = {
+                "mn": conn.mn,
+                "site_id": conn.site_id,
+                "qn": reading.qn,
+                "outcome": reading.outcome,
+                "logger_time": logger_time,
+                "error": reading.error,
+            }
+            if logger_time is not None:
+                drift = (logger_time - datetime.now(self.tz)).total_seconds()
+                entry["drift_s"] = round(drift, 3)
+                if abs(drift) > self.config.max_clock_drift_s:
+                    setting = await set_clock(
+                        conn.channel, conn.address, datetime.now(self.tz), self.tz
+                    )
+                    entry["set_outcome"] = setting.outcome
+            await asyncio.to_thread(self.journal.write, "clock", **entry)
+
+    # -- for operators and jobs -----------------------------------------------------------
+    async def set_clock(self, mn: str, at: datetime | None = None) -> CommandResult:
+        conn = self.server.connections.live(mn)
+        async with conn.command_lock:
+            return await set_clock(conn.channel, conn.address, at or datetime.now(self.tz), self.tz)
+
+    async def read_clock(self, mn: str) -> CommandResult:
+        conn = self.server.connections.live(mn)
+        async with conn.command_lock:
+            return await read_clock(conn.channel, conn.address, self.tz)
+
+    async def request_history(
+        self, mn: str, cn: str, begin: datetime, end: datetime
+    ) -> CommandResult:
+        """Ask a connected logger to re-send its data of [begin, end]; returns once they are durable."""
+        conn = self.server.connections.live(mn)
+        async with conn.command_lock:
+            result = await request_history(conn.channel, conn.address, cn, begin, end, self.tz)
+        if result.qn_rtn == builders.QN_READY:
+            await self.server.writer.durable()
+        return result

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -32,8 +31,10 @@ from core.landing import BatchRef, LandingZone
 from core.registry.config import Registry
 from core.registry.models import PASSWORD_PLACEHOLDER
 from core.schema import READINGS_SCHEMA
+from ingest.hj212 import builders
 from ingest.hj212.auth import MASK, MASK_NOTE, mask_passwords
 from ingest.hj212.bulk import parse_records
+from ingest.hj212.bulk.readings import readings_from_tables
 from ingest.hj212.codes import map_code
 from ingest.hj212.detect import LoggerHabits, detect_habits
 from ingest.hj212.events import (
@@ -43,22 +44,15 @@ from ingest.hj212.events import (
     events_table,
     packet_to_events,
 )
-from ingest.hj212.fast_readings import readings_from_tables
+from ingest.hj212.packet_outcome import reading_code
 from ingest.hj212.protocol import DEFAULT_TZ, frame, try_parse
-from ingest.hj212.readings import (
-    INTERVAL_BY_CN,
-    labelled_start,
-    packet_to_readings,
-    site_unit_conversion,
-    to_site_units,
-)
+from ingest.hj212.readings import INTERVAL_BY_CN, SOURCE_KIND, labelled_start, packet_to_readings
 from ingest.hj212.reassembly import Reassembler
+from ingest.site_units import SiteUnits, convert_table
 
-SOURCE_KIND = "hj212"
 # the server's limits (ServerConfig defaults): the same checks offline; the time window and the
 # values are the reading contract's (core/contract.py), as in the server
 MAX_PACKET_BYTES = 16384
-_ANSWER_CNS = frozenset({"9011", "9012", "9013", "9014"})
 UNKNOWN_MN_PREFIX = "unknown MN "
 
 
@@ -204,7 +198,7 @@ def process_records(
                 i, f"wrong password for MN {mn!r} (logger of outlet {site_id})", "bad_password", mn
             )
             continue
-        if dt is not None and cn not in _ANSWER_CNS:  # the server's _time_problem
+        if dt is not None and cn not in builders.ANSWER_CNS:  # the server's _time_problem
             start = labelled_start(cn, dt, registry.logger_facts(mn))
             if (problem := contract.time_problem(start, now or received[i])) is not None:
                 problem = problem.replace("field 'period_start': ", "")
@@ -296,8 +290,7 @@ def _apply_contract(table, row_records, contract, now, status, kill, records):  
     reasons: dict[int, list[str]] = defaultdict(list)
     for j, why in refused:
         row = table.slice(j, 1).to_pylist()[0]
-        code = json.loads(row["extra"] or "{}").get("code", "?")
-        reasons[row_records[j]].append(f"{row['parameter']} ({code}): {why}")
+        reasons[row_records[j]].append(f"{row['parameter']} ({reading_code(row)}): {why}")
     left = [r for j, r in enumerate(row_records) if j not in bad_rows]
     still = set(left)
     for i, why in reasons.items():
@@ -371,7 +364,7 @@ def table_to_site_units(table: pa.Table, registry: Registry) -> pa.Table:
         return table
     rows = pl.from_arrow(table)
     assert isinstance(rows, pl.DataFrame)
-    converted = to_site_units(rows, lambda *key: site_unit_conversion(registry, *key))
+    converted = convert_table(rows, SiteUnits(registry))
     return converted.to_arrow().cast(READINGS_SCHEMA)
 
 

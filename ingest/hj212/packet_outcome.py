@@ -1,7 +1,8 @@
 """What one authenticated HJ 212 packet gives: readings, logger events, and the reasons for the rest.
 
-The per-packet mapping every transport applies (the TCP server's per-packet lane does the same
-steps; the MQTT ingestor calls this), so that one packet gives the same rows whichever way it came:
+The one per-packet path: the TCP server's per-packet lane (`per_packet.PerPacket.accept`) and
+HJ 212 over MQTT (ingest/mqtt/hj212_adapter.py) both call `packet_outcome`, so that one packet
+gives the same rows whichever way it came:
 - the logger's facts (registry `logger_facts`: minute interval, start or end label) place the
   period: an end-labelled 2051/2061/2031 packet lands one period before its DataTime
   (`readings.packet_to_readings`, `readings.labelled_start`);
@@ -9,7 +10,7 @@ steps; the MQTT ingestor calls this), so that one packet gives the same rows whi
   carried by its row, readings.py —, flags, unit) refuses readings with their reasons; a
   DataTime outside the window refuses the whole packet;
 - readings are converted to the units the registry gives the site's parameters
-  (`readings.site_unit_conversion`);
+  (ingest/site_units.py);
 - CN 2021 (running status) and 2072 (alarms) give logger events (`events.packet_to_events`).
 Pure: no I/O; the caller writes what it gets and dead-letters the raw packet with the reasons.
 """
@@ -17,7 +18,6 @@ Pure: no I/O; the caller writes what it gets and dead-letters the raw packet wit
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
@@ -26,21 +26,13 @@ from core.contract import ReadingContract, normalise_flag
 from ingest.hj212.events import EVENT_CNS, EventError, packet_to_events
 from ingest.hj212.packet import Packet
 from ingest.hj212.protocol import DEFAULT_TZ
-from ingest.hj212.readings import (
-    CONVERTED_COLUMNS,
-    INTERVAL_BY_CN,
-    convert_value,
-    labelled_start,
-    packet_to_readings,
-    site_unit_conversion,
-)
+from ingest.hj212.readings import INTERVAL_BY_CN, labelled_start, packet_to_readings
+from ingest.site_units import Conversion, SiteUnits, convert_row
 
 if TYPE_CHECKING:
     from core.registry.config import Registry
 
 _FIELD = "field 'period_start': "  # the contract's field name; a packet's field is DataTime
-# (site_id, parameter, unit) -> (factor, site unit), or None when nothing is to convert
-Conversion = Callable[[str, str, str], tuple[float, str] | None]
 
 
 @dataclass
@@ -57,7 +49,7 @@ class PacketOutcome:
         return bool(self.rows or self.events)
 
 
-def _code(row: dict) -> str:
+def reading_code(row: dict) -> str:
     """The pollutant code a reading was sent under (kept in its `extra`)."""
     try:
         return str(json.loads(row.get("extra") or "{}").get("code", "?"))
@@ -92,20 +84,14 @@ def packet_outcome(
             packet, lambda _mn: site_id, received_at, facts_of=registry.logger_facts
         )
         out.unknown_codes = list(res.unknown_codes)
-        convert = conversion or (lambda s, p, u: site_unit_conversion(registry, s, p, u))
+        convert = conversion or SiteUnits(registry)
         for row in res.rows:
             problem = contract.row_problem(row, received_at)
             if problem is not None:
-                out.refused.append(f"{row['parameter']} ({_code(row)}): {problem}")
+                out.refused.append(f"{row['parameter']} ({reading_code(row)}): {problem}")
                 continue
             row["flag"] = normalise_flag(row.get("flag"))
-            found = convert(site_id, row["parameter"], row["unit"])
-            if found is not None:
-                factor, unit = found
-                for col in CONVERTED_COLUMNS:
-                    row[col] = convert_value(row[col], factor)
-                row["unit"] = unit
-            out.rows.append(row)
+            out.rows.append(convert_row(row, convert))
         if not res.rows and not res.unknown_codes:
             out.note = res.skipped or "data packet without values"
         return out

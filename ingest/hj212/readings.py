@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-import polars as pl
 import pyarrow as pa
 
 from core.registry.logger_facts import LoggerFacts
@@ -23,9 +21,7 @@ from core.schema import (
 from ingest.hj212.codes import map_code
 from ingest.hj212.packet import Packet
 
-if TYPE_CHECKING:
-    from core.registry.config import Registry
-
+SOURCE_KIND = "hj212"  # the source_kind of HJ 212 readings, and of their landing batches
 # CN -> averaging interval. Minute data take the logger's minute interval (registry logger
 # facts; HJ 212 minute data may be 1..30 min: MinInterval, CN 1063/1064), 1 minute when unknown.
 INTERVAL_BY_CN = {
@@ -72,7 +68,8 @@ def labelled_start(cn: str | None, datatime: datetime, facts: LoggerFacts | None
     return datatime - timedelta(seconds=length)
 
 
-def _site(site_of: SiteLookup | None, mn: str) -> str | None:
+def site_of_mn(site_of: SiteLookup | None, mn: str) -> str | None:
+    """The site of logger `mn` by `site_of` (a dict or a callable; None: the MN itself)."""
     if site_of is None:
         return mn
     if callable(site_of):
@@ -115,7 +112,7 @@ def packet_to_readings(
     if packet.datatime is None:
         out.skipped = "data packet without DataTime"
         return out
-    site = _site(site_of, packet.mn or "")
+    site = site_of_mn(site_of, packet.mn or "")
     if site is None:
         out.unknown_mn = packet.mn
         return out
@@ -133,7 +130,7 @@ def packet_to_readings(
             continue
         row: dict = {
             "site_id": site, "parameter": mapping.info.parameter, "period_start": start,
-            "interval_s": interval, "source_kind": "hj212", "unit": mapping.info.unit,
+            "interval_s": interval, "source_kind": SOURCE_KIND, "unit": mapping.info.unit,
             "value": None, "value_min": None, "value_max": None, "value_zs": None,
             "value_cou": None, "flag": None, "received_at": received,
             "origin": f"hj212:{packet.mn}:{packet.qn or ''}",
@@ -158,71 +155,3 @@ def packet_to_readings(
         row["extra"] = json.dumps(extra, ensure_ascii=False, sort_keys=True)
         out.rows.append(row)
     return out
-
-
-def packets_to_readings(
-    packets: Iterable[Packet],
-    site_of: SiteLookup | None = None,
-    received_at: datetime | None = None,
-    facts_of: FactsLookup | None = None,
-) -> tuple[pa.Table, list[ReadingsResult]]:
-    """Readings of many packets as one READINGS_SCHEMA table, plus each packet's result."""
-    results = [packet_to_readings(p, site_of, received_at, facts_of=facts_of) for p in packets]
-    rows = [r for res in results for r in res.rows]
-    return pa.Table.from_pylist(rows, schema=READINGS_SCHEMA), results
-
-
-# The columns a unit conversion scales: the value and its min, max and O2-corrected value.
-# -Cou is an amount over the period (kg of a pollutant, m3 of flow), not in the parameter's unit.
-CONVERTED_COLUMNS = ("value", "value_min", "value_max", "value_zs")
-
-
-def site_unit_conversion(
-    registry: Registry, site_id: str, parameter: str, unit: str
-) -> tuple[float, str] | None:
-    """(factor, unit) taking a reading sent in `unit` to the unit the registry gives the site's
-    parameter, or None when nothing is to convert (same unit, a parameter or site the registry
-    does not know — the packet's unit is kept —, or units that do not convert)."""
-    if parameter not in registry.parameters or site_id not in registry.site_ids:
-        return None
-    target = registry.site_unit(site_id, parameter)
-    if target == unit or not registry.convertible(unit, target):
-        return None
-    return registry.conversion_factor(unit, target), target
-
-
-def convert_value(value: float | None, factor: float) -> float | None:
-    """A value times a unit factor, without the factor's binary noise (12 significant digits)."""
-    return None if value is None else float(f"{value * factor:.12g}")
-
-
-def to_site_units(
-    rows: pl.DataFrame, conversion: Callable[[str, str, str], tuple[float, str] | None]
-) -> pl.DataFrame:
-    """Readings (READINGS_SCHEMA columns) in their sites' units: `conversion(site, parameter,
-    unit)` gives (factor, unit) or None; only rows whose unit converts are touched."""
-    for site_id, parameter, unit in rows.select("site_id", "parameter", "unit").unique().rows():
-        found = conversion(site_id, parameter, unit)
-        if found is None:
-            continue
-        factor, target = found
-        hit = (
-            (pl.col("site_id") == site_id)
-            & (pl.col("parameter") == parameter)
-            & (pl.col("unit") == unit)
-        )
-        scaled = [
-            pl.when(hit)
-            .then(
-                pl.col(c).map_elements(
-                    lambda v, f=factor: convert_value(v, f), return_dtype=pl.Float64
-                )
-            )
-            .otherwise(pl.col(c))
-            .alias(c)
-            for c in CONVERTED_COLUMNS
-        ]
-        rows = rows.with_columns(
-            *scaled, unit=pl.when(hit).then(pl.lit(target)).otherwise(pl.col("unit"))
-        )
-    return rows

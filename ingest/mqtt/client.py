@@ -126,17 +126,25 @@ class BulkClient(mqtt.Client):
             packet_end = p + length
             qos = (command >> 1) & 3
             if command & 0xF0 == PUBLISH and qos < 2:
+                # Every field is checked against the packet's end before it is read: a short
+                # packet is a protocol error, never a read past the end of the buffer.
+                if p + 2 > packet_end:
+                    return MQTTErrorCode.MQTT_ERR_PROTOCOL
                 tlen = (data[p] << 8) | data[p + 1]
                 p += 2
                 topic = data[p : p + tlen]
                 p += tlen
                 mid = 0
                 if qos:
+                    if p + 2 > packet_end:
+                        return MQTTErrorCode.MQTT_ERR_PROTOCOL
                     mid = (data[p] << 8) | data[p + 1]
                     p += 2
                 if v5:  # skip the properties
                     plen = shift = 0
                     while True:
+                        if p >= packet_end or shift > 21:
+                            return MQTTErrorCode.MQTT_ERR_PROTOCOL
                         byte = data[p]
                         p += 1
                         plen += (byte & 0x7F) << shift

@@ -19,15 +19,15 @@ from typing import Any
 
 from core.contract import ReadingContract
 from core.registry.config import Registry
+from ingest.site_units import Conversion
 
 PARSER_UNAVAILABLE = "HJ 212 parser unavailable"
 
 try:
     from ingest.hj212.events import EVENT_CNS
     from ingest.hj212.packet import PacketError
-    from ingest.hj212.packet_outcome import Conversion, packet_outcome
+    from ingest.hj212.packet_outcome import packet_outcome
     from ingest.hj212.protocol import DEFAULT_TZ, parse_packet
-    from ingest.hj212.readings import site_unit_conversion
 except ImportError:  # the library is optional for this ingestor
     parse_packet = None  # type: ignore[assignment]
     DEFAULT_TZ = None  # type: ignore[assignment]
@@ -40,22 +40,6 @@ class Hj212Records:
     rows: list[dict[str, Any]] = field(default_factory=list)  # READINGS_SCHEMA, source hj212
     events: list[dict[str, Any]] = field(default_factory=list)  # LOGGER_EVENTS_SCHEMA
     reasons: list[str] = field(default_factory=list)
-
-
-class UnitCache:
-    """(site, parameter, unit) -> the conversion to the site's unit, per registry."""
-
-    def __init__(self, registry: Registry):
-        self.registry = registry
-        self._found: dict[tuple[str, str, str], tuple[float, str] | None] = {}
-
-    def __call__(self, site_id: str, parameter: str, unit: str) -> tuple[float, str] | None:
-        key = (site_id, parameter, unit)
-        if key not in self._found:
-            if len(self._found) >= 100_000:  # bounded: one entry per site, parameter and unit
-                self._found.clear()
-            self._found[key] = site_unit_conversion(self.registry, site_id, parameter, unit)
-        return self._found[key]
 
 
 def hj212_payload_to_records(

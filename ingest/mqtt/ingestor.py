@@ -43,9 +43,10 @@ from ingest.hj212.auth import mask_text
 from ingest.hj212.events import events_table
 from ingest.mqtt.batch import Batch
 from ingest.mqtt.client import BulkClient, Message
-from ingest.mqtt.hj212_adapter import UnitCache, hj212_payload_to_records
-from ingest.mqtt.payload import StationDecoder, _dead, join_reasons
+from ingest.mqtt.hj212_adapter import hj212_payload_to_records
+from ingest.mqtt.payload import StationDecoder, dead_letter, join_reasons
 from ingest.mqtt.topics import ALL_TOPICS, HJ212, Topic, TopicError, parse_topic, shared
+from ingest.site_units import SiteUnits
 
 log = logging.getLogger("envmon.mqtt")
 
@@ -125,7 +126,7 @@ class MqttIngestor:
         self.max_payload_bytes = config.max_payload_bytes or settings.mqtt_max_payload_bytes  # type: ignore[union-attr]
         self.max_values = config.max_values or settings.mqtt_max_values  # type: ignore[union-attr]
         self.decoder = self._decoder(registry)
-        self._units = UnitCache(registry)  # HJ 212 readings to the site's units
+        self._units = SiteUnits(registry)  # HJ 212 readings to the site's units
         self.stats = IngestStats()
         self._cond = threading.Condition()
         self._current = Batch()
@@ -297,7 +298,7 @@ class MqttIngestor:
             if len(payload) > self.max_payload_bytes:
                 self._oversized(batch, topic_str, payload, now_us)
             elif isinstance(topic, TopicError):
-                _dead(batch.dead_letters, topic_str, str(topic), payload, now_us)
+                dead_letter(batch.dead_letters, topic_str, str(topic), payload, now_us)
             elif topic.kind == HJ212:
                 self._decode_hj212(batch, topic_str, topic, payload, now_us)
             else:
@@ -313,7 +314,7 @@ class MqttIngestor:
             )
             # where it happened, without the error's text (which may quote the payload)
             log.debug("the traceback of that error:\n%s", "".join(format_tb(exc.__traceback__)))
-            _dead(  # masked like every dead letter (payload._dead): no password is stored
+            dead_letter(  # masked like every dead letter (payload.dead_letter): no password is stored
                 batch.dead_letters,
                 topic_str,
                 f"internal error while decoding: {mask_text(repr(exc))}",
@@ -325,7 +326,7 @@ class MqttIngestor:
     def _oversized(self, batch: Batch, topic_str: str, payload: bytes, now_us: int) -> None:
         """One dead letter keeping the first max_payload_bytes of the payload, saying so."""
         keep = self.max_payload_bytes
-        _dead(
+        dead_letter(
             batch.dead_letters,
             topic_str,
             f"payload is {len(payload)} bytes, more than the {keep} allowed per message "
@@ -357,7 +358,7 @@ class MqttIngestor:
             return
         reasons = got.reasons
         reason = reasons[0] if len(reasons) == 1 else join_reasons(reasons, len(got.rows))
-        _dead(batch.dead_letters, topic_str, reason, payload, now_us)
+        dead_letter(batch.dead_letters, topic_str, reason, payload, now_us)
 
     # -- writer thread -----------------------------------------------------------------
     def _next_batch(self) -> Batch | None:
@@ -466,7 +467,7 @@ class MqttIngestor:
 
     def reload_registry(self, registry: Registry) -> None:
         """Swap in a new registry (SIGHUP); messages decode against one or the other, whole."""
-        decoder, units = self._decoder(registry), UnitCache(registry)
+        decoder, units = self._decoder(registry), SiteUnits(registry)
         with self._cond:
             self.registry, self.decoder, self._units = registry, decoder, units
 

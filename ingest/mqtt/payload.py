@@ -26,6 +26,7 @@ from core.registry.config import Registry
 from ingest.hj212.auth import MASK_NOTE, mask_passwords
 from ingest.mqtt.batch import Batch, ReadingRows, dead_letter_id
 from ingest.mqtt.topics import Topic
+from ingest.site_units import SiteUnits, convert_value
 
 # The data flags a value may carry: the contract's vocabulary (core/reading_flags.csv). The
 # fast path's type takes only these; anything else goes to the slow path, which asks the contract.
@@ -99,11 +100,6 @@ def loads(payload: bytes) -> Any:
         return json.loads(payload)
 
 
-def _round(x: float) -> float:
-    """Drop binary noise from a unit conversion (0.3 not 0.30000000000000004)."""
-    return float(f"{x:.12g}")
-
-
 class StationDecoder:
     """Turns station messages into readings and dead letters. Built once per registry."""
 
@@ -129,17 +125,8 @@ class StationDecoder:
             )
             for site_id, st in registry.stations.items()
         }
-        self._factors: dict[tuple[str, str], float | None] = {}
+        self.units = SiteUnits(registry)  # a value in another unit: ingest/site_units.py
         self._starts: dict[str, int] = {}  # period_start text -> epoch us, for valid texts
-
-    def _factor(self, unit_from: str, unit_to: str) -> float | None:
-        key = (unit_from, unit_to)
-        if key not in self._factors:
-            conv = self.registry.convertible(unit_from, unit_to)
-            self._factors[key] = (
-                self.registry.conversion_factor(unit_from, unit_to) if conv else None
-            )
-        return self._factors[key]
 
     def decode(
         self, topic_str: str, topic: Topic, payload: bytes, batch: Batch, now_us: int | None = None
@@ -154,10 +141,10 @@ class StationDecoder:
         try:
             n = self._decode(topic_str, topic, payload, batch.mqtt, problems, now_us)
         except Reject as exc:
-            _dead(batch.dead_letters, topic_str, str(exc), payload, now_us)
+            dead_letter(batch.dead_letters, topic_str, str(exc), payload, now_us)
             return 0
         if problems:
-            _dead(batch.dead_letters, topic_str, join_reasons(problems, n), payload, now_us)
+            dead_letter(batch.dead_letters, topic_str, join_reasons(problems, n), payload, now_us)
         return n
 
     def _accept(
@@ -363,15 +350,13 @@ class StationDecoder:
         if unit != site_unit:
             if unit not in self.registry.units:
                 return f"unknown unit {_short(unit)}"
-            factor = self._factor(unit, site_unit)
+            factor = self.units.factor(unit, site_unit)
             if factor is None:
                 return f"unit {_short(unit)} cannot be converted to the site unit {site_unit!r}"
             extra = json.dumps(
                 {"original_unit": unit, "original_value": original}, separators=(",", ":")
             )
-            value = None if value is None else _round(value * factor)
-            vmin = None if vmin is None else _round(vmin * factor)
-            vmax = None if vmax is None else _round(vmax * factor)
+            value, vmin, vmax = (convert_value(v, factor) for v in (value, vmin, vmax))
         return (param, value, vmin, vmax, site_unit, flag, extra)
 
 
@@ -405,7 +390,7 @@ def join_reasons(problems: list[str], taken: int) -> str:
     return head + "; ".join(listed) + (f"; and {more} more" if more else "")
 
 
-def _dead(
+def dead_letter(
     dead: list[dict[str, Any]],
     origin: str,
     reason: str,

@@ -780,7 +780,7 @@ def test_end_to_end_from_readings_through_the_hourly_derivation(wh):
     exceedance is judged in every one of them, the bypass rule fires, no long stop does."""
     from datetime import UTC, date
 
-    from transforms.derive.jobs import derive_hourly
+    from transforms.derive import derive_hourly
     from transforms.qc.run import run_qc
 
     t0 = datetime(2025, 3, 3, 1, tzinfo=UTC)  # 09:00 Asia/Shanghai

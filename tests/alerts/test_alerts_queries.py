@@ -43,3 +43,32 @@ def test_enterprise_exceedances_and_cases_by_grid(wh):
         grids["key_enterprises"]["special"],
     ) == (1, 1, True)
     assert grids["maizidian_st"]["opened"] == 0  # the special grid took it
+
+
+def test_cases_by_grid_counts_overdue_as_past_the_deadline_at_the_end(wh):
+    march = local(2025, 3, 10, 9)
+    end = local(2025, 4, 1, 0)  # the end of March, Beijing time
+    cases = [  # case_id, state, deadline, closed_at, escalated_at
+        ("c_past_deadline", "rectification_ordered", local(2025, 3, 20, 0), None, None),
+        ("c_escalated_only", "open", None, None, local(2025, 3, 12, 0)),
+        ("c_closed", "closed", local(2025, 3, 20, 0), local(2025, 3, 25, 0), None),
+        ("c_deadline_at_end", "rectification_ordered", end, None, None),
+    ]
+    with connect(wh) as con:
+        con.executemany(
+            "INSERT INTO cases (case_id, site_id, rule_family, grid_id, state, title, opened_at, "
+            "deadline, closed_at, escalated_at) VALUES (?, 'dongsi', 'test', 'dongsi_st', ?, 't', ?, ?, ?, ?)",
+            [
+                (c, state, march, deadline, closed, escalated)
+                for c, state, deadline, closed, escalated in cases
+            ],
+        )
+        grids = {g["grid_id"]: g for g in cases_by_grid(con, date(2025, 3, 1), date(2025, 4, 1))}
+    dongsi = grids["dongsi_st"]
+    assert (dongsi["opened"], dongsi["closed"], dongsi["overdue"], dongsi["open_at_end"]) == (
+        4,
+        1,
+        1,
+        3,
+    )
+    assert grids["tiantan_st"]["overdue"] == 0

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pytest
 from _alerts_helpers import add_aggregates, hours, local, rows
@@ -310,3 +311,38 @@ def test_cli_move_and_rule_evaluation_at_the_same_time(wh):
     actions = [r[0] for r in rows(wh, "SELECT action FROM case_events ORDER BY seq")]
     assert sorted(actions) == ["assigned", "evidence_attached", "opened"]
     assert rows(wh, "SELECT count(*) FROM alerts WHERE case_id = ?", [case_id]) == [(2,)]
+
+
+def test_open_and_overdue_at_an_instant_on_both_sides():
+    end = local(2025, 4, 1, 0)
+    tiny = timedelta(microseconds=1)
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE cases (case_id VARCHAR, opened_at TIMESTAMPTZ, closed_at TIMESTAMPTZ, "
+        "deadline TIMESTAMPTZ)"
+    )
+    opened = end - timedelta(days=10)
+    con.executemany(
+        "INSERT INTO cases VALUES (?, ?, ?, ?)",
+        [
+            ("deadline_just_before", opened, None, end - tiny),
+            ("deadline_at_end", opened, None, end),  # not before the end: not yet overdue
+            ("no_deadline", opened, None, None),  # no rectification ordered: never overdue
+            ("closed_just_before", opened, end - tiny, end - timedelta(days=5)),
+            ("closed_at_end", opened, end, end - timedelta(days=5)),  # still open at the end
+            ("opened_at_end", end, None, end - tiny),  # not yet opened
+        ],
+    )
+    got = con.execute(
+        f"SELECT case_id, {case_flow.open_at_sql('$end')} IS TRUE, "
+        f"{case_flow.overdue_at_sql('$end')} IS TRUE FROM cases c ORDER BY case_id",
+        {"end": end},
+    ).fetchall()
+    assert got == [
+        ("closed_at_end", True, True),
+        ("closed_just_before", False, False),
+        ("deadline_at_end", True, False),
+        ("deadline_just_before", True, True),
+        ("no_deadline", True, False),
+        ("opened_at_end", False, False),
+    ]

@@ -15,7 +15,6 @@ with warnings.catch_warnings(record=True) as caught:
     bag = DagBag(sys.argv[1])
 
 
-
 def _callbacks(cb):
     """A mapped task (.expand) keeps its callback as given: one function, not a list."""
     return cb if isinstance(cb, list) else [cb] if cb else []
@@ -42,6 +41,8 @@ for dag_id, dag in bag.dags.items():
                 "timeout_s": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                 "on_failure": [f.__module__ + "." + f.__name__ for f in _callbacks(t.on_failure_callback)],
                 "upstream": sorted(t.upstream_task_ids),
+                "mapped": bool(t.is_mapped),
+                "outlets": sorted(o.uri for o in t.outlets),
             }
             for t in dag.tasks
         },

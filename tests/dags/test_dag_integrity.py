@@ -1,18 +1,22 @@
 """Every DAG imports without errors or warnings, quickly, and follows the house rules:
 owner, tags, retries, a timeout, the failure callback, and warehouse writers in the
-single-slot `warehouse` pool."""
+single-slot `warehouse` pool; and each DAG is the table `envmon.pipeline.DAGS` that
+`envmon run` runs too."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.settings import get_settings
+from envmon import pipeline
 from envmon.airflow_runner import DAGS_FOLDER, airflow_env
+from envmon.pipeline import DAGS, STAGES
 
 EXPECTED_DAGS = {"ingest_files", "load_landing", "hourly", "daily", "monthly", "maintenance", "province_daily"}
 # Tasks that only read the warehouse or never open it; every other task writes it.
@@ -82,3 +86,29 @@ def test_dag_files_are_thin() -> None:
         text = path.read_text(encoding="utf-8")
         assert "import duckdb" not in text and "import polars" not in text and "SELECT" not in text, path
         assert len(text.splitlines()) < 80, path
+
+
+def test_each_dag_is_the_pipeline_table(probe: dict) -> None:
+    # the DAGs Airflow parses have exactly the tasks, dependencies, pools and Assets of
+    # envmon.pipeline.DAGS: the one definition that `envmon run` runs too
+    assert set(probe["dags"]) == set(DAGS)
+    for dag_id, steps in DAGS.items():
+        parsed = {task_id: (t["upstream"], t["mapped"], t["pool"], t["outlets"])
+                  for task_id, t in probe["dags"][dag_id]["tasks"].items()}
+        table = {s.task.task_id: (sorted(s.after), s.per_region, "warehouse" if s.task.writes else "default_pool",
+                                  [s.task.outlet] if s.task.outlet else [])
+                 for s in steps}
+        assert parsed == table, dag_id
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_envmon_run_runs_the_dag_tasks_in_an_order_airflow_allows(
+        probe: dict, stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(pipeline, "call", lambda task, *_a, **_k: ran.append(task.task_id) or {})
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    pipeline.run_stage(stage, start, start + timedelta(days=1), get_settings())
+    tasks = probe["dags"][stage]["tasks"]
+    assert sorted(ran) == sorted(tasks)  # every task of the DAG, once
+    for n, task_id in enumerate(ran):
+        assert set(tasks[task_id]["upstream"]) <= set(ran[:n]), (stage, task_id)

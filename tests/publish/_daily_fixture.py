@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import insert_daily, insert_rows
+from _publish_helpers import insert_daily, insert_rows
 
 from warehouse.db import connect
 
@@ -13,7 +13,7 @@ DAY = dt.date(2016, 12, 1)
 SCRIPT_NAME = "<script>window.__pwned = 1</script>奥体中心"
 
 # PM2.5 24-h mean -> (AQI, level, category, rgb of the HJ 633 colour); the other pollutants'
-# IAQIs are at most 30 (conftest.BACKGROUND). HJ 633-2012 PM2.5 breakpoints 35/75/115/150/250/350:
+# IAQIs are at most 30 (_publish_helpers.BACKGROUND). HJ 633-2012 PM2.5 breakpoints 35/75/115/150/250/350:
 #   20 -> max(20*50/35 = 28.6 -> 29, PM10 30) = 30     55 -> 50 + 20*50/40 = 75
 #   115 -> 150 (top of level III)   116 -> 150 + 1*50/35 = 151.4 -> 152 (level IV)
 #   250 -> 300 (top of level V)     260 -> 300 + 10*100/100 = 310 (level VI)

@@ -1,100 +1,13 @@
-"""Fixtures of the publishing tests: a real DuckDB warehouse (init + registry) with derived
-rows inserted directly, the way the derivation and alerts stages would write them."""
+"""Fixtures of the publishing tests: a real DuckDB warehouse (init + registry, a copy of the
+session's template) into which the tests insert derived rows (_publish_helpers)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any
-
-import polars as pl
 import pytest
 
 from core.settings import Settings
-from transforms.standards.air_reports import aqi_daily
-from warehouse.db import connect
-from warehouse.jobs import init_warehouse, load_registry_job
-
-COMPUTED_AT = dt.datetime(2017, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts" / "publish"  # git-ignored (test-artifacts/)
-
-# Low concentrations of everything but PM2.5, whose 24-h mean sets the AQI (HJ 633-2012):
-# SO2 5 -> 5, NO2 20 -> 25, PM10 30 -> 30, CO 0.5 -> 13, O3 1-h 50 -> 16, O3 8-h 40 -> 20.
-BACKGROUND = {
-    "so2_24h_ugm3": 5.0,
-    "no2_24h_ugm3": 20.0,
-    "pm10_24h_ugm3": 30.0,
-    "co_24h_mgm3": 0.5,
-    "o3_1h_max_ugm3": 50.0,
-    "o3_8h_max_ugm3": 40.0,
-}
 
 
 @pytest.fixture
-def warehouse(settings: Settings) -> Settings:
-    init_warehouse(settings)
-    load_registry_job(settings)
-    return settings
-
-
-def insert_rows(con, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
-    for row in rows:
-        cols = list(row)
-        con.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-            [row[c] for c in cols],
-        )
-
-
-def daily_rows(pm25_by_site: Mapping[tuple[str, dt.date], float]) -> list[dict[str, Any]]:
-    """aqi_daily rows computed by the standards' own AQI function from PM2.5 24-h means."""
-    frame = pl.DataFrame(
-        [
-            {"site": site, "date": day, "pm25_24h_ugm3": float(pm25), **BACKGROUND}
-            for (site, day), pm25 in pm25_by_site.items()
-        ]
-    )
-    out = aqi_daily(frame)
-    rows = []
-    for r in out.iter_rows(named=True):
-        rows.append(
-            {
-                "site_id": r["site"],
-                "scope": "city" if r["site"] == "city" else "station",
-                "local_date": r["date"],
-                "edition": r["edition"],
-                "aqi": r["aqi"],
-                "level": r["level"],
-                "category": r["category"],
-                "category_en": r["category_en"],
-                "colour_hex": r["colour_hex"],
-                "primary_pollutants": r["primary_pollutants"],
-                "exceeding_pollutants": r["exceeding_pollutants"],
-                **{
-                    f"iaqi_{p}": r[f"iaqi_{p}"]
-                    for p in ("so2", "no2", "pm10", "pm25", "co", "o3_1h", "o3_8h")
-                },
-                **{c: r[c] for c in (*BACKGROUND, "pm25_24h_ugm3")},
-                "valid": r["valid"],
-                "invalid_reasons": r["missing_indicators"],
-                "computed_at": COMPUTED_AT,
-            }
-        )
-    return rows
-
-
-def insert_daily(settings: Settings, pm25_by_site: Mapping[tuple[str, dt.date], float]) -> None:
-    with connect(settings, purpose="test fixture") as con:
-        insert_rows(con, "aqi_daily", daily_rows(pm25_by_site))
-
-
-def air_station_ids(settings: Settings) -> list[str]:
-    with connect(settings, write=False) as con:
-        return [
-            r[0]
-            for r in con.execute(
-                "SELECT site_id FROM sites WHERE kind = 'air' ORDER BY 1"
-            ).fetchall()
-        ]
+def warehouse(migrated_warehouse: Settings) -> Settings:
+    return migrated_warehouse

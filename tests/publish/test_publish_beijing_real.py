@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
+from pathlib import Path
 
 import openpyxl
 import polars as pl
 import pytest
-from conftest import COMPUTED_AT, insert_rows
+from _publish_helpers import COMPUTED_AT, insert_rows
 
 from publish.jobs import publish_daily, publish_monthly
 from transforms.standards import tables
 from transforms.standards.air_daily import daily_air_values
 from transforms.standards.air_reports import aqi_daily
 from transforms.standards.air_statistics import comprehensive_index, monthly_air_statistics
-from transforms.standards.prsa import PRSA_DIR, load_prsa
 from warehouse.db import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.prsa import PRSA_DIR, load_prsa
 
 pytestmark = pytest.mark.slow
 DEC = dt.date(2016, 12, 1)

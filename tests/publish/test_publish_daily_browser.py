@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from _daily_fixture import DAY, NO_DATA_STATION, PM25_BY_SITE, expected, load_day
-from conftest import ARTIFACTS, air_station_ids
+from _publish_helpers import ARTIFACTS, air_station_ids
 
 from publish.jobs import publish_daily
 

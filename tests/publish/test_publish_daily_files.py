@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from _daily_fixture import DAY, SCRIPT_NAME, load_day
-from conftest import COMPUTED_AT, REPO, insert_daily, insert_rows
+from _publish_helpers import COMPUTED_AT, REPO, insert_daily, insert_rows
 
 from publish.jobs import PublishError, publish_daily, publish_hourly
 from publish.vocabulary import contrast_ratio, levels_of, text_colour_on

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from conftest import COMPUTED_AT, insert_rows
+from _publish_helpers import COMPUTED_AT, insert_rows
 
 from publish.jobs import PublishError, publish_monthly
 from publish.vocabulary import header

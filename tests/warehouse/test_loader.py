@@ -338,7 +338,7 @@ def test_full_disk_stops_the_load_naming_the_batch_and_quarantines_nothing() -> 
     import pytest
 
     from core.errors import EnvmonError
-    from warehouse.loader import LoadError, LoadReport, _fail_batch
+    from warehouse.loader import LoadError, LoadReport, fail_batch
 
     init_warehouse()
     zone = landing()
@@ -346,7 +346,7 @@ def test_full_disk_stops_the_load_naming_the_batch_and_quarantines_nothing() -> 
     settings = get_settings()
     report = LoadReport()
     with connect(settings) as con, pytest.raises(LoadError) as err:
-        _fail_batch(con, zone, relpath, settings.quarantine_dir, "readings", OSError(errno.ENOSPC, "No space left on device"), report)
+        fail_batch(con, zone, relpath, settings.quarantine_dir, "readings", OSError(errno.ENOSPC, "No space left on device"), report)
     assert isinstance(err.value, EnvmonError)
     msg = str(err.value)
     assert relpath in msg and "disk is full" in msg and "ENVMON_DUCKDB_TEMP_DIR" in msg

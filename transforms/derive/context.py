@@ -56,20 +56,10 @@ class Network:
         )
         return f["site_id"].sort().to_list()
 
-    def timezone_of(self, site_id: str, default: str) -> str:
-        f = self.sites.filter(pl.col("site_id") == site_id)
-        return f["timezone"][0] if f.height else default
-
     # Lookups by dict: these are called per site and parameter (thousands at province scale).
     @cached_property
     def _parameter_units(self) -> dict[str, str]:
         return dict(zip(self.parameters["parameter"], self.parameters["unit"], strict=True))
-
-    @cached_property
-    def _quantities(self) -> dict[str, tuple[str | None, float | None]]:
-        return {
-            u: (q, b) for u, q, b in self.units.select("unit", "quantity", "to_base").iter_rows()
-        }
 
     @cached_property
     def _site_units_frame(self) -> pl.DataFrame:
@@ -114,9 +104,6 @@ class Network:
         if unit is not None:
             return unit
         return self._parameter_units.get(parameter, "")
-
-    def quantity_of(self, unit: str) -> tuple[str | None, float | None]:
-        return self._quantities.get(unit, (None, None))
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:

@@ -21,12 +21,12 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 import duckdb
 import polars as pl
 
+from core.periods import period_dates
 from transforms.derive.context import LITRES_PER_M3, Network
 from transforms.standards.emissions import emission_totals, o2_cap_pct, o2_corrected
 
@@ -162,8 +162,10 @@ def permitted_kg(
     con: duckdb.DuckDBPyConnection, period: str, start: date
 ) -> dict[tuple[str, str], float]:
     """(site, parameter) -> permitted quantity for the day or month starting at `start`."""
-    days_in_period = 1 if period == "day" else calendar.monthrange(start.year, start.month)[1]
-    days_in_year = 366 if calendar.isleap(start.year) else 365
+    month, next_month = period_dates(start, "month")
+    year, next_year = period_dates(start, "year")
+    days_in_period = 1 if period == "day" else (next_month - month).days
+    days_in_year = (next_year - year).days
     rows = con.execute(
         """SELECT site_id, parameter, period, quantity_kg FROM permitted_quantities
            WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)

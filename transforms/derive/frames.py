@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 import duckdb
 import polars as pl
 
+from core.periods import local_midnight
 from transforms.derive.context import Network
 from transforms.standards.air_validity import by_date_expr
 from transforms.standards.editions import all_editions
@@ -17,14 +15,6 @@ AGG_COLUMNS = [
     "n_valid", "n_expected", "invalid_reason", "edition", "data_status",
 ]  # fmt: skip
 UTC_US = pl.Datetime("us", "UTC")
-
-
-def local_day_range(day: date, tz: str) -> tuple[datetime, datetime]:
-    """A local day as a half-open UTC range."""
-    zone = ZoneInfo(tz)
-    lo = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return lo, hi
 
 
 def with_local_date(
@@ -42,6 +32,17 @@ def with_local_date(
         expr = pl.when(site_tz == tz).then(d) if expr is None else expr.when(site_tz == tz).then(d)
     assert expr is not None
     return df.with_columns(expr.alias("local_date"))
+
+
+def with_day_start(df: pl.DataFrame, net: Network, default_tz: str) -> pl.DataFrame:
+    """Add `period_start`: the start (UTC) of each row's `local_date` in its site's own time zone
+    ('city': default_tz)."""
+    tz_of = dict(zip(net.sites["site_id"], net.sites["timezone"], strict=True))
+    starts = [
+        local_midnight(d, tz_of.get(s, default_tz))
+        for s, d in zip(df["site_id"], df["local_date"], strict=True)
+    ]
+    return df.with_columns(pl.Series("period_start", starts, dtype=UTC_US))
 
 
 def gb3095_code(date_col: str = "local_date") -> pl.Expr:

@@ -13,12 +13,14 @@ Source of an hour, per site and parameter (documented choice):
    hour counts against the hour's valid minutes even when the logger also sent an hourly value;
 3. when several source kinds report the same key (site, parameter, period start, interval), the
    valid one first, then `context.SOURCE_PRIORITY` (lab, file, hj212, mqtt, sim).
-Validity: sub-hour data need the minutes of valid data of `tables/hour_validity.csv` for the
+Validity: an hour derived from sub-hour data (`derived_hour_valid`, the one definition that
+`outlet_hours` uses too) needs the minutes of valid data of `tables/hour_validity.csv` for the
 site's domain (45 minutes: GB 3095 Table 4, HJ 75-2017), counted as valid records x their
-interval / 60 (a 10-minute logger's complete hour is 6 records = 60 minutes); an hourly reading
-is valid when its verdict is. Hours are UTC-aligned, which are the local hours of every
-whole-hour time zone (Asia/Shanghai). Every expected hour (site_parameters, interval <= 1 h,
-site in service) gets a row, an hour without data an invalid one with its reason.
+interval / 60 (`covered_minutes`: a 10-minute logger's complete hour is 6 records = 60
+minutes); an hourly reading is valid when its verdict is. Hours are UTC-aligned, which are the
+local hours of every whole-hour time zone (Asia/Shanghai). Every expected hour
+(site_parameters, interval <= 1 h, site in service) gets a row, an hour without data an invalid
+one with its reason.
 """
 
 from __future__ import annotations
@@ -153,6 +155,24 @@ FROM agg a FULL OUTER JOIN grid g USING (site_id, parameter, hour_start)
 ORDER BY 1, 2, 3
 """
 
+
+def required_minutes(domain: pl.Expr) -> pl.Expr:
+    """The minutes of valid data an hour derived from sub-hour data needs in the data's domain
+    (tables/hour_validity.csv); null for a domain the table lacks."""
+    return domain.replace_strict(hour_min_minutes(), default=None, return_dtype=pl.Int64)
+
+
+def covered_minutes(n_valid: pl.Expr, interval_s: pl.Expr) -> pl.Expr:
+    """The minutes of an hour that `n_valid` valid records of `interval_s` seconds cover."""
+    return n_valid * interval_s // 60
+
+
+def derived_hour_valid(minutes: pl.Expr, domain: pl.Expr) -> pl.Expr:
+    """Whether an hour derived from sub-hour data is valid: its covered minutes of valid data
+    reach the domain's minimum (`required_minutes`)."""
+    return minutes >= required_minutes(domain)
+
+
 HOUR_COLUMNS = [
     "site_id", "parameter", "period_start", "value", "unit", "valid", "n_valid", "n_expected",
     "invalid_reason", "source_interval_s",
@@ -216,20 +236,20 @@ def _validate(raw: pl.DataFrame, net: Network) -> pl.DataFrame:
     unknown = set(df["domain"].drop_nulls().unique().to_list()) - set(min_minutes)
     if unknown:
         raise ValueError(f"tables/hour_validity.csv has no row for domains {sorted(unknown)}")
-    need = pl.col("domain").replace_strict(min_minutes, default=None, return_dtype=pl.Int64)
+    need = required_minutes(pl.col("domain"))
     iv = pl.col("source_interval_s")
     sub_hour = iv < 3600
     minutes = (
         pl.when(iv == 0)
         .then(pl.col("valid_minutes_rt"))
-        .otherwise(pl.col("n_valid") * iv // 60)
+        .otherwise(covered_minutes(pl.col("n_valid"), iv))
         .cast(pl.Int64)
     )
     valid = (
         pl.when(iv.is_null())
         .then(False)
         .when(sub_hour)
-        .then(minutes >= need)
+        .then(derived_hour_valid(minutes, pl.col("domain")))
         .otherwise(pl.col("n_valid") >= 1)
     )
     combine = pl.col("parameter").replace_strict(

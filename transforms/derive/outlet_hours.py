@@ -4,7 +4,8 @@ Per outlet (a site with a row in `outlets`), parameter and UTC hour, beside the 
 that `hours.hour_values` chose (the logger's own CN 2061 hour when valid and no review flagged
 data inside the hour, else derived from sub-hour data):
 - `derived_value` / `covered_minutes`: recomputed from the finest sub-hour records, valid
-  records x interval / 60 (HJ 75-2017 / GB 3095 Table 4 minimum, tables/hour_validity.csv);
+  records x interval / 60, valid by the one rule of a derived hour
+  (`hours.derived_hour_valid`: HJ 75-2017 / GB 3095 Table 4 minimum, tables/hour_validity.csv);
   null when coverage falls short;
 - `logger_value`, `logger_zs_value`: the logger's own hourly Avg and ZsAvg as sent;
 - `corrected_value`: envmon's O2 correction of the official value with the hour's O2 and the
@@ -43,13 +44,8 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from transforms.derive.context import (
-    LITRES_PER_M3,
-    SOURCE_PRIORITY,
-    TABLES_DIR,
-    Network,
-    hour_min_minutes,
-)
+from transforms.derive.context import LITRES_PER_M3, SOURCE_PRIORITY, TABLES_DIR, Network
+from transforms.derive.hours import covered_minutes, derived_hour_valid
 from transforms.standards.emissions import (
     not_operating_expr,
     o2_cap_pct,
@@ -336,11 +332,10 @@ def outlet_hours(
     # the finest sub-hour records of each hour
     sub = lv.filter(pl.col("interval_s") < HOUR_S)
     sub = sub.filter(pl.col("interval_s") == pl.col("interval_s").min().over(key))
-    need = pl.col("domain").replace_strict(hour_min_minutes(), default=None, return_dtype=pl.Int64)
     derived = sub.select(
         *key,
         (pl.col("sum_vt") / pl.col("valid_s")).alias("_d_mean"),
-        (pl.col("valid_s").fill_null(0) // 60).cast(pl.Int32).alias("covered_minutes"),
+        covered_minutes(pl.col("n_valid"), pl.col("interval_s")).cast(pl.Int32).alias("covered_minutes"),
         pl.col("load_kg").alias("_sub_kg"),
     )
 
@@ -400,7 +395,7 @@ def outlet_hours(
     flow_ok = pl.col("_flow_valid").fill_null(False)
     # T7: a logger hour without its own hourly load takes the slices' load only when the
     # slices cover the hour's minimum (the same basis as the derived hour)
-    sub_ok = pl.col("covered_minutes").fill_null(0) >= need
+    sub_ok = derived_hour_valid(pl.col("covered_minutes").fill_null(0), pl.col("domain"))
     load = (
         pl.when(pl.col("obtained") == "logger")
         .then(pl.coalesce("_hour_kg", pl.when(sub_ok).then(pl.col("_sub_kg"))))

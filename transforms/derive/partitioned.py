@@ -14,7 +14,7 @@ county); every site belongs to one. The nightly derivations become:
    day, computes the city's rows (the mean over all assessed stations crosses regions), and
    replaces each region's rows and the city's in one transaction per stage, as the
    unpartitioned jobs do. The tables come out identical to `derive_hourly` + `derive_daily`
-   (`table_digests` compares them; tests/transforms/derive/test_partitioned.py proves it).
+   (bench/province_compare.py compares them; tests/transforms/derive/test_partitioned.py proves it).
 
 The unpartitioned jobs' own row-building is reused, not copied: only the region filter, the
 city step and the Parquet hand-over live here.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace as dc_replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
@@ -33,15 +33,17 @@ import pyarrow.parquet as pq
 
 from core import periods
 from core.landing import LandingZone
+from core.periods import HOUR, local_day_range
 from core.settings import Settings, get_settings
-from transforms.derive import air, jobs
+from transforms.derive import air
 from transforms.derive.context import CITY, Network, load_network
-from transforms.derive.frames import local_day_range, with_local_date
+from transforms.derive.daily import DAILY_STATISTICS, daily_frames, daily_hours_range
+from transforms.derive.frames import with_local_date
+from transforms.derive.hourly import HOURLY_STATISTICS, hourly_frames, hourly_inputs
 from transforms.derive.store import Replace, write
 from warehouse.db import connect
 
 PARTITIONS_DIR = "partitions"
-HOUR = timedelta(hours=1)
 # tables a partition writes; `_city_*` are the region's inputs to the city's rows
 HOURLY_TABLES = ("aggregates_hourly", "aqi_hourly", "outlet_hours_hourly")
 DAILY_TABLES = (
@@ -49,16 +51,6 @@ DAILY_TABLES = (
     "outlet_hours", "outlet_days",
 )  # fmt: skip
 CITY_INPUTS = ("_city_hours", "_city_daily")
-DERIVED_TABLES = (
-    "aggregates",
-    "aqi_hourly",
-    "aqi_daily",
-    "water_class",
-    "noise_daily",
-    "emission_totals",
-    "outlet_hours",
-    "outlet_days",
-)
 CITY_REGION = CITY  # sites whose grid is the city grid itself
 
 
@@ -162,7 +154,7 @@ def compute_partition(
     Reads the warehouse read-only, so any number of partitions can run at once."""
     settings = settings or get_settings()
     tz = settings.timezone
-    lo, hi = jobs.as_utc(start), jobs.as_utc(end)
+    lo, hi = periods.utc(start, "start"), periods.utc(end, "end")
     started = time.perf_counter()
     out = LandingZone(str(settings.home / PARTITIONS_DIR))
     rows: dict[str, int] = {}
@@ -181,12 +173,12 @@ def compute_partition(
             # the region's hours derived once, for the hourly rows, the daily rows and the city's
             # inputs alike (with the air stations' earlier hours that their moving means need);
             # hours are independent of each other, so a slice equals a derivation over the slice
-            n_lo, n_hi = jobs.daily_hours_range(day, tz)
-            hours = jobs.hourly_inputs(con, net, min(h_lo, n_lo), max(h_hi, n_hi), sites)
-            agg_h, aqi_h, oh_h = jobs.hourly_outlet_frames(
+            n_lo, n_hi = daily_hours_range(day, tz)
+            hours = hourly_inputs(con, net, min(h_lo, n_lo), max(h_hi, n_hi), sites)
+            agg_h, aqi_h, oh_h = hourly_frames(
                 con, net, h_lo, h_hi, tz, site_ids=sites, hours=_between(hours, h_lo - 23 * HOUR, h_hi)
             )
-            daily = jobs.daily_frames(
+            daily = daily_frames(
                 con, net, day, tz, site_ids=sites, hours=_between(hours, n_lo, n_hi)
             )
             city_hours, city_daily = _air_inputs(hours, net, stations, h_lo, h_hi, day, tz)
@@ -280,7 +272,7 @@ def write_partitions(
     """Replace every region's rows, and the city's, of [start, end) with the partitions' rows."""
     settings = settings or get_settings()
     tz = settings.timezone
-    lo, hi = jobs.as_utc(start), jobs.as_utc(end)
+    lo, hi = periods.utc(start, "start"), periods.utc(end, "end")
     out = LandingZone(str(settings.home / PARTITIONS_DIR))
     report: dict[str, object] = {}
     with connect(settings, purpose="envmon write partitions") as con:
@@ -319,7 +311,7 @@ def write_partitions(
                 Replace("aggregates", f["aggregates_hourly"],
                         "DELETE FROM aggregates WHERE statistic IN (SELECT unnest($stats)) AND period_start >= $lo "
                         "AND period_start < $hi AND site_id IN (SELECT unnest($sites))",
-                        {"stats": list(jobs.HOURLY_STATISTICS), "lo": h_lo, "hi": h_hi, "sites": sites}),
+                        {"stats": list(HOURLY_STATISTICS), "lo": h_lo, "hi": h_hi, "sites": sites}),
                 Replace("aqi_hourly", f["aqi_hourly"],
                         "DELETE FROM aqi_hourly WHERE period_start >= $lo AND period_start < $hi "
                         "AND site_id IN (SELECT unnest($sites))", {"lo": h_lo, "hi": h_hi, "sites": with_city}),
@@ -332,7 +324,7 @@ def write_partitions(
                         """DELETE FROM aggregates a USING sites s WHERE a.site_id = s.site_id
                            AND a.statistic IN (SELECT unnest($stats)) AND a.site_id IN (SELECT unnest($sites))
                            AND CAST(timezone(s.timezone, a.period_start) AS DATE) = $day""",
-                        {"stats": list(jobs.DAILY_STATISTICS), **p}),
+                        {"stats": list(DAILY_STATISTICS), **p}),
                 Replace("aqi_daily", f["aqi_daily"],
                         "DELETE FROM aqi_daily WHERE local_date = $day AND site_id IN (SELECT unnest($sites))",
                         {"day": day, "sites": with_city}),
@@ -351,75 +343,3 @@ def write_partitions(
             ], started)  # fmt: skip
             report[day.isoformat()] = {"regions": len(expected), "hourly": hourly, "daily": daily}
     return report
-
-
-# ---------------------------------------------------------------- comparison
-# primary keys of the derived tables (migration 0050 / 0001)
-KEYS = {
-    "aggregates": ("site_id", "parameter", "statistic", "period_start"),
-    "aqi_hourly": ("site_id", "period_start"),
-    "aqi_daily": ("site_id", "local_date"),
-    "water_class": ("site_id", "period", "period_start"),
-    "noise_daily": ("site_id", "local_date"),
-    "emission_totals": ("site_id", "parameter", "period", "period_start"),
-    "outlet_hours": ("site_id", "parameter", "period_start"),  # migration 0090
-    "outlet_days": ("site_id", "parameter", "period_start"),  # migration 0091
-}
-# Floating-point sums taken in another order (per region instead of all at once) may differ in
-# the last bit; anything beyond this relative difference is a real difference.
-REL_TOLERANCE = 1e-9
-
-
-def snapshot_tables(settings: Settings | None, directory: str) -> dict[str, int]:
-    """Copy every derived table (all columns but `computed_at`) to `directory`/<table>.parquet."""
-    settings = settings or get_settings()
-    rows = {}
-    with connect(settings, write=False, purpose="envmon snapshot derived tables") as con:
-        for table in DERIVED_TABLES:
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (computed_at) FROM {table}) TO '{directory}/{table}.parquet' (FORMAT parquet)"
-            )
-            rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    return rows
-
-
-def compare_tables(settings: Settings | None, directory: str) -> dict[str, dict[str, object]]:
-    """Compare the derived tables with a snapshot, row by row on the primary key: rows only on
-    one side, rows whose non-float columns differ, and float columns beyond REL_TOLERANCE."""
-    settings = settings or get_settings()
-    out: dict[str, dict[str, object]] = {}
-    with connect(settings, write=False, purpose="envmon compare derived tables") as con:
-        for table, key in KEYS.items():
-            cols = con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
-                "AND column_name <> 'computed_at' ORDER BY ordinal_position", [table]).fetchall()  # fmt: skip
-            on = " AND ".join(f"a.{k} = b.{k}" for k in key)
-            floats = [c for c, t in cols if t == "DOUBLE"]
-            exact = [c for c, t in cols if t != "DOUBLE" and c not in key]
-            differs = (
-                " OR ".join(
-                    [f"a.{c} IS DISTINCT FROM b.{c}" for c in exact]
-                    + [
-                        f"(a.{c} IS NULL) <> (b.{c} IS NULL) OR abs(a.{c} - b.{c}) > {REL_TOLERANCE} * greatest(abs(a.{c}), abs(b.{c}))"
-                        for c in floats
-                    ]
-                )
-                or "false"
-            )
-            rel = ", ".join(
-                f"coalesce(abs(a.{c} - b.{c}) / nullif(greatest(abs(a.{c}), abs(b.{c})), 0), 0)"
-                for c in floats
-            )
-            max_rel = f"max(greatest({rel}, 0))" if floats else "0"
-            snap = f"read_parquet('{directory}/{table}.parquet')"
-            only_a, only_b, diff, bitwise, worst, n = con.execute(f"""
-                SELECT count(*) FILTER (WHERE b.{key[0]} IS NULL), count(*) FILTER (WHERE a.{key[0]} IS NULL),
-                       count(*) FILTER (WHERE a.{key[0]} IS NOT NULL AND b.{key[0]} IS NOT NULL AND ({differs})),
-                       count(*) FILTER (WHERE a.{key[0]} IS NOT NULL AND b.{key[0]} IS NOT NULL
-                                        AND ({" OR ".join(f"a.{c} IS DISTINCT FROM b.{c}" for c in floats) or "false"})),
-                       {max_rel}, count(*)
-                FROM (SELECT * EXCLUDE (computed_at) FROM {table}) a FULL OUTER JOIN {snap} b ON {on}""").fetchall()[0]
-            out[table] = {"rows": int(n), "only_now": int(only_a), "only_snapshot": int(only_b), "differing": int(diff),
-                          "float_not_bitwise": int(bitwise), "max_rel_diff": float(worst or 0.0),
-                          "identical": only_a == 0 and only_b == 0 and diff == 0}  # fmt: skip
-    return out

@@ -1,5 +1,6 @@
 """Writing derived rows: delete the period's rows and insert them again, in one transaction, and
-record the run in `derivation_runs` (so a re-run or a backfill gives the same rows)."""
+record the run in `derivation_runs` (so a re-run or a backfill gives the same rows); a job's
+`DeriveReport` says what it wrote."""
 
 from __future__ import annotations
 
@@ -18,6 +19,20 @@ SIGNIFICANT_DIGITS = 12
 # migration 0081): after the rows are written, the period they cover is checked for a key held
 # twice, inside the transaction, so a bad write is rolled back as the index would have refused it.
 UNINDEXED_KEYS = {"aggregates": ("site_id", "parameter", "statistic", "period_start")}
+
+
+@dataclass(frozen=True)
+class DeriveReport:
+    """What one derivation job wrote: its stage, its UTC range and the rows per table."""
+
+    stage: str
+    range_start: datetime
+    range_end: datetime
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(self.rows.values())
 
 
 @dataclass

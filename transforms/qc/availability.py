@@ -21,9 +21,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core import periods
 from core.settings import Settings, get_settings
 from transforms.qc.run import qc_config_for
 from warehouse.db import connect, transaction
+
+ANY_ZONE_MARGIN = timedelta(hours=15)  # beyond the farthest zone offset from UTC (UTC-12..+14)
 
 _SITE_PARAMETERS = """
 sp AS (
@@ -96,19 +99,14 @@ FROM per_hour GROUP BY site_id, parameter, interval_s, tz, CAST(local_hour AS DA
 """
 
 
-def _utc_bounds(d0: date, d1: date) -> tuple[datetime, datetime]:
-    # Wide enough for any site zone (UTC-12..+14); rows are then cut by local hour.
-    return (
-        datetime(d0.year, d0.month, d0.day, tzinfo=UTC) - timedelta(hours=15),
-        datetime(d1.year, d1.month, d1.day, tzinfo=UTC) + timedelta(days=1, hours=15),
-    )
-
-
 def rebuild_availability(
     con: duckdb.DuckDBPyConnection, d0: date, d1: date, site_id: str | None = None
 ) -> int:
     """Replace the rows of local dates d0..d1 (inclusive); returns the rows written."""
-    utc0, utc1 = _utc_bounds(d0, d1)
+    # the dates d0..d1 in UTC, widened for any site zone (UTC-12..+14); rows are then cut by
+    # local hour
+    utc0, utc1 = periods.local_days_range(d0, d1, UTC)
+    utc0, utc1 = utc0 - ANY_ZONE_MARGIN, utc1 + ANY_ZONE_MARGIN
     observed = _observed_hours(con, utc0, utc1, site_id)
     params = {"d0": d0, "d1": d1, "site": site_id, "now": datetime.now(UTC)}
     con.register("_observed_hours", observed)
@@ -185,7 +183,7 @@ def transmission_efficiency(
 ) -> list[Efficiency]:
     """Per outlet for the local month containing `month`; rebuilds that month's availability."""
     first = month.replace(day=1)
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    last = periods.next_month(first) - periods.DAY
     rebuild_availability(con, first, last)
     rows = con.execute(
         """SELECT a.site_id, sum(a.expected), sum(a.received), sum(a.valid)

@@ -8,12 +8,12 @@ over all series at once. No value is changed: the output is a table of flags bes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 import numpy as np
 import polars as pl
 
+from core.periods import local_midnight
 from core.schema import NATURAL_KEY
 from transforms.qc import checks
 from transforms.qc.config import QcConfig, severity
@@ -39,9 +39,8 @@ class QcContext:
 
 
 def _epoch_s(day: date | None, tz: str) -> float:
-    if day is None:
-        return np.nan
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC).timestamp()
+    """The start of a local day in epoch seconds (NaN: no such day, an open service period)."""
+    return np.nan if day is None else local_midnight(day, tz).timestamp()
 
 
 def make_context(

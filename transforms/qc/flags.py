@@ -49,7 +49,3 @@ def worst(*flags: np.ndarray) -> np.ndarray:
     for f in flags:
         np.maximum(out, f, out=out)
     return out
-
-
-def verdict_label(flag: int | None) -> str:
-    return NOT_EVALUATED if flag is None else Flag(flag).label

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.execution_engine import pandas_execution_engine
 
+from core.periods import local_midnight
 from core.schema import NATURAL_KEY, READINGS_SCHEMA
 from core.settings import Settings, get_settings
 from transforms.qc.config import QcConfig
@@ -62,7 +63,7 @@ def build_suite(con: duckdb.DuckDBPyConnection, cfg: QcConfig, now: datetime, su
         suite.add_expectation(e.ExpectColumnValuesToBeInTypeList(column=col, type_list=types))
     for col in (*NATURAL_KEY, "unit", "received_at"):
         suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=col))
-    earliest = datetime.combine(gxc.earliest_timestamp, time(0), tzinfo=UTC)
+    earliest = local_midnight(gxc.earliest_timestamp, UTC)
     latest = now + timedelta(seconds=gxc.future_tolerance_s)
     suite.add_expectation(e.ExpectColumnValuesToBeBetween(column="period_start", min_value=earliest, max_value=latest))
     known = lambda sql: sorted(r[0] for r in con.execute(sql).fetchall())  # noqa: E731
@@ -221,7 +222,7 @@ def _validate_group(con: duckdb.DuckDBPyConnection, batch_def: Any, suite: gx.Ex
 
 
 @contextmanager
-def _no_batch_fingerprint() -> Iterator[None]:
+def no_batch_fingerprint() -> Iterator[None]:
     """GX's pandas engine fingerprints every batch under HASH_THRESHOLD bytes by hashing all of
     its cells, twice per validation, for a batch marker envmon never reads: a third of the
     validation time at province scale. The threshold is set to 0 for our validations only."""
@@ -259,7 +260,7 @@ def validate_batches(settings: Settings | None = None, *, now: datetime | None =
         done: list[BatchValidation] = []
         # The next group's frame is read (DuckDB and Arrow, off the GIL) on a second cursor
         # while Great Expectations (Python) validates this one: the two overlap on two cores.
-        with ThreadPoolExecutor(max_workers=1) as reader, _no_batch_fingerprint():
+        with ThreadPoolExecutor(max_workers=1) as reader, no_batch_fingerprint():
             cursor = con.cursor()
             upcoming = reader.submit(_group_frame, cursor, groups[0])
             for i, group in enumerate(groups):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from core import periods
 from core.errors import EnvmonError
 
 ACTIONS = ("flag", "unflag")
@@ -41,7 +42,8 @@ def _new_id(at: datetime) -> str:
     return f"rv-{at:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
 
 
-def _require(text: str, what: str) -> str:
+def require(text: str, what: str) -> str:
+    """`text` stripped; a `ReviewError` naming `what` is missing when it is empty."""
     if not text or not text.strip():
         raise ReviewError(f"a review needs {what}")
     return text.strip()
@@ -72,9 +74,9 @@ def record_review(
         "SELECT 1 FROM site_parameters WHERE site_id = ? AND parameter = ?", [site_id, parameter]
     ).fetchall():
         raise ReviewError(f"site {site_id!r} does not report parameter {parameter!r}")
-    at = (at or datetime.now(UTC)).astimezone(UTC)
+    at = periods.utc(at or datetime.now(UTC), "at")
     event = ReviewEvent(_new_id(at), action, site_id, parameter, period_from.astimezone(UTC), period_to.astimezone(UTC),
-                        _require(reason, "a reason"), _require(reviewed_by, "a reviewer (--by)"), at, None)
+                        require(reason, "a reason"), require(reviewed_by, "a reviewer (--by)"), at, None)
     _insert(con, event)
     return event
 
@@ -92,9 +94,9 @@ def revert_review(con: duckdb.DuckDBPyConnection, review_id: str, reason: str, r
         raise ReviewError(f"review {review_id} is a {row[0]}; only flag and unflag events can be reverted")
     if con.execute("SELECT review_id FROM review_events WHERE reverts_review_id = ?", [review_id]).fetchall():
         raise ReviewError(f"review {review_id} is already reverted")
-    at = (at or datetime.now(UTC)).astimezone(UTC)
-    event = ReviewEvent(_new_id(at), "revert", row[1], row[2], row[3], row[4], _require(reason, "a reason"),
-                        _require(reviewed_by, "a reviewer (--by)"), at, review_id)
+    at = periods.utc(at or datetime.now(UTC), "at")
+    event = ReviewEvent(_new_id(at), "revert", row[1], row[2], row[3], row[4], require(reason, "a reason"),
+                        require(reviewed_by, "a reviewer (--by)"), at, review_id)
     _insert(con, event)
     return event
 
@@ -117,15 +119,3 @@ def list_reviews(con: duckdb.DuckDBPyConnection, site_id: str | None = None) -> 
         {"site": site_id},
     ).fetchall()
     return [(ReviewEvent(*r[:10]), bool(r[10])) for r in rows]
-
-
-def effective_verdicts(
-    con: duckdb.DuckDBPyConnection, site_id: str, parameter: str, start: datetime, end: datetime
-) -> list[tuple[datetime, str, str]]:
-    """(period_start, QC verdict, effective verdict after reviews) of one series, in order."""
-    return [(r[0], r[1], r[2]) for r in con.execute(
-        """SELECT period_start, qc_verdict, effective_verdict FROM v_readings_qc
-           WHERE site_id = ? AND parameter = ? AND period_start >= ? AND period_start < ?
-           ORDER BY period_start, interval_s, source_kind""",
-        [site_id, parameter, start, end],
-    ).fetchall()]

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
+from core import periods
 from core.schema import SOURCE_KINDS
 from core.settings import Settings, get_settings
 from transforms.qc.config import QcConfig, default_qc_path, load_qc_config
@@ -50,14 +51,6 @@ class QcRunReport:
     deleted: int
 
 
-def local_range(settings: Settings, start: date, end: date) -> tuple[datetime, datetime]:
-    """Local days start..end (both included) as a half-open UTC range."""
-    tz = settings.tz
-    lo = datetime.combine(start, time(0), tzinfo=tz).astimezone(UTC)
-    hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return lo, hi
-
-
 def qc_config_for(con: duckdb.DuckDBPyConnection, settings: Settings) -> QcConfig:
     known = [r[0] for r in con.execute("SELECT parameter FROM parameters").fetchall()]
     return load_qc_config(default_qc_path(settings.config_dir), known)
@@ -69,7 +62,7 @@ def run_qc(
     """QC every reading whose period starts in local days start..end (inclusive)."""
     settings = settings or get_settings()
     with connect(settings, purpose="envmon qc run") as con:
-        return run_qc_on(con, settings, *local_range(settings, start, end), now=now)
+        return run_qc_on(con, settings, *periods.local_days_range(start, end, settings.tz), now=now)
 
 
 def run_qc_on(

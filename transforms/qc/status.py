@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from core.settings import Settings, get_settings
-from transforms.qc.review import ReviewError, _require
+from transforms.qc.review import ReviewError, require
 from transforms.qc.run import qc_config_for
 from warehouse.db import connect
 
@@ -38,7 +38,7 @@ def audit_day(con: duckdb.DuckDBPyConnection, site_id: str, day: date, by: str, 
         """INSERT INTO day_status VALUES (?, ?, 'audited', ?, ?, ?)
            ON CONFLICT (site_id, local_date) DO UPDATE SET status = 'audited', status_by = excluded.status_by,
                status_at = excluded.status_at, note = excluded.note""",
-        [site_id, day, _require(by, "a reviewer (--by)"), (at or datetime.now(UTC)), note],
+        [site_id, day, require(by, "a reviewer (--by)"), (at or datetime.now(UTC)), note],
     )
 
 

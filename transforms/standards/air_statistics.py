@@ -39,18 +39,6 @@ DAILY_LIMITS = {
 }
 
 
-def hj663_percentile(values: list[float], p: float) -> float:
-    """HJ 663 percentile of a list (scalar reference implementation; p as a fraction)."""
-    xs = sorted(values)
-    if not xs:
-        raise ValueError("percentile of no values")
-    k = 1 + (len(xs) - 1) * p
-    s = int(k)
-    if s >= len(xs):
-        return xs[-1]
-    return xs[s - 1] + (xs[s] - xs[s - 1]) * (k - s)
-
-
 def gb3095_limit(ed: Edition, pollutant: str, averaging: str, grade: int = 2) -> float:
     row = tables.one(
         "gb3095_limits", edition=ed.code, phase=ed.phase, pollutant=pollutant, averaging=averaging

@@ -81,10 +81,6 @@ def edition_named(code: str, when: dt.date | dt.datetime | None = None) -> Editi
     return found[0]
 
 
-def family_of(code: str) -> str:
-    return edition_named(code).family
-
-
 def resolve(code: str | None, when: dt.date | dt.datetime, family: str) -> Edition:
     """`code` if given (an edition of `family` or of its companion family), else by date.
 
@@ -100,8 +96,3 @@ def resolve(code: str | None, when: dt.date | dt.datetime, family: str) -> Editi
         if ed.family != family:
             raise LookupError(f"{code} is not an edition of {family}")
     return ed
-
-
-def editions_by_day(days: list[dt.date], family: str) -> dict[dt.date, Edition]:
-    """edition_for over many dates at once (one look-up per distinct day)."""
-    return {d: edition_for(d, family) for d in set(days)}

@@ -99,7 +99,8 @@ def not_operating_expr(
     )
 
 
-def _min_count(statistic: str) -> int:
+def min_count(statistic: str) -> int:
+    """HJ 75-2017's minimum count of valid values for `statistic` (tables/emission_validity.csv)."""
     return int(
         tables.one("emission_validity", standard="HJ75-2017", statistic=statistic)["min_count"]
     )
@@ -152,7 +153,7 @@ def hourly_emissions(
             pl.col("o2_ref_pct").drop_nulls().first().alias("o2_ref_pct"),
         ]
     out = lf.group_by("point", "hour_start").agg(*aggs).collect()
-    need = _min_count("hourly_mean")
+    need = min_count("hourly_mean")
     cap = o2_cap_pct()
     valid = pl.col("valid_minutes") >= need
     o2 = pl.col("o2_pct") if with_o2 else pl.lit(None, dtype=pl.Float64)
@@ -207,7 +208,7 @@ def emission_totals(
         .agg(
             pl.col("load_kg").sum().alias("total_kg"), pl.col("valid").sum().alias("n_valid_hours")
         )
-        .with_columns((pl.col("n_valid_hours") >= _min_count("daily_mean")).alias("valid"))
+        .with_columns((pl.col("n_valid_hours") >= min_count("daily_mean")).alias("valid"))
     )
     if period == "day":
         out = daily.rename({"date": "period_start"})
@@ -215,8 +216,8 @@ def emission_totals(
         month = pl.col("date").dt.truncate("1mo")
         need = (
             pl.when(month.dt.month() == 2)
-            .then(_min_count("monthly_mean_february"))
-            .otherwise(_min_count("monthly_mean"))
+            .then(min_count("monthly_mean_february"))
+            .otherwise(min_count("monthly_mean"))
         )
         out = (
             daily.with_columns(month.alias("period_start"), need.alias("_need"))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from transforms.standards import tables
-from transforms.standards.rounding import round_half_even, round_half_even_expr
+from transforms.standards.rounding import round_half_even_expr
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -133,7 +133,3 @@ def noise_levels(
         )
         cols += ["lmax_night_dba", "night_max_exceeds"]
     return out.select(cols).sort("site", "date")
-
-
-def round_level(value: float, decimals: int = 1) -> float | None:
-    return round_half_even(value, decimals)

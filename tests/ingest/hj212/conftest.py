@@ -1,4 +1,4 @@
-"""Shared fixtures of the HJ 212 tests: the reference packets in /work/shared."""
+"""Shared fixtures of the HJ 212 tests: the reference packets in shared/ beside the clone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path("/work/shared")
+SHARED = Path(__file__).resolve().parents[4] / "shared"  # shared/ beside the clone
 SAMPLES = SHARED / "reference" / "hj212_samples.txt"
 PUBLIC = SHARED / "data" / "hj212_public_packets" / "packets.txt"
 CAPTURE = SHARED / "data" / "hj212_capture_2016-08-24"

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hj212_records import parse_file, split_records
 
-from ingest.hj212.bulk import packets_to_frames, parse_file, parse_records, split_records
+from ingest.hj212.bulk import packets_to_frames, parse_records
 from ingest.hj212.protocol import DEFAULT_TZ, frame, try_parse
 
-CAPTURE = Path("/work/shared/data/hj212_capture_2016-08-24")
+CAPTURE = Path(__file__).resolve().parents[3].parent / "shared" / "data/hj212_capture_2016-08-24"
 
 NOW = datetime(2026, 1, 1, tzinfo=DEFAULT_TZ)
 

@@ -1,10 +1,13 @@
 import json
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
+from core.contract import reading_flags
 from core.schema import READINGS_SCHEMA
 from ingest.hj212 import parse_packet
-from ingest.hj212.codes import code_table, data_flags, map_code, parameter_ids
-from ingest.hj212.readings import packet_to_readings, packets_to_readings
+from ingest.hj212.codes import code_table, map_code
+from ingest.hj212.readings import packet_to_readings
 
 REQUIRED = {"so2", "nox", "no2", "no", "co", "o3", "pm10", "pm25", "dust", "o2", "flue_flow",
             "flue_temp", "flue_pressure", "flue_velocity", "flue_humidity", "cod", "nh3n", "ph",
@@ -12,11 +15,11 @@ REQUIRED = {"so2", "nox", "no2", "no", "co", "o3", "pm10", "pm25", "dust", "o2",
 
 
 def test_required_parameters_and_sources():
-    assert parameter_ids() >= REQUIRED
+    assert {i.parameter for rows in code_table().values() for i in rows} >= REQUIRED
     for rows in code_table().values():
         for r in rows:
             assert r.source and r.unit and r.parameter == r.parameter.lower()
-    assert data_flags()["N"][1] is True and data_flags()["D"][1] is False
+    assert reading_flags()["N"][1] is True and reading_flags()["D"][1] is False
 
 
 def test_2017_and_2005_codes():
@@ -61,7 +64,8 @@ def test_packet_to_readings():
 
 def test_readings_flags_zs_and_unknown():
     raw = b"##0624QN=20180303110906001;ST=32;CN=2011;PW=123456;MN=8888888000114W;Flag=4;CP=&&DataTime=20180303105900;a00000-Rtd=0.0000,a00000-Flag=D;a34013-Rtd=0.0000,a34013-ZsRtd=0.00,a34013-Flag=D;a21026-Rtd=0.0000,a21026-ZsRtd=0.00,a21026-Flag=D;a21002-Rtd=0.0000,a21002-ZsRtd=0.00,a21002-Flag=D;a21005-Rtd=0.0000,a21005-ZsRtd=0.00,a21005-Flag=D;a21018-Rtd=0.0000,a21018-ZsRtd=0.00,a21018-Flag=D;a21024-Rtd=0.0000,a21024-ZsRtd=0.00,a21024-Flag=D;a19001-Rtd=0.0000,a19001-Flag=D;a01011-Rtd=0.0000,a01011-Flag=D;a01012-Rtd=0.0000,a01012-Flag=D;a01017-Rtd=0.0000,a01017-Flag=D;a01014-Rtd=0.0000,a01014-Flag=D;a01013-Rtd=0.0000,a01013-Flag=D&&2A80"
-    table, results = packets_to_readings([parse_packet(raw)])
+    results = [packet_to_readings(parse_packet(raw))]
+    table = pa.Table.from_pylist(results[0].rows, schema=READINGS_SCHEMA)
     assert results[0].unknown_codes == ["a21018", "a21024"]
     assert set(table.column("flag").to_pylist()) == {"D"}
     assert table.column("interval_s").to_pylist()[0] == 0
@@ -72,11 +76,12 @@ def test_readings_flags_zs_and_unknown():
 
 
 def test_site_unit_conversion_scales_concentrations_not_amounts() -> None:
-    """One conversion for the server and offline ingest: value, min, max and the O2-corrected
-    value take the factor; -Cou is an amount over the period (kg, m3) and keeps its number."""
+    """One conversion for the server and offline ingest (ingest/site_units.py): value, min, max
+    and the O2-corrected value take the factor; -Cou is an amount over the period (kg, m3) and
+    keeps its number."""
     import polars as pl
 
-    from ingest.hj212.readings import convert_value, to_site_units
+    from ingest.site_units import convert_table, convert_value
 
     rows = pl.DataFrame(
         {
@@ -87,7 +92,7 @@ def test_site_unit_conversion_scales_concentrations_not_amounts() -> None:
         }
     )  # fmt: skip
     only_a_so2 = {("a", "so2", "mg/m3"): (1000.0, "ug/m3")}
-    out = to_site_units(rows, lambda *key: only_a_so2.get(key)).sort("site_id", "parameter")
+    out = convert_table(rows, lambda *key: only_a_so2.get(key)).sort("site_id", "parameter")
     assert out.row(1, named=True) == {
         "site_id": "a", "parameter": "so2", "unit": "ug/m3", "value": 1200.0, "value_min": 1000.0,
         "value_max": 1500.0, "value_zs": 1800.0, "value_cou": 0.25,

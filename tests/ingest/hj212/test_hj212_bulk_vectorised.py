@@ -9,26 +9,24 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from hj212_records import split_records
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.registry.logger_facts import LoggerFacts
 from core.schema import READINGS_SCHEMA
-from ingest.hj212.bulk import packets_to_frames, parse_batch, parse_records, split_records
-from ingest.hj212.crc import crc16
-from ingest.hj212.fast_crc import crc16_batch, crc16_segments
-from ingest.hj212.fast_parse import parse_chunk
+from ingest.hj212.bulk import packets_to_frames, parse_batch, parse_records
+from ingest.hj212.bulk.parse import parse_chunk
 from ingest.hj212.protocol import DEFAULT_TZ, frame, try_parse
 from ingest.hj212.readings import packet_to_readings
 
 sys.path.insert(0, str(Path(__file__).parents[3] / "bench"))
 from hj212_parse import hourly_packets
 
-CAPTURE = Path("/work/shared/data/hj212_capture_2016-08-24")
+CAPTURE = Path(__file__).resolve().parents[3].parent / "shared" / "data/hj212_capture_2016-08-24"
 NOW = datetime(2026, 1, 1, tzinfo=DEFAULT_TZ)
 RECEIVED = datetime(2026, 1, 1, 1, tzinfo=UTC)
 
@@ -268,21 +266,3 @@ def test_hypothesis_batches_equal_per_packet(drawn):
     assert_same(records, now=NOW, chunk=5, facts_of={"M1": LoggerFacts(600, "end")}.get)
 
 
-@given(st.lists(st.binary(max_size=70), max_size=30), st.binary(max_size=9))
-def test_crc_batch_equals_single(segs, gap):
-    assert crc16_batch(segs).tolist() == [crc16(s) for s in segs]
-    buf = gap.join(segs)
-    starts, pos = [], 0
-    for s in segs:
-        starts.append(pos)
-        pos += len(s) + len(gap)
-    starts = np.array(starts, dtype=np.int64)
-    ends = starts + np.array([len(s) for s in segs], dtype=np.int64)
-    got = crc16_segments(np.frombuffer(buf, dtype=np.uint8), starts, ends)
-    assert got.tolist() == [crc16(s) for s in segs]
-
-
-def test_crc_long_segments():
-    rng = np.random.default_rng(5)
-    segs = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (1, 8, 9, 1023, 1024, 5000)]
-    assert crc16_batch(segs).tolist() == [crc16(s) for s in segs]

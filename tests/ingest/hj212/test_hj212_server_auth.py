@@ -184,10 +184,10 @@ def test_migration_0095_erases_clear_passwords_and_the_registry_load_writes_hash
 ) -> None:
     from core.registry.config import load_registry
     from core.settings import get_settings
-    from warehouse.migrate import _package_dir, migrate
+    from warehouse.migrate import migrate, package_dir
     from warehouse.registry.store import store_registry
 
-    every = _package_dir("migrations")
+    every = package_dir("migrations")
     before = tmp_path / "before_0095"
     before.mkdir()
     for f in every.glob("*.sql"):

@@ -1,5 +1,6 @@
-"""Derive tests: a real DuckDB warehouse with every migration and the repository's registry;
-readings are inserted as loaded batches and marked QC-evaluated (no flags = passed)."""
+"""Derive tests: a real DuckDB warehouse with every migration and the repository's registry (a
+copy of the session's template); readings are inserted as loaded batches and marked
+QC-evaluated (no flags = passed)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,11 @@ from derivedata import LOADED_AT
 from core.schema import READINGS_SCHEMA
 from core.settings import Settings
 from warehouse.db import connect
-from warehouse.jobs import init_warehouse, load_registry_job
 
 
 @pytest.fixture
-def wh(settings: Settings) -> Settings:
-    init_warehouse(settings)
-    load_registry_job(settings)
-    return settings
+def wh(migrated_warehouse: Settings) -> Settings:
+    return migrated_warehouse
 
 
 Insert = Callable[..., None]

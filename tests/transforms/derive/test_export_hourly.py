@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from envmon.cli import app
 from envmon.cli.export import csv_bytes
-from transforms.derive.jobs import derive_hourly
+from transforms.derive.hourly import derive_hourly
 
 OUTLET = "huaneng_gaobeidian_da001"
 H = datetime(2024, 3, 1, 2, tzinfo=UTC)  # 10:00 local (+08:00)

@@ -13,8 +13,9 @@ import pytest
 from derivedata import LOADED_AT, query, reading
 
 from transforms.derive.context import hour_min_minutes
+from transforms.derive.daily import derive_daily
 from transforms.derive.hour_cache import inputs_token
-from transforms.derive.jobs import derive_daily, derive_hourly
+from transforms.derive.hourly import derive_hourly
 from transforms.qc.review import record_review
 from transforms.standards import tables
 from transforms.standards.emissions import o2_cap_pct

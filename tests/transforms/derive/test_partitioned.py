@@ -21,16 +21,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
+from bench.province_compare import compare_tables, snapshot_tables  # noqa: E402
 from bench.province_data import ProvinceShape, day_bounds, region_of_sites, write_config, write_day  # noqa: E402
 from core.landing import LandingZone  # noqa: E402
 from core.settings import get_settings, reset_settings_cache  # noqa: E402
 from envmon import pipeline  # noqa: E402
 from transforms.derive.partitioned import (  # noqa: E402
     PartitionError,
-    compare_tables,
     partitions_for,
     site_regions,
-    snapshot_tables,
     write_partitions,
 )
 from warehouse.db import connect  # noqa: E402

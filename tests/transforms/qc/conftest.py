@@ -1,7 +1,8 @@
 """QC test fixtures: a real DuckDB warehouse with core + QC migrations and a tiny registry.
 
 Only migration 0001 and the QC migrations (0040-0049) are applied, from a copy, so these tests
-do not depend on other areas' migrations in progress.
+do not depend on other areas' migrations in progress. The warehouse is built once per session
+and copied into each test's home.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from qcdata import AIR, OUTLET, PARAMETERS, QC_YAML, UNITS, site_row
 
 from core.schema import READINGS_SCHEMA
-from core.settings import Settings, get_settings, reset_settings_cache
+from core.settings import Settings, get_settings, load_settings, reset_settings_cache
 from warehouse.db import connect
 from warehouse.migrate import migrate
 
@@ -34,16 +35,19 @@ def qc_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return get_settings()
 
 
-@pytest.fixture
-def warehouse(qc_settings: Settings, tmp_path: Path) -> Settings:
-    migrations = tmp_path / "migrations"
+@pytest.fixture(scope="session")
+def qc_warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The QC tests' warehouse file, made once: migration 0001 and 004x, the tiny registry."""
+    root = tmp_path_factory.mktemp("qc_warehouse_template")
+    migrations = root / "migrations"
     migrations.mkdir()
     for path in (REPO / "warehouse" / "migrations").glob("*.sql"):
         if path.name.startswith("0001_") or path.name[:3] == "004":
             shutil.copy(path, migrations / path.name)
-    views = tmp_path / "views"
+    views = root / "views"
     views.mkdir()
-    with connect(qc_settings) as con:
+    settings = load_settings({"ENVMON_HOME": str(root / "home")})
+    with connect(settings) as con:
         migrate(con, migrations, views)
         con.executemany("INSERT INTO units VALUES (?, ?, ?, ?)", UNITS)
         con.executemany("INSERT INTO parameters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", PARAMETERS)
@@ -52,6 +56,14 @@ def warehouse(qc_settings: Settings, tmp_path: Path) -> Settings:
         con.execute("INSERT INTO outlets VALUES (?, 'ent1', 'flue_gas', 6.0, NULL, 'MN1', 'pw', 'HJ212-2017')", [OUTLET])
         con.executemany("INSERT INTO site_parameters (site_id, parameter, interval_s) VALUES (?, ?, ?)",
                         [(AIR, "pm25", 3600), (AIR, "pm10", 3600), (OUTLET, "so2", 3600), (OUTLET, "o2", 3600)])
+    return Path(settings.warehouse_path)
+
+
+@pytest.fixture
+def warehouse(qc_settings: Settings, qc_warehouse_template: Path) -> Settings:
+    path = Path(qc_settings.warehouse_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(qc_warehouse_template, path)
     return qc_settings
 
 

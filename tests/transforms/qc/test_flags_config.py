@@ -10,7 +10,7 @@ from qcdata import QC_YAML
 
 from core.errors import ConfigError
 from transforms.qc.config import load_qc_config
-from transforms.qc.flags import NOT_EVALUATED, Flag, verdict_label, worst
+from transforms.qc.flags import NOT_EVALUATED, Flag, parse_flag, worst
 from transforms.qc.source_flags import load_source_flags
 
 KNOWN = ["pm25", "pm10", "so2", "o2"]
@@ -26,7 +26,10 @@ def test_flag_order_and_worst() -> None:
     assert Flag.PASS < Flag.SUSPECT < Flag.FAIL < Flag.MISSING
     got = worst(np.array([0, 1, 2, 0], np.int8), np.array([1, 0, 3, 0], np.int8))
     assert got.tolist() == [1, 1, 3, 0]
-    assert verdict_label(None) == NOT_EVALUATED and verdict_label(2) == "fail"
+    assert Flag(2).label == "fail" and parse_flag("suspect") == Flag.SUSPECT
+    # the view that gives every reading its verdict speaks the same words
+    view = (Path(__file__).parents[3] / "warehouse" / "views" / "020_readings_qc.sql").read_text(encoding="utf-8")
+    assert all(f"'{f.label}'" in view for f in Flag) and f"'{NOT_EVALUATED}'" in view
 
 
 def test_source_flag_table_follows_hj212() -> None:

@@ -47,3 +47,15 @@ def day_hours(
             r[k] = None if h in skip.get(k, set()) else v
         rows.append(r)
     return rows
+
+
+def hj663_percentile(values: list[float], p: float) -> float:
+    """HJ 663 percentile of a list (scalar reference implementation; p as a fraction)."""
+    xs = sorted(values)
+    if not xs:
+        raise ValueError("percentile of no values")
+    k = 1 + (len(xs) - 1) * p
+    s = int(k)
+    if s >= len(xs):
+        return xs[-1]
+    return xs[s - 1] + (xs[s] - xs[s - 1]) * (k - s)

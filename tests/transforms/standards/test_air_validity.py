@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from _standards_helpers import day_hours, hourly_frame
+from _standards_helpers import day_hours, hj663_percentile, hourly_frame
 
 from transforms.standards import (
     aqi_daily,
@@ -15,7 +15,6 @@ from transforms.standards import (
     daily_air_values,
     monthly_air_statistics,
 )
-from transforms.standards.air_statistics import hj663_percentile
 
 CLEAN = {
     "so2_ugm3": 10.0,

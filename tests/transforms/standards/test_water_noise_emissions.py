@@ -25,7 +25,7 @@ from transforms.standards.noise import energy_average, night_max_exceeds, zone_l
 from transforms.standards.water import CLASSES, classify, parameter_class
 
 TABLE1 = read_fixture("gb3838_table1.csv")
-SAMPLE = Path("/work/shared/data/water_weekly_2007w02_sample/weekly_2007w02_first6.csv")
+SAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "data/water_weekly_2007w02_sample/weekly_2007w02_first6.csv"
 ROMAN = {"Ⅰ": "I", "Ⅱ": "II", "Ⅲ": "III", "Ⅳ": "IV", "Ⅴ": "V", "劣Ⅴ": "劣V"}
 NAMES_ZH = {"高锰酸盐指数": "codmn", "氨氮": "nh3n", "溶解氧": "do"}
 

@@ -1,0 +1,112 @@
+"""envmon.cli.aggregate: `envmon aggregate hourly|daily|monthly` over a warehouse holding one
+QC-checked day of the AQI worked example at dongsi (every hour: SO2 12, NO2 46, PM10 98,
+PM2.5 80 µg/m³, CO 1.1 mg/m³, O3 100 µg/m³ -> daily AQI 107, PM2.5, HJ 633-2012 Table 1).
+Local dates are Asia/Shanghai days: [16:00 UTC the day before, 16:00 UTC)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import typer
+from _cli_run import WIDE, envmon, load_worked_day, main_exit
+
+from envmon.cli import aggregate as aggregate_cli
+from warehouse.db import connect
+
+LINE = re.compile(r"^(\w+) (\d{4}-\d\d-\d\d \d\d:\d\d)\.\.(\d{4}-\d\d-\d\d \d\d:\d\d) UTC: (\d+) rows \((.*)\)$")
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aggregate_cli.console, "width", WIDE)
+
+
+@pytest.fixture
+def worked_day(wh, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The warehouse of the CLI tests with 1 March 2024 (local) of the worked example, QC run."""
+    load_worked_day(tmp_path)
+    return wh
+
+
+def parse(out: str) -> list[tuple[str, str, str, int, dict[str, int]]]:
+    found = []
+    for line in out.splitlines():
+        m = LINE.match(line)
+        assert m, line
+        tables = {k: int(n) for k, n in (t.rsplit(" ", 1) for t in m[5].split(", "))}
+        found.append((m[1], m[2], m[3], int(m[4]), tables))
+    return found
+
+
+def test_register_adds_the_aggregate_group() -> None:
+    app = typer.Typer()
+    aggregate_cli.register(app)
+    assert [g.name for g in app.registered_groups] == ["aggregate"]
+    assert [c.name for c in aggregate_cli.aggregate_app.registered_commands] == ["hourly", "daily", "monthly",
+                                                                              "yearly"]
+
+
+def test_daily_is_the_local_day_with_the_worked_aqi(worked_day) -> None:  # type: ignore[no-untyped-def]
+    ((stage, lo, hi, total, tables),) = parse(envmon("aggregate", "daily", "--date", "2024-03-01"))
+    assert (stage, lo, hi) == ("daily", "2024-02-29 16:00", "2024-03-01 16:00")
+    assert total == sum(tables.values()) and tables["aqi_daily"] >= 1
+    with connect(worked_day, write=False) as con:
+        got = con.execute("SELECT local_date, edition, aqi, level, category, primary_pollutants, iaqi_pm25, "
+                          "iaqi_no2, iaqi_co FROM aqi_daily WHERE site_id = 'dongsi'").fetchall()
+    assert got == [(date(2024, 3, 1), "HJ633-2012", 107, 3, "轻度污染", "PM2.5", 107, 58, 28)]
+
+
+def test_daily_to_runs_each_day_and_reruns_give_the_same_rows(worked_day) -> None:  # type: ignore[no-untyped-def]
+    first = parse(envmon("aggregate", "daily", "--date", "2024-03-01", "--to", "2024-03-02"))
+    assert [(s, lo, hi) for s, lo, hi, _, _ in first] == [("daily", "2024-02-29 16:00", "2024-03-01 16:00"),
+                                                           ("daily", "2024-03-01 16:00", "2024-03-02 16:00")]
+    assert parse(envmon("aggregate", "daily", "--date", "2024-03-01")) == first[:1]  # same rows again
+
+
+def test_hourly_takes_times_with_offsets(worked_day) -> None:  # type: ignore[no-untyped-def]
+    out = envmon("aggregate", "hourly", "--start", "2024-03-01T00:00+08:00", "--end", "2024-02-29T19:00Z")
+    ((stage, lo, hi, total, tables),) = parse(out)
+    assert (stage, lo, hi) == ("hourly", "2024-02-29 16:00", "2024-02-29 19:00")
+    assert total == sum(tables.values()) and "aqi_hourly" in tables
+    with connect(worked_day, write=False) as con:
+        got = con.execute("SELECT period_start, local_date, iaqi_pm25 FROM aqi_hourly WHERE site_id = 'dongsi' "
+                          "ORDER BY 1").fetchall()
+    assert [(ts.astimezone(UTC), d) for ts, d, _ in got] == [
+        (datetime(2024, 2, 29, h, tzinfo=UTC), date(2024, 3, 1)) for h in (16, 17, 18)]
+    assert [i for *_, i in got] == [None, None, None]  # 1..3 hours: a 24-h mean needs 20
+
+
+def test_monthly_is_the_local_month_leap_february_included(worked_day) -> None:  # type: ignore[no-untyped-def]
+    ((stage, lo, hi, total, tables),) = parse(envmon("aggregate", "monthly", "--month", "2024-02"))
+    assert (stage, lo, hi) == ("monthly", "2024-01-31 16:00", "2024-02-29 16:00")
+    assert total == sum(tables.values()) and "air_period_stats" in tables
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["hourly", "--start", "2024-03-01T00:00", "--end", "2024-03-01T03:00+08:00"],
+         "--start: '2024-03-01T00:00' needs a UTC offset (e.g. 2024-03-01T00:00Z or +08:00)"),
+        (["hourly", "--start", "2024-03-01T00:00+08:00", "--end", "tomorrow"],
+         "--end: 'tomorrow' is not an ISO 8601 time (e.g. 2024-03-01T00:00+08:00)"),
+        (["daily", "--date", "2024-03-02", "--to", "2024-03-01"], "--to 2024-03-01 is before --date 2024-03-02"),
+    ],
+)
+def test_bad_times_exit_2_naming_the_option(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = main_exit(monkeypatch, capsys, "aggregate", *args)
+    assert (code, out, err) == (2, "", f"envmon: error: {message}\n")
+
+
+def test_a_range_of_part_hours_is_refused(wh, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = main_exit(monkeypatch, capsys, "aggregate", "hourly", "--start", "2024-03-01T00:30+08:00",
+                             "--end", "2024-03-01T03:00+08:00")
+    assert code == 2
+    assert err == ("envmon: error: hourly ranges need whole hours, got 2024-02-29T16:30:00+00:00 .. "
+                   "2024-02-29T19:00:00+00:00\n")
+    code, _, err = main_exit(monkeypatch, capsys, "aggregate", "daily", "--date", "2024-13-01")
+    assert code == 2 and "Invalid value for '--date'" in err

@@ -1,4 +1,4 @@
-"""The vectorised bulk path (fast_parse, fast_crc, fast_readings) gives exactly what the
+"""The vectorised bulk path (ingest/hj212/bulk: parse, crc, readings) gives exactly what the
 per-packet parser gives: packets, values, readings, and rejections with the same reasons."""
 
 from __future__ import annotations

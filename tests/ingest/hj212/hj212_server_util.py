@@ -37,6 +37,24 @@ async def running_server(
         await server.stop()
 
 
+class FakeWriter:
+    """The asyncio.StreamWriter side of a connection from `peer`."""
+
+    def __init__(self, peer: tuple[str, int] = ("10.0.0.1", 5000)):
+        self.peer = peer
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def get_extra_info(self, name: str) -> object:
+        return self.peer if name == "peername" else None
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
 def port_of(server: Hj212Server) -> int:
     assert server._server is not None
     return server._server.sockets[0].getsockname()[1]

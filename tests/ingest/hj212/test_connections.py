@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hj212_server_util import MN, PW, SITE
+from hj212_server_util import MN, PW, SITE, FakeWriter
 
 from core.installation_key import installation_key, password_hmac
 from core.landing import LandingZone
@@ -16,24 +16,6 @@ from ingest.hj212.packet import Packet
 from ingest.hj212.server import Hj212Server, ServerConfig
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
-
-
-class FakeWriter:
-    """The asyncio.StreamWriter side of a connection from `peer`."""
-
-    def __init__(self, peer: tuple[str, int] = ("10.0.0.1", 5000)):
-        self.peer = peer
-        self.written: list[bytes] = []
-        self.closing = False
-
-    def get_extra_info(self, name: str) -> object:
-        return self.peer if name == "peername" else None
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def is_closing(self) -> bool:
-        return self.closing
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hj212_server_util import MN, PW, SITE, minute_packet, past_minute
+from hj212_server_util import MN, PW, SITE, FakeWriter, minute_packet, past_minute
 
 from core.landing import LandingZone
 from core.registry.config import Registry, load_registry
@@ -17,17 +17,6 @@ from ingest.hj212.protocol import format_time, frame, try_parse
 from ingest.hj212.server import Hj212Server, ServerConfig
 
 CONFIG = Path(__file__).resolve().parents[4] / "config"
-
-
-class FakeWriter:
-    def get_extra_info(self, name: str) -> object:
-        return ("10.0.0.1", 5000) if name == "peername" else None
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def is_closing(self) -> bool:
-        return False
 
 
 @pytest.fixture(scope="module")

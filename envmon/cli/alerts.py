@@ -39,9 +39,10 @@ def now() -> datetime:
 def fmt(value: object) -> str:
     """A value as a table cell: times in the configured zone to the minute, others as text."""
     from alerts.queries import as_text
+    from core.periods import from_stored
 
-    if isinstance(value, datetime):
-        return value.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime):  # a naive value from the warehouse is UTC, never machine time
+        return from_stored(value).astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M")
     return as_text(value)
 
 

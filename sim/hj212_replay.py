@@ -15,7 +15,7 @@ import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -112,16 +112,17 @@ class ReplayReport:
     records: int = 0
     bytes: int = 0
     answers_bytes: int = 0
+    lost: list[str] = field(default_factory=list)  # connections the server reset, and why
 
 
 async def replay(records: Sequence[bytes], host: str, port: int, *, chunk: int = 1 << 16,
                  max_connections: int = 400, answer_wait_s: float = 600.0) -> ReplayReport:  # fmt: skip
     """Send the records, one connection per MN, then close each connection."""
     report = ReplayReport()
-    groups = list(group_by_mn(records).values())
+    groups = list(group_by_mn(records).items())
     gate = asyncio.Semaphore(max_connections)
 
-    async def one(group: list[bytes]) -> None:
+    async def one(mn: bytes | None, group: list[bytes]) -> None:
         async with gate:
             reader, writer = await asyncio.open_connection(host, port)
             report.connections += 1
@@ -132,12 +133,18 @@ async def replay(records: Sequence[bytes], host: str, port: int, *, chunk: int =
 
             answers = asyncio.create_task(drain_answers())
             data = b"".join(r + b"\r\n" for r in group)
-            for at in range(0, len(data), chunk):
-                writer.write(data[at : at + chunk])
-                await writer.drain()
+            try:
+                for at in range(0, len(data), chunk):
+                    writer.write(data[at : at + chunk])
+                    await writer.drain()
+                writer.write_eof()
+            except OSError as exc:  # reported, and the other loggers go on
+                report.lost.append(f"{len(group)} records of MN {mn!r}: {exc!r}")
+                answers.cancel()
+                writer.close()
+                return
             report.records += len(group)
             report.bytes += len(data)
-            writer.write_eof()
             with contextlib.suppress(TimeoutError, ConnectionError):
                 await asyncio.wait_for(
                     answers, answer_wait_s
@@ -146,5 +153,5 @@ async def replay(records: Sequence[bytes], host: str, port: int, *, chunk: int =
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    await asyncio.gather(*(one(g) for g in groups))
+    await asyncio.gather(*(one(mn, g) for mn, g in groups))
     return report

@@ -102,6 +102,10 @@ def replay(
     typer.echo(
         f"sent {report.records} records ({report.bytes} bytes) over {report.connections} connections"
     )
+    for lost in report.lost:
+        typer.echo(f"not delivered: {lost}", err=True)
+    if report.lost:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -71,6 +71,10 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     max_packet_bytes: int = 16384  # a record (frame without CRLF) longer than this is refused
     idle_timeout_s: float = 600.0  # close a connection silent this long
+    # connections the kernel completes while the loop is busy: a province's loggers reconnect
+    # together after a platform restart; asyncio's default (100) left the rest half-open until
+    # their handshake expired and the logger's data met a reset (capped by net.core.somaxconn)
+    listen_backlog: int = 1024
     batch_readings: int = 20000  # write a landing batch when it holds this many readings...
     batch_records: int = 5000  # ...or this many records...
     batch_wait_s: float = 0.5  # ...or when its first record is this old
@@ -191,6 +195,7 @@ class Hj212Server:
             self.config.host,
             self.config.port,
             limit=self.config.max_packet_bytes * 2,
+            backlog=self.config.listen_backlog,
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         log.info("HJ 212 server listening on %s:%s, landing into %s", host, port, self.landing.root)

@@ -74,6 +74,7 @@ def _replay(settings, tmp_path, records):  # type: ignore[no-untyped-def]
 
 def _check(settings, records, sent, stats) -> Counter:  # type: ignore[no-untyped-def]
     bad, rows, landed = _expected(records)
+    assert not sent.lost, sent.lost[:5]  # no connection the server reset
     assert sent.records == stats.records == len(records)
     # every record is in exactly one place
     assert stats.packets_landed + stats.packets_events + stats.packets_dead == len(records)

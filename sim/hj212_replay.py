@@ -139,8 +139,10 @@ async def replay(records: Sequence[bytes], host: str, port: int, *, chunk: int =
                     await writer.drain()
                 writer.write_eof()
             except OSError as exc:  # reported, and the other loggers go on
-                report.lost.append(f"{len(group)} records of MN {mn!r}: {exc!r}")
+                who = f"MN {mn.decode(errors='replace')}" if mn else "records without an MN"
+                report.lost.append(f"{len(group)} records of {who}: {exc!r}")
                 answers.cancel()
+                await asyncio.gather(answers, return_exceptions=True)
                 writer.close()
                 return
             report.records += len(group)

@@ -5,11 +5,14 @@ and each logger's password and ST taken from its well-formed packets, the common
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import socket
+import struct
 from pathlib import Path
 
 from ingest.hj212.protocol import frame
-from sim.hj212_replay import capture_loggers, group_by_mn, read_records
+from sim.hj212_replay import capture_loggers, group_by_mn, read_records, replay
 
 
 def packet(mn: str, pw: str, st: str = "32", cn: str = "2011") -> bytes:
@@ -38,3 +41,37 @@ def test_each_logger_password_and_st_from_its_packets() -> None:
         b"##9999broken",
     ]
     assert capture_loggers([r[:-2] for r in records]) == {"MN01": ("111111", "31"), "MN02": ("222222", "32")}
+
+
+def test_a_connection_the_server_resets_is_reported_and_the_others_go_on() -> None:
+    """A logger's connection reset mid-send (the failure of a listen backlog too small, issue 22's
+    CI run) is named in the report; the other logger's records are all sent."""
+    good, doomed = packet("MN01", "1")[:-2], packet("RESET", "2")[:-2]
+    received: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = await reader.read(65536)
+        if b"MN=RESET" in first:  # close with unread data and no linger: the peer gets a reset
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return
+        data = first
+        while chunk := await reader.read(65536):
+            data += chunk
+        received.append(data)
+        writer.close()
+
+    async def scenario():  # type: ignore[no-untyped-def]
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        # more than the kernel's socket buffers hold, so the reset meets the sender mid-send
+        report = await replay([good] * 10 + [doomed] * 400_000, "127.0.0.1", port, answer_wait_s=5)
+        server.close()
+        await server.wait_closed()
+        return report
+
+    report = asyncio.run(scenario())
+    assert report.records == 10 and report.connections == 2
+    assert len(report.lost) == 1 and report.lost[0].startswith("400000 records of MN RESET: ")
+    assert received == [b"".join(r + b"\r\n" for r in [good] * 10)]

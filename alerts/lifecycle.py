@@ -39,8 +39,8 @@ from alerts.observe import Observation, Observer, Window
 from alerts.routing import Router
 from alerts.rules import RuleSet, ThresholdRule
 from notify.config import NotificationConfig
-from notify.notice import Notice, OutboxRow, plan
-from notify.outbox import insert_messages
+from notify.notice import Notice, OutboxRow, emails_from, plan
+from notify.outbox import insert_messages, officer_addresses
 from warehouse.bulk import insert_rows
 
 ALERT_COLUMNS = (
@@ -109,9 +109,7 @@ class Evaluation:
         ).fetchall()
         # the registry cannot change while the evaluation holds the writer lock: read it once
         self.router = Router(con)
-        self.emails = {
-            o: e for o, e in con.execute("SELECT officer_id, email FROM officers").fetchall()
-        }
+        self.emails_of = emails_from(officer_addresses(con))
         self.cases: dict[str, case_flow.CaseRow] = {}
         self.casebook = case_flow.CaseBatch(con, self.router)
         # written when the rule is done (flush): alert rows (new ones apart), evidence, outbox
@@ -447,8 +445,4 @@ class Evaluation:
             officer_id=officer,
             leader_id=self.router.leader(grid) if grid else None,
         )
-        self.outbox += plan(
-            notice,
-            self.notifications,
-            lambda ids: [self.emails[i] for i in ids if i and self.emails.get(i)],
-        )
+        self.outbox += plan(notice, self.notifications, self.emails_of)

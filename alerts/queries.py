@@ -216,12 +216,18 @@ def list_cases(
     state: str | None = None,
     grid_id: str | None = None,
     officer_id: str | None = None,
+    case_id: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Cases with their site, grid and officer names and their alert figures, newest first;
+    `case_id` picks one case (case_file)."""
     where, params = ["1 = 1"], []
     for column, value in (("c.state", state), ("c.grid_id", grid_id), ("c.officer_id", officer_id)):
         if value:
             where.append(f"{column} = ?")
             params.append(value)
+    if case_id is not None:
+        where.append("c.case_id = ?")
+        params.append(case_id)
     return _dicts(
         con,
         f"""
@@ -247,7 +253,7 @@ def list_cases(
 def case_file(con: duckdb.DuckDBPyConnection, case_id: str, context_h: float = 3) -> dict[str, Any]:
     """Everything on one case: the case, its events, alerts, evidence periods, the raw readings
     around the exceedance (context_h hours either side), and the continuing-exceedance days."""
-    cases = [c for c in list_cases(con) if c["case_id"] == case_id]
+    cases = list_cases(con, case_id=case_id)
     if not cases:
         raise CaseError(f"no case {case_id!r} (see `envmon cases list`)")
     case = cases[0]

@@ -24,6 +24,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from core.errors import ConfigError, format_validation_error
 from core.registry.config import Registry
 from core.strict import StrictModel
+from notify.config import Severity
 from transforms.standards import water as gb3838
 
 SITE_KINDS = ("air", "water", "noise", "outlet")
@@ -140,7 +141,7 @@ class _RuleBase(StrictModel):
     name_zh: str
     name_en: str
     site_kinds: list[Literal["air", "water", "noise", "outlet"]] = Field(min_length=1)
-    severity: Literal["info", "minor", "major", "critical"]
+    severity: Severity
     opens_case: bool = False
     duration: Duration = Duration(consecutive=1)
     clear_after: int = Field(

@@ -34,7 +34,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="envmon-bench-files-"))
     os.environ["ENVMON_HOME"] = str(home)
     from core.settings import get_settings, reset_settings_cache
-    from ingest.files import ingest_paths
+    from ingest.files.ingest import ingest_paths
     from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job
 
     reset_settings_cache()

@@ -8,11 +8,12 @@ from airflow.sdk import Asset, dag
 
 from envmon import dag_defaults as d
 from envmon.dag_tasks import add_tasks
+from envmon.pipeline import LANDING_URI
 
 
 @dag(
     dag_id="load_landing",
-    schedule=[Asset(d.LANDING_URI)],
+    schedule=[Asset(LANDING_URI)],
     start_date=d.START_DATE,
     catchup=False,
     max_active_runs=1,

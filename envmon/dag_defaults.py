@@ -1,5 +1,6 @@
 """What every envmon DAG shares: owner, retries, timeouts, the warehouse pool, schedules in
-local time, the Assets that chain DAGs, and the failure callback.
+local time, and the failure callback (the Assets that chain DAGs are in `envmon.pipeline`,
+beside the tasks that update them).
 
 Kept in the package (not in dags/) so that the DAG files stay thin and this is testable.
 Importing it must stay cheap: Airflow parses DAG files often.
@@ -27,10 +28,6 @@ START_DATE = pendulum.datetime(2016, 1, 1, tz=TIMEZONE)
 
 # First retry after this long, doubling up to max_retry_delay (tests shorten it).
 RETRY_DELAY_S = float(os.environ.get("ENVMON_RETRY_DELAY_S", "30"))
-
-# Assets (data-aware scheduling): the file DAG's landing batches start the load DAG.
-LANDING_URI = "envmon://landing/readings"
-AQI_DAILY_URI = "envmon://warehouse/aqi_daily"
 
 log = logging.getLogger("envmon.dags")
 

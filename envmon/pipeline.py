@@ -19,7 +19,11 @@ from typing import Any
 
 from core import periods
 from core.settings import Settings, get_settings
-from envmon.dag_defaults import AQI_DAILY_URI, LANDING_URI
+
+# Assets (data-aware scheduling) the tasks update: the file DAG's landing batches start the
+# load DAG. Here, not in envmon.dag_defaults, so that `envmon` starts without pendulum.
+LANDING_URI = "envmon://landing/readings"
+AQI_DAILY_URI = "envmon://warehouse/aqi_daily"
 
 
 def _summary(value: Any) -> Any:

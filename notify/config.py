@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
 from pydantic import Field, ValidationError
@@ -25,8 +25,9 @@ Event = Literal[
     "case_escalated",
     "pipeline_failed",
 ]
+# the one severity scale, least first: a rule's (alerts.rules) and a channel's min_severity
 Severity = Literal["info", "minor", "major", "critical"]
-SEVERITY_RANK: dict[str, int] = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+SEVERITY_RANK: dict[str, int] = {s: rank for rank, s in enumerate(get_args(Severity))}
 
 
 class _Channel(StrictModel):

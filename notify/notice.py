@@ -100,6 +100,16 @@ def no_emails(ids: list[str | None]) -> list[str]:
     return []
 
 
+def emails_from(addresses: Mapping[str, str | None]) -> EmailsOf:
+    """EmailsOf over addresses already read (officer id -> e-mail; notify.outbox.
+    officer_addresses): the ids' addresses in order, skipping None and ids without one."""
+
+    def emails_of(ids: list[str | None]) -> list[str]:
+        return [a for i in ids if i and (a := addresses.get(i))]
+
+    return emails_of
+
+
 def message_id(notice: Notice, channel_id: str, recipient: str) -> str:
     """An alert or case message is identified by its event, alert, case, channel, recipient and
     period; a pipeline failure (about no alert or case) by its channel, recipient and content."""

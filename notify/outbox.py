@@ -17,13 +17,14 @@ import duckdb
 
 from notify.config import NotificationConfig
 from notify.delivery import Settled
-from notify.notice import Message, Notice, OutboxRow, plan
+from notify.notice import Message, Notice, OutboxRow, emails_from, plan
 
 __all__ = [
     "claim_due",
     "enqueue",
     "insert_messages",
     "list_messages",
+    "officer_addresses",
     "officer_emails",
     "record",
     "requeue_failed",
@@ -32,18 +33,18 @@ __all__ = [
 LIST_LIMIT = 500
 
 
+def officer_addresses(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Officer id -> e-mail address, for the officers that have one (registry: grids.yaml)."""
+    return dict(
+        con.execute(
+            "SELECT officer_id, email FROM officers WHERE email IS NOT NULL AND email <> ''"
+        ).fetchall()
+    )
+
+
 def officer_emails(con: duckdb.DuckDBPyConnection, officer_ids: list[str | None]) -> list[str]:
-    """The e-mail addresses of these officers (registry: grids.yaml), skipping None and the
-    officers without one."""
-    out = []
-    for officer_id in officer_ids:
-        if officer_id:
-            row = con.execute(
-                "SELECT email FROM officers WHERE officer_id = ?", [officer_id]
-            ).fetchall()
-            if row and row[0][0]:
-                out.append(row[0][0])
-    return out
+    """The e-mail addresses of these officers, skipping None and the officers without one."""
+    return emails_from(officer_addresses(con))(officer_ids)
 
 
 def insert_messages(con: duckdb.DuckDBPyConnection, rows: Sequence[OutboxRow]) -> int:

@@ -21,20 +21,14 @@ from publish.vocabulary import (
     level_text,
     text_colour_on,
 )
+from transforms.standards.air_daily import DAILY_VALUE_COLUMNS
 from transforms.standards.rounding import round_half_even
 
 CHART_DAYS = 30
 CHART_HOURS = 24
 
-DAILY_CONCENTRATIONS = (
-    "so2_24h_ugm3",
-    "no2_24h_ugm3",
-    "pm10_24h_ugm3",
-    "pm25_24h_ugm3",
-    "co_24h_mgm3",
-    "o3_1h_max_ugm3",
-    "o3_8h_max_ugm3",
-)
+# aqi_daily's concentrations, so2_24h_ugm3 .. o3_8h_max_ugm3, as the standards name them
+DAILY_CONCENTRATIONS = tuple(DAILY_VALUE_COLUMNS.values())
 HOURLY_CONCENTRATIONS = (
     "so2_1h_ugm3",
     "no2_1h_ugm3",
@@ -170,22 +164,45 @@ def chart_bars(
     return {"bars": bars, "width": width, "height": height, "baseline": 20 + plot_h, "step": step}
 
 
-def daily_series(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple]:
-    first = day - timedelta(days=CHART_DAYS - 1)
+_NO_POINT = (None, None, None, None)
+
+
+def _city_series(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, steps: list[tuple[Any, str, str]]
+) -> list[tuple]:
+    """The city's AQI points of a chart, for `chart_bars`: `steps` are (value of `table`'s column
+    `key`, axis label, full label) in order; a step without a row is a missing point."""
     got = {
-        r[0]: r
+        r[0]: r[1:]
         for r in con.execute(
-            """SELECT local_date, aqi, level, colour_hex, category FROM aqi_daily
-               WHERE site_id = 'city' AND local_date BETWEEN $first AND $day""",
-            {"first": first, "day": day},
+            f"""SELECT {key}, aqi, level, colour_hex, category FROM {table}
+                WHERE site_id = 'city' AND {key} BETWEEN $first AND $last""",
+            {"first": steps[0][0], "last": steps[-1][0]},
         ).fetchall()
     }
-    points = []
-    for i in range(CHART_DAYS):
-        d = first + timedelta(days=i)
-        r = got.get(d)
-        points.append((f"{d.day}", d.isoformat(), *(r[1:] if r else (None, None, None, None))))
-    return points
+    return [(axis, full, *got.get(k, _NO_POINT)) for k, axis, full in steps]
+
+
+def daily_series(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple]:
+    """The city's daily AQI of the CHART_DAYS days up to `day`."""
+    first = day - timedelta(days=CHART_DAYS - 1)
+    days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+    return _city_series(
+        con, "aqi_daily", "local_date", [(d, f"{d.day}", d.isoformat()) for d in days]
+    )
+
+
+def hourly_series(
+    con: duckdb.DuckDBPyConnection, hour_start: datetime, tz: ZoneInfo
+) -> list[tuple]:
+    """The city's hourly AQI of the CHART_HOURS hours up to `hour_start`, labelled in local time."""
+    first = hour_start - timedelta(hours=CHART_HOURS - 1)
+    hours = [first + timedelta(hours=i) for i in range(CHART_HOURS)]
+    local = [t.astimezone(tz) for t in hours]
+    return _city_series(
+        con, "aqi_hourly", "period_start",
+        [(t, f"{lt:%H}", f"{lt:%Y-%m-%d %H:00}") for t, lt in zip(hours, local, strict=True)],
+    )  # fmt: skip
 
 
 def month_calendar(con: duckdb.DuckDBPyConnection, day: date, root: str) -> dict[str, Any]:
@@ -260,23 +277,6 @@ def hourly_context(
         {"hour": hour_start, "day": local_day},
         HOURLY_CONCENTRATIONS,
     )
-    first = hour_start - timedelta(hours=CHART_HOURS - 1)
-    got = {
-        r[0]: r
-        for r in con.execute(
-            """SELECT period_start, aqi, level, colour_hex, category FROM aqi_hourly
-               WHERE site_id = 'city' AND period_start BETWEEN $first AND $hour""",
-            {"first": first, "hour": hour_start},
-        ).fetchall()
-    }
-    points = []
-    for i in range(CHART_HOURS):
-        t = first + timedelta(hours=i)
-        r = got.get(t)
-        local = t.astimezone(tz)
-        points.append(
-            (f"{local:%H}", f"{local:%Y-%m-%d %H:00}", *(r[1:] if r else (None, None, None, None)))
-        )
     computed = [r["computed_at"] for r in rows if r["computed_at"] is not None]
     return {
         "kind": "hourly",
@@ -286,7 +286,7 @@ def hourly_context(
         "concentrations": HOURLY_CONCENTRATIONS,
         "computed_at": max(computed) if computed else None,
         "editions": sorted({r["edition"] for r in rows if r["edition"]}),
-        "chart": chart_bars(points),
+        "chart": chart_bars(hourly_series(con, hour_start, tz)),
         "has_data": any(r["aqi"] is not None for r in rows),
     }
 

@@ -39,8 +39,11 @@ def diurnal(parameter: str, local_hour: np.ndarray) -> np.ndarray:
     """Shape in [-1, 1]: ozone peaks mid-afternoon, traffic pollutants and noise by day."""
     if parameter == "o3":
         return np.cos((local_hour - 15.0) / 24.0 * 2 * math.pi)
-    if parameter in ("leq", "lmax"):
-        return np.where((local_hour >= 6) & (local_hour < 22), 1.0, -1.0)
+    if parameter in ("leq", "lmax"):  # the ambient noise standard's day and night
+        from transforms.standards.noise import day_night_hours  # here: the standards load polars
+
+        day, night = day_night_hours()
+        return np.where((local_hour >= day) & (local_hour < night), 1.0, -1.0)
     return np.cos((local_hour - 8.0) / 24.0 * 2 * math.pi)
 
 

@@ -40,11 +40,12 @@ class SimOptions:
     kinds: tuple[str, ...] = ("air", "water", "noise")
 
 
-def _shape(parameter: str, local_hour: float) -> float:
+def _shape(parameter: str, local_hour: float, by_day: bool) -> float:
+    """Shape in [-1, 1]; `by_day`: the hour is in the ambient noise standard's day."""
     if parameter == "o3":
         return math.cos((local_hour - 15.0) / 24.0 * 2 * math.pi)
     if parameter in ("leq", "lmax"):
-        return 1.0 if 6 <= local_hour < 22 else -1.0
+        return 1.0 if by_day else -1.0
     if parameter in ("pm25", "pm10", "no2", "co"):  # morning and evening rush, night inversion
         return 0.6 * math.cos((local_hour - 8.0) / 12.0 * 2 * math.pi) + 0.4 * math.cos(
             (local_hour - 21) / 24 * 2 * math.pi
@@ -121,17 +122,22 @@ class StationSimulator:
                     (site_id, st.kind, interval, params, ZoneInfo(registry.site_timezone(site_id)))
                 )
         self._levels = _site_levels(registry, self.options.kinds)
+        from transforms.standards.noise import day_night_hours
+
+        self._day_night = day_night_hours()  # the noise standard's day: [start, night start)
 
     def _value(
         self, site_id: str, kind: str, param: str, local_hour: float, episode: float
     ) -> float:
         level, amp = TYPICAL.get(param, (10.0, 0.2))
+        day_start, night_start = self._day_night
+        by_day = day_start <= local_hour < night_start
         own = self._levels.get((site_id, param))
         if own is not None:  # a level that fits the site: its water class, its noise zone
             day_level, night_level = own
-            level = day_level if 6 <= local_hour < 22 else night_level
+            level = day_level if by_day else night_level
             amp = amp if kind == "water" else 0.0
-        v = level * (1 + amp * _shape(param, local_hour))
+        v = level * (1 + amp * _shape(param, local_hour, by_day))
         if kind == "water":  # slow drift: a bounded random walk per section and parameter
             key = (site_id, param)
             d = self._drift.get(key, 0.0) * 0.98 + float(self.rng.normal(0, 0.02))

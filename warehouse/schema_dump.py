@@ -1,7 +1,7 @@
 """The warehouse schema in one readable file, `warehouse/schema.sql`: what a warehouse holds after
 every migration and view file (tables with their columns, types and constraints, indexes,
 sequences, views), as DuckDB itself writes each object back, in a fixed order. It is generated,
-never edited; tests/warehouse/test_schema.py fails when it is stale.
+never edited; tests/warehouse/test_schema_dump.py fails when it is stale.
 
     python -m warehouse.schema_dump            # rewrite warehouse/schema.sql
     python -m warehouse.schema_dump --check    # exit 1 when warehouse/schema.sql is stale

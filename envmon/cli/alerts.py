@@ -12,8 +12,6 @@ from rich.table import Table
 
 from core.periods import from_local_input
 from core.settings import get_settings
-from notify.outbox import list_messages, requeue_failed
-from warehouse.db import connect, transaction
 
 console = Console()
 alerts_app = typer.Typer(
@@ -64,6 +62,7 @@ def alerts_list(
     """Alerts, firing first (times in local time); --with-alarms adds the data loggers' own
     alarms of the same sites (the --site, or the sites of the alerts listed)."""
     from alerts.queries import list_alerts, logger_alarms
+    from warehouse.db import connect
 
     with connect(write=False, purpose="envmon alerts list") as con:
         rows = list_alerts(con, state=state, site_id=site, rule_id=rule, limit=limit)
@@ -139,6 +138,7 @@ def alarms_table(alarms: list[dict]) -> Table:
 def alerts_ack(alert_id: str, by: By) -> None:
     """Acknowledge an alert: it keeps its state, but repeat notifications stop."""
     from alerts.staff import acknowledge
+    from warehouse.db import connect, transaction
 
     with connect(purpose="envmon alerts ack") as con, transaction(con):
         acknowledge(con, alert_id, by=by, at=now())
@@ -159,6 +159,8 @@ def _silence(
     from alerts.staff import add_silence
 
     at, tz = now(), get_settings().tz
+    from warehouse.db import connect, transaction
+
     with connect(purpose=f"envmon alerts {kind}") as con, transaction(con):
         known = set(load_ruleset(None, con).by_id)
         sid = add_silence(
@@ -223,6 +225,7 @@ def alerts_maintenance(
 def alerts_unsilence(silence_id: str, by: By) -> None:
     """Revoke a silence or maintenance window before its expiry."""
     from alerts.staff import revoke_silence
+    from warehouse.db import connect, transaction
 
     with connect(purpose="envmon alerts unsilence") as con, transaction(con):
         revoke_silence(con, silence_id, by=by, at=now())
@@ -284,6 +287,9 @@ def alerts_outbox(
     ] = False,
 ) -> None:
     """The notification outbox."""
+    from notify.outbox import list_messages, requeue_failed
+    from warehouse.db import connect, transaction
+
     if retry_failed:
         with connect(purpose="envmon alerts outbox") as con, transaction(con):
             n = requeue_failed(con, now())

@@ -13,7 +13,6 @@ from rich.table import Table
 from core.periods import from_local_input
 from core.settings import get_settings
 from envmon.cli.alerts import TIME_FORMATS, By, Note, fmt, now
-from warehouse.db import connect, transaction
 
 console = Console()
 cases_app = typer.Typer(
@@ -30,6 +29,7 @@ def cases_list(
 ) -> None:
     """Cases, newest first."""
     from alerts.queries import list_cases
+    from warehouse.db import connect
 
     with connect(write=False, purpose="envmon cases list") as con:
         rows = list_cases(con, state=state, grid_id=grid, officer_id=officer)
@@ -69,6 +69,7 @@ def cases_list(
 def cases_show(case_id: str) -> None:
     """One case: details, events, alerts, evidence and the readings around the exceedance."""
     from alerts.queries import case_file
+    from warehouse.db import connect
 
     with connect(write=False, purpose="envmon cases show") as con:
         f = case_file(con, case_id)
@@ -148,6 +149,7 @@ def cases_assign(
 ) -> None:
     """Assign a case to an officer (open → assigned)."""
     from alerts.cases import assign
+    from warehouse.db import connect, transaction
 
     with connect(purpose="envmon cases assign") as con, transaction(con):
         seq = assign(con, case_id, to, by=by, at=now(), note=note)
@@ -172,6 +174,8 @@ def cases_move(
     from alerts.cases import move
 
     tz = get_settings().tz
+    from warehouse.db import connect, transaction
+
     with connect(purpose="envmon cases move") as con, transaction(con):
         seq = move(
             con,
@@ -189,6 +193,7 @@ def cases_move(
 def cases_note(case_id: str, by: By, note: Annotated[str, typer.Option("--note")]) -> None:
     """Add a note to a case's record."""
     from alerts.cases import add_note
+    from warehouse.db import connect, transaction
 
     with connect(purpose="envmon cases note") as con, transaction(con):
         seq = add_note(con, case_id, note, by=by, at=now())
@@ -203,6 +208,7 @@ def cases_export(
 ) -> None:
     """Export cases to XLSX (cases and events sheets) or CSV."""
     from alerts.staff import export_cases
+    from warehouse.db import connect
 
     with connect(write=False, purpose="envmon cases export") as con:
         n = export_cases(con, out, state=state, grid_id=grid)

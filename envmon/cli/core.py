@@ -157,7 +157,6 @@ def status(
 ) -> None:
     """Per site: last reading, readings today, gaps over the last 24 hours; dead letters waiting."""
     from core.periods import from_local_input
-    from core.settings import get_settings
     from warehouse.jobs import status_job
 
     report = status_job(at=None if at is None else from_local_input(at, get_settings().tz))

@@ -1,7 +1,8 @@
 """File ingestion commands: `envmon ingest files PATH...` and `envmon ingest inbox`.
 
 The ingestion functions are imported inside the commands; DEFAULT_SETTLE_S, a default that
---help shows, is the one import at start."""
+--help shows, is the one import at start (`ingest.files.inbox` loads the ingestor only when a
+scan runs)."""
 
 from __future__ import annotations
 

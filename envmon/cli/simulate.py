@@ -1,4 +1,6 @@
-"""`envmon simulate stations` (MQTT station readings, or Beijing replay) and `simulate loggers` (HJ 212 over TCP)."""
+"""`envmon simulate stations` (MQTT station readings, or Beijing replay) and `simulate loggers` (HJ 212 over TCP).
+
+The registry and the simulators are imported when a command runs."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from core.registry.config import load_registry
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ def stations(
     tls_ca: Annotated[str | None, typer.Option(help="CA bundle; turns TLS on")] = None,
 ) -> None:
     """Publish station readings over MQTT (QoS 1) at a chosen speed-up; returns when all are acknowledged."""
+    from core.registry.config import load_registry
+
     settings = get_settings()
     registry = load_registry(settings.config_dir)
     if start is not None and start.tzinfo is None:
@@ -216,6 +219,8 @@ def loggers(
         except ValueError as exc:
             hint = "--minute-interval" if "interval" in str(exc) else "--hour-label"
             raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+    from core.registry.config import load_registry
 
     settings = get_settings()
     registry = load_registry(settings.config_dir)

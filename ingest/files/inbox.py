@@ -30,9 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.settings import Settings
-from ingest.files.ingest import FileIngestor, FileReport, landed_note
+
+if TYPE_CHECKING:  # the ingestor (polars, pyarrow) loads when a scan runs, not with the defaults
+    from ingest.files.ingest import FileIngestor, FileReport
 
 PART_SUFFIX = ".part"
 READY_SUFFIX = ".ready"
@@ -122,6 +125,8 @@ def scan_inbox(
     if settle_s > 0 and unmarked:
         sleep(settle_s)
     second = _look(unmarked)
+    from ingest.files.ingest import FileIngestor
+
     ingestor = FileIngestor(settings)
     for path in files:
         if path not in marked and (path not in first or first.get(path) != second.get(path)):
@@ -144,6 +149,8 @@ def _move_unchanged(ingestor: FileIngestor, path: Path, inbox: Path, file_report
     """Move an ingested file to done/ unless it changed since it was read (then undo its record)."""
     changed = ingestor.last_source.changed() if ingestor.last_source is not None else None
     if changed:
+        from ingest.files.ingest import landed_note
+
         if file_report.status == "ingested" and file_report.sha256:
             ingestor.ledger.forget(file_report.sha256)  # its new content is to be ingested whole
         file_report.status = "changed"

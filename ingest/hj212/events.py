@@ -21,12 +21,11 @@ from core.registry.logger_facts import LoggerFacts
 from core.schema import LOGGER_EVENTS_SCHEMA
 from ingest.hj212.packet import Packet
 from ingest.hj212.protocol import DEFAULT_TZ, parse_time
-from ingest.hj212.readings import labelled_start
+from ingest.hj212.readings import labelled_start, reading_origin
 
 CN_RUN_STATUS = "2021"
 CN_ALARM = "2072"
 EVENT_CNS = frozenset({CN_RUN_STATUS, CN_ALARM})
-
 
 
 class EventError(ValueError):
@@ -41,7 +40,7 @@ def packet_to_events(
     tz: tzinfo = DEFAULT_TZ,
 ) -> list[dict]:
     """The event rows of a 2021 / 2072 packet; EventError when it has no usable time or entry."""
-    origin = f"hj212:{packet.mn}:{packet.qn or ''}"
+    origin = reading_origin(packet.mn, packet.qn)
     received = received_at.astimezone(UTC)
     if packet.cn == CN_RUN_STATUS:
         if packet.datatime is None:

@@ -44,15 +44,14 @@ from ingest.hj212.events import (
     events_table,
     packet_to_events,
 )
-from ingest.hj212.packet_outcome import reading_code
-from ingest.hj212.protocol import DEFAULT_TZ, frame, try_parse
+from ingest.hj212.packet_outcome import reading_code, refused_time
+from ingest.hj212.protocol import DEFAULT_TZ, MAX_PACKET_BYTES, frame, try_parse
 from ingest.hj212.readings import INTERVAL_BY_CN, SOURCE_KIND, labelled_start, packet_to_readings
 from ingest.hj212.reassembly import Reassembler
 from ingest.site_units import SiteUnits, convert_table
 
-# the server's limits (ServerConfig defaults): the same checks offline; the time window and the
-# values are the reading contract's (core/contract.py), as in the server
-MAX_PACKET_BYTES = 16384
+# the server's limits offline: a record's length is protocol.MAX_PACKET_BYTES (ServerConfig's
+# default); the time window and the values are the reading contract's (core/contract.py)
 UNKNOWN_MN_PREFIX = "unknown MN "
 
 
@@ -198,14 +197,12 @@ def process_records(
                 i, f"wrong password for MN {mn!r} (logger of outlet {site_id})", "bad_password", mn
             )
             continue
-        if dt is not None and cn not in builders.ANSWER_CNS:  # the server's _time_problem
+        if dt is not None and cn not in builders.ANSWER_CNS:  # per_packet.PerPacket.time_problem
             start = labelled_start(cn, dt, registry.logger_facts(mn))
             if (problem := contract.time_problem(start, now or received[i])) is not None:
-                problem = problem.replace("field 'period_start': ", "")
                 raw_dt = _DATATIME.search(sub[rec])
                 sent = raw_dt[1].decode("ascii", "replace") if raw_dt else dt.isoformat()
-                kill(i, f"time: DataTime {sent} refused by the reading contract: {problem}",
-                     "time", mn)  # fmt: skip
+                kill(i, f"time: {refused_time(f'DataTime {sent}', problem)}", "time", mn)
                 continue
         if pnum is not None:
             packet = try_parse(sub[rec], tz, now, None).packet

@@ -49,6 +49,13 @@ class PacketOutcome:
         return bool(self.rows or self.events)
 
 
+def refused_time(what: str, problem: str) -> str:
+    """A time the reading contract refuses (`ReadingContract.time_problem`), named as the packet
+    names it ("DataTime 20240101000000", "alarm time"): the one wording of the per-packet lane,
+    HJ 212 over MQTT and recorded traffic."""
+    return f"{what} refused by the reading contract: {problem.replace(_FIELD, '')}"
+
+
 def reading_code(row: dict) -> str:
     """The pollutant code a reading was sent under (kept in its `extra`)."""
     try:
@@ -74,10 +81,7 @@ def packet_outcome(
         start = labelled_start(packet.cn, packet.datatime, facts)
         problem = contract.time_problem(start, received_at)
         if problem is not None:
-            out.time_problem = (
-                f"DataTime {packet.get('DataTime')} refused by the reading contract: "
-                f"{problem.replace(_FIELD, '')}"
-            )
+            out.time_problem = refused_time(f"DataTime {packet.get('DataTime')}", problem)
             return out
     if packet.cn in INTERVAL_BY_CN:
         res = packet_to_readings(
@@ -104,10 +108,7 @@ def packet_outcome(
         for event in events:
             problem = contract.time_problem(event["event_time"], received_at)
             if problem is not None:  # an AlarmTime of a reset clock, or in the future
-                out.time_problem = (
-                    f"{event['kind']} time refused by the reading contract: "
-                    f"{problem.replace(_FIELD, '')}"
-                )
+                out.time_problem = refused_time(f"{event['kind']} time", problem)
                 return out
         out.events = events
         return out

@@ -21,7 +21,7 @@ from ingest.hj212 import builders
 from ingest.hj212.auth import mask_passwords
 from ingest.hj212.backfill import BACKFILL_INTERVAL_S
 from ingest.hj212.packet import Packet
-from ingest.hj212.packet_outcome import packet_outcome
+from ingest.hj212.packet_outcome import packet_outcome, refused_time
 from ingest.hj212.protocol import try_parse
 from ingest.hj212.readings import INTERVAL_BY_CN, labelled_start
 from ingest.hj212.reassembly import Evicted
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from ingest.hj212.server import Hj212Server
 
 log = logging.getLogger("envmon.hj212")
-
-_FIELD = "field 'period_start': "  # the contract's field name; a packet's field is DataTime
 
 
 class PerPacket:
@@ -134,8 +132,7 @@ class PerPacket:
         problem = server.contract.time_problem(start, now)
         if problem is None:
             return None
-        problem = problem.replace(_FIELD, "")
-        return f"DataTime {packet.get('DataTime')} refused by the reading contract: {problem}"
+        return refused_time(f"DataTime {packet.get('DataTime')}", problem)
 
     def accept(
         self, conn: Connection, packet: Packet, raws: list[bytes], received_at: datetime, parts: int
@@ -145,7 +142,7 @@ class PerPacket:
         b = server.writer.current
         mn = packet.mn or ""
         site_id = server.connections.sites[mn]
-        raw = raws[0] if len(raws) == 1 else b"\r\n".join(raws)
+        raw = b"\r\n".join(raws)  # the parts of a split packet, one per line
         got = packet_outcome(
             packet, site_id, server.registry, server.contract, received_at, server.tz,
             server.units,
@@ -223,7 +220,7 @@ class PerPacket:
         reasons, and (when it asked for an answer) the refusal answer 9011 QnRtn=2 — not the
         data answer 9014, which would tell the logger its data were taken, and not silence,
         which leaves it resending the same packet for ever (issue 18 item 12)."""
-        raw = raws[0] if len(raws) == 1 else b"\r\n".join(raws)
+        raw = b"\r\n".join(raws)
         self.stats.contract_refused += len(raws)
         self.dead(conn, raw, reason, kind, received_at, mn=packet.mn, records=len(raws))
         if packet.ack_requested and packet.qn and packet.cn not in builders.ANSWER_CNS:

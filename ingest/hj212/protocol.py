@@ -18,6 +18,9 @@ from ingest.hj212.packet import FLAG_SPLIT, CpField, Packet, PacketError, ParseR
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")  # HJ 212 times are the logger's local time
 MAX_FUTURE = timedelta(hours=1)  # clock drift accepted before a DataTime counts as future
 STANDARD_MAX_SEGMENT = 1024  # HJ 212-2017 Table 2: data segment 0-1024 chars
+# envmon's limit on one record (a frame without its CRLF), past the standard's for the loggers
+# that send longer: the TCP server's (ServerConfig) and recorded traffic's (onboarding)
+MAX_PACKET_BYTES = 16384
 HEADER_KEYS = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
 
 _FRAME_HEAD = re.compile(rb"##[0-9]{4}")

@@ -30,8 +30,12 @@ INTERVAL_BY_CN = {
     "2061": INTERVAL_HOUR_S,
     "2031": INTERVAL_DAY_S,
 }
-_MAIN = {"value": ("Rtd", "Avg"), "value_zs": ("ZsRtd", "ZsAvg")}
-_COLUMN = {"Min": "value_min", "Max": "value_max", "Cou": "value_cou"}
+# value suffix -> its READINGS_SCHEMA column (the first of Rtd/Avg, of ZsRtd/ZsAvg, fills it;
+# a second goes to `extra`); the bulk parser's readings (bulk/readings.py) take the same map
+SUFFIX_COLUMNS = {
+    "Rtd": "value", "Avg": "value", "ZsRtd": "value_zs", "ZsAvg": "value_zs",
+    "Min": "value_min", "Max": "value_max", "Cou": "value_cou",
+}  # fmt: skip
 
 SiteLookup = Mapping[str, str] | Callable[[str], str | None]
 # MN -> the logger's facts (minute interval, period label); None = the call's defaults
@@ -66,6 +70,13 @@ def labelled_start(cn: str | None, datatime: datetime, facts: LoggerFacts | None
         return datatime
     length = facts.minute_interval_s if cn == "2051" else INTERVAL_BY_CN[cn]
     return datatime - timedelta(seconds=length)
+
+
+def reading_origin(mn: str | None, qn: str | None) -> str:
+    """The `origin` of the readings and logger events of a packet: `hj212:<MN>:<QN>` (a
+    reading is traced to its packet by origin and period_start; bulk/readings.py builds the
+    same text as a polars expression)."""
+    return f"hj212:{mn}:{qn or ''}"
 
 
 def site_of_mn(site_of: SiteLookup | None, mn: str) -> str | None:
@@ -133,11 +144,11 @@ def packet_to_readings(
             "interval_s": interval, "source_kind": SOURCE_KIND, "unit": mapping.info.unit,
             "value": None, "value_min": None, "value_max": None, "value_zs": None,
             "value_cou": None, "flag": None, "received_at": received,
-            "origin": f"hj212:{packet.mn}:{packet.qn or ''}",
+            "origin": reading_origin(packet.mn, packet.qn),
         }  # fmt: skip
         extra: dict[str, str] = {}
         for suffix, f in fields.items():
-            column = _COLUMN.get(suffix) or next((c for c, s in _MAIN.items() if suffix in s), None)
+            column = SUFFIX_COLUMNS.get(suffix)
             non_finite = f.value is None and NON_FINITE_TEXT.fullmatch(f.text.strip()) is not None
             if suffix == "Flag":
                 row["flag"] = f.text

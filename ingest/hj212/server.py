@@ -53,10 +53,16 @@ from core.registry.config import Registry
 from core.settings import Settings
 from ingest.hj212.auth import LoginLimiter, LoginPolicy, PeerGuard, PeerPolicy
 from ingest.hj212.bulk.lane import BulkLane
-from ingest.hj212.commands import CommandResult, LoggerCommands
+from ingest.hj212.commands import (
+    DEFAULT_RESULT_TIMEOUT_S,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    CommandResult,
+    LoggerCommands,
+)
 from ingest.hj212.connections import Connection, Connections
 from ingest.hj212.per_packet import PerPacket
-from ingest.hj212.protocol import DEFAULT_TZ
+from ingest.hj212.protocol import DEFAULT_TZ, MAX_PACKET_BYTES
 from ingest.hj212.writer import BatchWriter
 from ingest.site_units import SiteUnits
 
@@ -69,7 +75,7 @@ DEFAULT_PORT = 9212
 class ServerConfig:
     host: str = "127.0.0.1"  # loopback unless configured (settings hj212_host)
     port: int = DEFAULT_PORT
-    max_packet_bytes: int = 16384  # a record (frame without CRLF) longer than this is refused
+    max_packet_bytes: int = MAX_PACKET_BYTES  # a longer record (frame without CRLF) is refused
     idle_timeout_s: float = 600.0  # close a connection silent this long
     # connections the kernel completes while the loop is busy: a province's loggers reconnect
     # together after a platform restart; asyncio's default (100) left the rest half-open until
@@ -86,9 +92,9 @@ class ServerConfig:
     split_timeout_s: float = 300.0  # split packet (PNUM/PNO) parts wait this long for the rest
     backfill: bool = True  # ask loggers for missing history
     backfill_max_span_s: float = 7 * 86400.0
-    command_timeout_s: float = 10.0  # HJ 212-2017 Table 1: 10 s, 3 retries
-    command_retries: int = 3
-    command_result_timeout_s: float = 120.0
+    command_timeout_s: float = DEFAULT_TIMEOUT_S  # HJ 212-2017 Table 1: 10 s, 3 retries
+    command_retries: int = DEFAULT_RETRIES
+    command_result_timeout_s: float = DEFAULT_RESULT_TIMEOUT_S
     sync_clocks: bool = False  # read each logger's clock on connect; set it when it drifts
     max_clock_drift_s: float = 60.0
     write_retry_max_s: float = 30.0

@@ -1,13 +1,16 @@
-"""The figures the monthly disclosure reads: exceedances per outlet and cases per grid."""
+"""The figures the monthly disclosure reads: exceedances per outlet and cases per grid; the
+case list and one case's file."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from _alerts_helpers import add_aggregates, hours, local
 
+from alerts.cases import CaseError
 from alerts.jobs import evaluate_rules
-from alerts.queries import cases_by_grid, enterprise_exceedances
+from alerts.queries import case_file, cases_by_grid, enterprise_exceedances, list_cases
 from warehouse.db import connect
 
 
@@ -72,3 +75,20 @@ def test_cases_by_grid_counts_overdue_as_past_the_deadline_at_the_end(wh):
         3,
     )
     assert grids["tiantan_st"]["overdue"] == 0
+
+
+def test_case_file_reads_the_one_case_asked_for(wh):
+    opened = local(2025, 3, 10, 9)
+    with connect(wh) as con:
+        con.executemany(
+            "INSERT INTO cases (case_id, site_id, rule_family, grid_id, state, title, opened_at) "
+            "VALUES (?, 'dongsi', 'test', 'dongsi_st', 'open', ?, ?)",
+            [("c_one", "first", opened), ("c_two", "second", opened + timedelta(hours=1))],
+        )
+        assert [c["case_id"] for c in list_cases(con)] == ["c_two", "c_one"]  # newest first
+        assert [c["case_id"] for c in list_cases(con, case_id="c_one")] == ["c_one"]
+        assert case_file(con, "c_one")["case"]["title"] == "first"
+        assert case_file(con, "c_two")["case"]["title"] == "second"
+        for unknown in ("c_none", ""):  # an empty id is no case, not the first of all
+            with pytest.raises(CaseError, match="no case"):
+                case_file(con, unknown)

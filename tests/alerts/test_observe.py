@@ -124,33 +124,13 @@ def test_water_class_limit_of_the_target_class(wh, ruleset):
         limit={"source": "water_target_class"},
     )
     day = local(2025, 3, 3, 0)
-    add_aggregates(
-        wh,
-        "ws_miyun_res",
-        "nh3n",
-        "day_avg",
-        [(day, 0.5), (day + 24 * H, 0.51)],
-        unit="mg/L",
-        interval_s=86400,
-    )
-    add_aggregates(
-        wh,
-        "ws_miyun_res",
-        "do",
-        "day_avg",
-        [(day, 6.0), (day + 24 * H, 5.9)],
-        unit="mg/L",
-        interval_s=86400,
-    )
-    add_aggregates(
-        wh,
-        "ws_miyun_res",
-        "ph",
-        "day_avg",
-        [(day, 9.0), (day + 24 * H, 9.1)],
-        unit="pH",
-        interval_s=86400,
-    )
+    for parameter, unit, at_limit, beyond in (
+        ("nh3n", "mg/L", 0.5, 0.51),
+        ("do", "mg/L", 6.0, 5.9),
+        ("ph", "pH", 9.0, 9.1),
+    ):
+        days = [(day, at_limit), (day + 24 * H, beyond)]
+        add_aggregates(wh, "ws_miyun_res", parameter, "day_avg", days, unit=unit, interval_s=86400)
     obs = observe_in(wh, ruleset, r, day, day + 48 * H)
     got = {(o.parameter, o.period_start): (o.exceeded, o.limit) for o in obs}
     assert got == {

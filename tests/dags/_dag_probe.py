@@ -20,6 +20,15 @@ def _callbacks(cb):
     return cb if isinstance(cb, list) else [cb] if cb else []
 
 
+def _asset_uris(condition):
+    """URIs of the Assets in a schedule's Asset condition (an Asset, or AssetAll/AssetAny of them)."""
+    if condition is None:
+        return []
+    if hasattr(condition, "uri"):
+        return [condition.uri]
+    return [uri for part in condition.objects for uri in _asset_uris(part)]
+
+
 out = {
     "airflow_import_s": airflow_import_s,
     "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
@@ -34,6 +43,7 @@ for dag_id, dag in bag.dags.items():
         "tags": sorted(dag.tags),
         "max_active_runs": dag.max_active_runs,
         "timetable": type(dag.timetable).__name__,
+        "schedule_assets": sorted(_asset_uris(getattr(dag.timetable, "asset_condition", None))),
         "tasks": {
             t.task_id: {
                 "pool": t.pool,

@@ -72,6 +72,12 @@ def test_interval_dags_use_data_interval_timetables(probe: dict) -> None:
     assert probe["dags"]["load_landing"]["timetable"] == "AssetTriggeredTimetable"
 
 
+def test_load_landing_runs_on_the_asset_the_inbox_scan_updates(probe: dict) -> None:
+    # the file DAG's landing batches start the load DAG: one URI, the table's, on both ends
+    assert probe["dags"]["load_landing"]["schedule_assets"] == [pipeline.LANDING_URI]
+    assert probe["dags"]["ingest_files"]["tasks"]["scan_inbox"]["outlets"] == [pipeline.LANDING_URI]
+
+
 def test_hourly_order(probe: dict) -> None:
     tasks = probe["dags"]["hourly"]["tasks"]
     assert tasks["qc"]["upstream"] == ["load"]

@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from notify.config import NotificationConfig, load_notification_config
-from notify.notice import Notice, OutboxRow, message_id, no_emails, pipeline_failure, plan
+from notify.notice import (
+    Notice,
+    OutboxRow,
+    emails_from,
+    message_id,
+    no_emails,
+    pipeline_failure,
+    plan,
+)
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 AT = datetime(2025, 3, 3, 2, tzinfo=UTC)
@@ -139,3 +147,12 @@ def test_an_alert_and_a_pipeline_failure_plan_the_same_row_type() -> None:
     failure = plan(pipeline_failure({"dag_id": "d", "task_id": "t"}, AT), config, no_emails)
     assert {type(r) for r in alert + failure} == {OutboxRow}
     assert all(len(r) == len(OutboxRow._fields) for r in alert + failure)
+
+
+def test_emails_from_addresses_read_beforehand() -> None:
+    emails = emails_from({"off": "officer@example.gov.cn", "blank": None, "empty": ""})
+    assert emails(["off", None, "blank", "empty", "nobody", "off"]) == [
+        "officer@example.gov.cn",
+        "officer@example.gov.cn",
+    ]
+    assert emails([]) == [] and no_emails(["off"]) == []

@@ -15,6 +15,7 @@ from notify.outbox import (
     claim_due,
     enqueue,
     list_messages,
+    officer_addresses,
     officer_emails,
     record,
     requeue_failed,
@@ -92,6 +93,14 @@ def test_enqueue_the_same_notice_twice_adds_nothing(wh) -> None:
 def test_officer_emails_skip_none_and_unknown_officers(wh) -> None:
     with connect(wh, write=False) as con:
         assert officer_emails(con, [None, "nobody", OFFICER]) == [OFFICER_EMAIL]
+
+
+def test_officers_without_an_address_get_no_email(wh) -> None:
+    with connect(wh) as con:
+        assert officer_addresses(con)[OFFICER] == OFFICER_EMAIL
+        con.execute("UPDATE officers SET email = NULL WHERE officer_id = ?", [OFFICER])
+        assert OFFICER not in officer_addresses(con)
+        assert officer_emails(con, [OFFICER]) == []
 
 
 def test_claim_due_on_both_sides_of_next_attempt(wh) -> None:

@@ -73,3 +73,29 @@ def test_hourly_context_of_an_hour_without_reports(warehouse) -> None:  # type: 
     assert not ctx["has_data"] and ctx["rows"][0]["site_id"] == "city"
     labels = [b.label for b in ctx["chart"]["bars"]]
     assert len(labels) == daily.CHART_HOURS and labels[0] == "09" and labels[-1] == "08"  # local hours
+
+
+def test_hourly_chart_shows_the_citys_hours_in_local_time(warehouse) -> None:  # type: ignore[no-untyped-def]
+    from _daily_fixture import insert_rows
+
+    hour = dt.datetime(2016, 12, 1, 0, tzinfo=dt.UTC)  # 08:00 in Shanghai
+
+    def row(site_id: str, at: dt.datetime, aqi: int) -> dict:
+        return {"site_id": site_id, "scope": "city" if site_id == "city" else "station",
+                "period_start": at, "local_date": at.astimezone(SH).date(), "edition": "HJ633-2012",
+                "aqi": aqi, "level": 2, "category": "良", "colour_hex": "#FFFF00", "valid": True,
+                "computed_at": hour}  # fmt: skip
+
+    with connect(warehouse, purpose="fixture") as con:
+        insert_rows(con, "aqi_hourly", [
+            row("city", hour, 95), row("city", hour - dt.timedelta(hours=2), 60),
+            row("dongsi", hour - dt.timedelta(hours=1), 45),  # a station's hour is not the city's
+            row("city", hour + dt.timedelta(hours=1), 120),  # later than the page's hour
+        ])  # fmt: skip
+    with connect(warehouse, write=False) as con:
+        series = daily.hourly_series(con, hour, SH)
+    assert len(series) == daily.CHART_HOURS
+    assert series[-1] == ("08", "2016-12-01 08:00", 95, 2, "#FFFF00", "良")
+    assert series[-2] == ("07", "2016-12-01 07:00", None, None, None, None)
+    assert series[-3][:3] == ("06", "2016-12-01 06:00", 60)
+    assert series[0][:3] == ("09", "2016-11-30 09:00", None)

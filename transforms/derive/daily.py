@@ -5,6 +5,7 @@ QC-passed readings (the hourly run's hours where still current, transforms.deriv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -16,9 +17,11 @@ from core.settings import Settings, get_settings
 from transforms.derive import air, emission_rows, hour_cache, outlet_hours, water_noise
 from transforms.derive.context import Network, load_network
 from transforms.derive.frames import (
+    DAY_ROW_COLUMNS,
     agg_frame,
     empty_agg,
     hj75_code,
+    stack_rows,
     with_data_status,
     with_day_start,
     with_local_date,
@@ -26,7 +29,7 @@ from transforms.derive.frames import (
 from transforms.derive.hours import hour_values
 from transforms.derive.store import DeriveReport, Replace, write
 from transforms.derive.water_noise import NOISE_STANDARD
-from transforms.standards.air_daily import DAILY_VALUE_COLUMNS
+from transforms.standards.air_daily import DAILY_VALUE_COLUMNS, MDA8_WINDOWS
 from transforms.standards.air_validity import DAILY_MEAN_POLLUTANTS
 from transforms.standards.emissions import min_count as hj75_min_count
 from transforms.standards.noise import rule as noise_rule
@@ -34,7 +37,8 @@ from warehouse.db import connect
 
 DAILY_STATISTICS = ("day_avg", "day_avg_o2", "day_total_kg", "o3_8h_max", "o3_1h_max")
 
-def _air_day_rows(daily: pl.DataFrame, net: Network, tz: str, unit_of) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+
+def _air_day_rows(daily: pl.DataFrame, unit_of: Callable[[str, str], str]) -> pl.DataFrame:
     """day_avg / o3_8h_max / o3_1h_max rows from `daily_air_values` output (stations only)."""
     parts = []
     n_cols = {
@@ -63,7 +67,7 @@ def _air_day_rows(daily: pl.DataFrame, net: Network, tz: str, unit_of) -> pl.Dat
                 pl.col(col).alias("value"),
                 pl.col(f"valid_{ind}").alias("valid"),
                 pl.col(n_cols[ind]).cast(pl.Int32).alias("n_valid"),
-                pl.lit(17 if ind == "o3_8h" else 24).alias("n_expected"),
+                pl.lit(MDA8_WINDOWS if ind == "o3_8h" else 24).alias("n_expected"),
                 reason.alias("invalid_reason"),
                 pl.col("gb3095_edition").alias("edition"),
             )
@@ -130,7 +134,7 @@ def daily_frames(
     aqi_rows = pl.DataFrame()
     if station_daily.height:
         station_daily = station_daily.filter(pl.col("date") == day)
-        parts.append(_air_day_rows(station_daily, net, tz, net.unit_of))
+        parts.append(_air_day_rows(station_daily, net.unit_of))
         city = air.city_daily(station_daily, net.city_stations())
         both = (
             pl.concat([station_daily, city], how="diagonal_relaxed")
@@ -185,12 +189,7 @@ def daily_frames(
     water = water_noise.water_rows(w, net, "day", day)
     noise = water_noise.noise_rows(hours, net, day, tz)
 
-    cols = ["site_id", "parameter", "statistic", "local_date", "value", "unit", "valid", "n_valid",
-            "n_expected", "invalid_reason", "edition"]  # fmt: skip
-    rows = pl.concat(
-        [p.select(cols).with_columns(pl.col("n_valid").cast(pl.Int32), pl.col("n_expected").cast(pl.Int32),
-                                     pl.col("edition").cast(pl.String)) for p in parts if p.height]
-    ) if any(p.height for p in parts) else None  # fmt: skip
+    rows = stack_rows(parts, DAY_ROW_COLUMNS)
     if rows is None:
         agg = empty_agg()
     else:
@@ -233,4 +232,3 @@ def derive_daily(settings: Settings | None = None, day: date | None = None) -> D
                     {"lo": lo, "hi": hi}),
         ], started)  # fmt: skip
     return DeriveReport("daily", lo, hi, written)
-

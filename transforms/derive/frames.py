@@ -15,6 +15,13 @@ AGG_COLUMNS = [
     "n_valid", "n_expected", "invalid_reason", "edition", "data_status",
 ]  # fmt: skip
 UTC_US = pl.Datetime("us", "UTC")
+# the rows of a day, a month or a year before `with_day_start` gives them their period_start
+DAY_ROW_COLUMNS = [
+    "site_id", "parameter", "statistic", "local_date", "value", "unit", "valid", "n_valid",
+    "n_expected", "invalid_reason", "edition",
+]  # fmt: skip
+# types the parts of a derivation's rows may disagree on (an int literal, an all-null edition)
+_STACK_TYPES = {"interval_s": pl.Int32, "n_valid": pl.Int32, "n_expected": pl.Int32, "edition": pl.String}
 
 
 def with_local_date(
@@ -43,6 +50,14 @@ def with_day_start(df: pl.DataFrame, net: Network, default_tz: str) -> pl.DataFr
         for s, d in zip(df["site_id"], df["local_date"], strict=True)
     ]
     return df.with_columns(pl.Series("period_start", starts, dtype=UTC_US))
+
+
+def stack_rows(parts: list[pl.DataFrame], cols: list[str]) -> pl.DataFrame | None:
+    """The non-empty `parts` as one frame of columns `cols`, with the counts, `interval_s` and
+    `edition` (those of `cols`) of one type; None when every part is empty."""
+    casts = [pl.col(c).cast(t) for c, t in _STACK_TYPES.items() if c in cols]
+    kept = [p.select(cols).with_columns(casts) for p in parts if p.height]
+    return pl.concat(kept) if kept else None
 
 
 def gb3095_code(date_col: str = "local_date") -> pl.Expr:

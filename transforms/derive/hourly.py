@@ -20,6 +20,7 @@ from transforms.derive.frames import (
     empty_agg,
     gb3095_code,
     hj75_code,
+    stack_rows,
     with_data_status,
     with_local_date,
 )
@@ -31,6 +32,10 @@ from transforms.standards.editions import all_editions
 from warehouse.db import connect
 
 HOURLY_STATISTICS = ("hour_avg", "hour_avg_o2", "hour_load_kg", "hour_leq", "o3_8h")
+HOUR_ROW_COLUMNS = [
+    "site_id", "parameter", "statistic", "period_start", "interval_s", "value", "unit", "valid",
+    "n_valid", "n_expected", "invalid_reason",
+]  # fmt: skip
 
 
 def _o3_8h(hours: pl.DataFrame, stations: list[str], tz: str) -> pl.DataFrame:
@@ -108,21 +113,12 @@ def hourly_frames(
         emission_rows.load_hours(now, net, oh).with_columns(pl.lit(3600).alias("interval_s")),
         _o3_8h(hours, stations, tz).filter(in_range),
     ]
-    cols = ["site_id", "parameter", "statistic", "period_start", "interval_s", "value", "unit", "valid",
-            "n_valid", "n_expected", "invalid_reason"]  # fmt: skip
-    rows = pl.concat(
-        [
-            p.select(cols).with_columns(
-                pl.col("interval_s").cast(pl.Int32),
-                pl.col("n_valid").cast(pl.Int32),
-                pl.col("n_expected").cast(pl.Int32),
-            )
-            for p in parts
-        ]
-    )
-    rows = with_local_date(rows, net, tz)
-    rows = with_data_status(con, _hour_edition(rows, net))
-    agg = agg_frame(rows) if rows.height else empty_agg()
+    rows = stack_rows(parts, HOUR_ROW_COLUMNS)
+    if rows is None:
+        agg = empty_agg()
+    else:
+        rows = with_local_date(rows, net, tz)
+        agg = agg_frame(with_data_status(con, _hour_edition(rows, net)))
 
     wide = air.wide_hours(hours, stations)
     city = air.city_hours(wide, net.city_stations())
@@ -197,4 +193,3 @@ def derive_hourly(
         )
         hour_cache.store(con, hours, lo, hi, token)
     return DeriveReport("hourly", lo, hi, written)
-

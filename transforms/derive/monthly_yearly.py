@@ -15,7 +15,14 @@ from core.settings import Settings, get_settings
 from transforms.derive import air, emission_rows, outlet_hours, water_noise
 from transforms.derive.context import CITY, Network, load_network
 from transforms.derive.daily import daily_means
-from transforms.derive.frames import agg_frame, empty_agg, with_day_start, with_local_date
+from transforms.derive.frames import (
+    DAY_ROW_COLUMNS,
+    agg_frame,
+    empty_agg,
+    stack_rows,
+    with_day_start,
+    with_local_date,
+)
 from transforms.derive.hours import hour_values
 from transforms.derive.store import DeriveReport, Replace, write
 from transforms.standards import comprehensive_index, monthly_air_statistics
@@ -26,6 +33,7 @@ from warehouse.db import connect
 
 MONTHLY_STATISTICS = ("month_avg", "month_total_kg")
 YEARLY_STATISTICS = ("year_avg",)
+
 
 def _air_period(hours: pl.DataFrame, net: Network, tz: str, period: str, start: date, end: date):  # type: ignore[no-untyped-def]
     """(air_period_stats rows, station daily values) for stations and the city."""
@@ -171,20 +179,8 @@ def period_frames(
             pl.col("n_values").cast(pl.Int32).alias("n_expected"),
             pl.format("{}: no valid value in the month", pl.col("parameter")).alias("invalid_reason"),
             "unit", pl.lit(None, dtype=pl.String).alias("edition")))  # fmt: skip
-    cols = ["site_id", "parameter", "statistic", "local_date", "value", "unit", "valid", "n_valid",
-            "n_expected", "invalid_reason", "edition"]  # fmt: skip
-    parts = [p for p in parts if p.height]
-    if parts:
-        rows = pl.concat(
-            [
-                p.select(cols).with_columns(
-                    pl.col("n_valid").cast(pl.Int32),
-                    pl.col("n_expected").cast(pl.Int32),
-                    pl.col("edition").cast(pl.String),
-                )
-                for p in parts
-            ]
-        )
+    rows = stack_rows(parts, DAY_ROW_COLUMNS)
+    if rows is not None:
         rows = with_day_start(rows, net, tz).with_columns(
             pl.lit(int((hi - lo).total_seconds())).alias("interval_s")
         )

@@ -122,8 +122,7 @@ def noise_rows(hours: pl.DataFrame, net: Network, day, tz: str) -> pl.DataFrame:
     levels = noise_std.noise_levels(wide, standard=NOISE_STANDARD, tz=tz).filter(
         pl.col("date") == day
     )
-    day_start = int(noise_std.rule(NOISE_STANDARD, "day_start_hour"))
-    night_start = int(noise_std.rule(NOISE_STANDARD, "night_start_hour"))
+    day_start, night_start = noise_std.day_night_hours(NOISE_STANDARD)
     local = wide.with_columns(pl.col("period_start").dt.convert_time_zone(tz).alias("_l"))
     hour, ldate = pl.col("_l").dt.hour(), pl.col("_l").dt.date()
     is_day = (hour >= day_start) & (hour < night_start)

@@ -23,6 +23,7 @@ from transforms.standards.air_validity import (
 
 DEFAULT_TZ = "Asia/Shanghai"
 MDA8_FIRST_END_HOUR = 7  # start of the last hour of the first MDA8 window (end label 08:00)
+MDA8_WINDOWS = 24 - MDA8_FIRST_END_HOUR  # the 17 windows of a day's MDA8 (end labels 08:00..24:00)
 
 DAILY_VALUE_COLUMNS = {
     "so2": "so2_24h_ugm3",

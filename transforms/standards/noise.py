@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cache
 
 import polars as pl
 
@@ -44,6 +45,13 @@ def rule(standard: str, name: str) -> float:
     return float(tables.one("noise_rules", standard=standard, rule=name)["value"])
 
 
+@cache
+def day_night_hours(standard: str = "GB3096-2008") -> tuple[int, int]:
+    """The local hours at which `standard`'s day and night start (06, 22): the day is the hours
+    [day start, night start), the night the others (tables/noise_rules.csv)."""
+    return int(rule(standard, "day_start_hour")), int(rule(standard, "night_start_hour"))
+
+
 def night_max_exceeds(lmax_dba: float, zone: str, standard: str = "GB3096-2008") -> bool:
     """Night-time maximum more than the allowed excess (15 dB(A) for GB 3096) above the limit."""
     return lmax_dba > zone_limits(zone, standard)[1] + rule(standard, "night_max_excess_dba")
@@ -67,10 +75,9 @@ def noise_levels(
     Day/night hours default to the standard's (06/22), local rules may override.
     """
     lf = frame.lazy()
-    day_start = int(rule(standard, "day_start_hour")) if day_start_hour is None else day_start_hour
-    night_start = (
-        int(rule(standard, "night_start_hour")) if night_start_hour is None else night_start_hour
-    )
+    day_start, night_start = day_night_hours(standard)
+    day_start = day_start if day_start_hour is None else day_start_hour
+    night_start = night_start if night_start_hour is None else night_start_hour
     local = pl.col("period_start").dt.convert_time_zone(tz)
     hour = local.dt.hour()
     is_day = (hour >= day_start) & (hour < night_start)

@@ -26,7 +26,7 @@ from ingest.hj212 import builders
 from ingest.hj212.backfill import BACKFILL_INTERVAL_S
 from ingest.hj212.bulk import Rejected, parse_batch
 from ingest.hj212.packet import FLAG_SPLIT, Packet
-from ingest.hj212.readings import INTERVAL_BY_CN, labelled_start
+from ingest.hj212.readings import INTERVAL_BY_CN, labelled_start, reading_origin
 from ingest.site_units import convert_table
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class BulkLane:
             plan.packets[rec] = (qn, st, cn, pw, mn, flag, dt)
             # its readings' start
             start = labelled_start(cn, dt, registry.logger_facts(mn or ""))
-            cand.setdefault((f"hj212:{mn}:{qn or ''}", start), []).append(rec)
+            cand.setdefault((reading_origin(mn, qn), start), []).append(rec)
         # a reading names its packet by (origin, period_start): ambiguous keys go per packet
         keys = [(k, recs[0]) for k, recs in cand.items() if len(recs) == 1]
         for recs in cand.values():

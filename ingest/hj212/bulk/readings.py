@@ -25,6 +25,7 @@ from ingest.hj212.readings import (
     INTERVAL_BY_CN,
     LABELLED_CNS,
     SOURCE_KIND,
+    SUFFIX_COLUMNS,
     FactsLookup,
     SiteLookup,
     packet_to_readings,
@@ -32,8 +33,7 @@ from ingest.hj212.readings import (
 )
 
 _DATATIME = re.compile(rb"DataTime=([^;,&]*)")
-_SIMPLE = {"Rtd": "value", "Avg": "value", "ZsRtd": "value_zs", "ZsAvg": "value_zs",
-           "Min": "value_min", "Max": "value_max", "Cou": "value_cou", "Flag": "flag"}  # fmt: skip
+_SIMPLE = {**SUFFIX_COLUMNS, "Flag": "flag"}  # the per-packet columns, and the data flag
 
 
 @dataclass
@@ -150,6 +150,7 @@ def readings_from_tables(
         value="value", value_min="value_min", value_max="value_max", value_zs="value_zs",
         value_cou="value_cou", unit="unit", flag="flag",
         received_at=pl.lit(received_at).cast(pl.Datetime("us", "UTC")),
+        # readings.reading_origin, as an expression
         origin=pl.format("hj212:{}:{}", pl.col("mn").fill_null("None"), pl.col("qn").fill_null("")),
         extra=pl.format('{{"code": "{}"}}', pl.col("code")),
         record="record",

@@ -8,7 +8,7 @@ import openpyxl
 from _files_helpers import landing_dead_letters, landing_readings, write
 from test_formats import water_lab_sheet
 
-from ingest.files import ingest_paths
+from ingest.files.ingest import ingest_paths
 
 HEADER = "site_id,parameter,period_start,value,unit,flag\n"
 

@@ -21,8 +21,7 @@ from _files_helpers import landing_dead_letters, landing_readings
 
 import ingest.files.ingest as ingest_module
 from core.landing import READINGS, LandingZone
-from ingest.files import ingest_paths
-from ingest.files.ingest import FileIngestor
+from ingest.files.ingest import FileIngestor, ingest_paths
 from ingest.files.ledger import LEDGER_DIR
 
 HEADER = "site_id,parameter,period_start,value,unit,flag\n"

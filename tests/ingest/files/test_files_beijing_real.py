@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.files import ingest_paths
+from ingest.files.ingest import ingest_paths
 from warehouse.jobs import init_warehouse, load_landing_job, load_registry_job
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "beijing_prsa"

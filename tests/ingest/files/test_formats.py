@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from _files_helpers import jsonl, landing_readings, write
 
-from ingest.files import ingest_paths
+from ingest.files.ingest import ingest_paths
 
 LONG_CSV = """site_id,parameter,period_start,value,unit,flag
 dongsi,pm25,2024-05-01 08:00,35,ug/m3,N

@@ -17,7 +17,8 @@ import pytest
 from _files_helpers import landing_dead_letters, landing_readings, write
 
 from core.settings import get_settings, reset_settings_cache
-from ingest.files import ingest_paths, scan_inbox
+from ingest.files.inbox import scan_inbox
+from ingest.files.ingest import ingest_paths
 from ingest.files.ledger import LEDGER_DIR
 
 HEADER = "site_id,parameter,period_start,value,unit,flag\n"

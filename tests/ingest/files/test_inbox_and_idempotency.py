@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from core.landing import READINGS, LandingZone
 from envmon.cli import files as files_cli
-from ingest.files import ingest_paths, scan_inbox
+from ingest.files.inbox import scan_inbox
+from ingest.files.ingest import ingest_paths
 
 CSV = "site_id,parameter,period_start,value,unit,flag\ndongsi,pm25,2024-05-01 08:00,35,ug/m3,N\n"
 

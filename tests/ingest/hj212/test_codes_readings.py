@@ -5,7 +5,7 @@ import pyarrow as pa
 
 from core.contract import reading_flags
 from core.schema import READINGS_SCHEMA
-from ingest.hj212 import parse_packet
+from ingest.hj212 import frame, parse_packet
 from ingest.hj212.codes import code_table, map_code
 from ingest.hj212.readings import packet_to_readings
 
@@ -101,3 +101,30 @@ def test_site_unit_conversion_scales_concentrations_not_amounts() -> None:
     assert out.row(2, named=True)["value"] == 5.0  # site b not converted
     assert convert_value(0.1, 3.0) == 0.3  # 12 significant digits: no 0.30000000000000004
     assert convert_value(None, 3.0) is None
+
+
+def test_one_origin_and_one_suffix_map_for_both_parsers() -> None:
+    """Readings and logger events name their packet the same way (`reading_origin`), and the
+    bulk parser's readings put each value suffix in the per-packet parser's column."""
+    from ingest.hj212.bulk.readings import _SIMPLE
+    from ingest.hj212.events import packet_to_events
+    from ingest.hj212.readings import SUFFIX_COLUMNS, reading_origin
+
+    assert reading_origin("MN1", "20240101000000001") == "hj212:MN1:20240101000000001"
+    assert reading_origin(None, None) == "hj212:None:"  # as the bulk parser's polars form
+    assert {k: v for k, v in _SIMPLE.items() if k != "Flag"} == SUFFIX_COLUMNS
+    assert _SIMPLE["Flag"] == "flag"
+    seg = b"QN=20240101000000011;ST=32;CN=2021;PW=123456;MN=MN1;Flag=4;CP=&&DataTime=20240101000000;SB1-RS=1&&"
+    p = parse_packet(frame(seg).rstrip(b"\r\n"))
+    events = packet_to_events(p, "site-1", datetime(2024, 1, 1, tzinfo=UTC))
+    assert events and {e["origin"] for e in events} == {reading_origin("MN1", p.qn)}
+
+
+def test_a_refused_time_names_the_packet_field_not_the_contracts() -> None:
+    from ingest.hj212.packet_outcome import refused_time
+
+    problem = "field 'period_start': 1999-01-01T00:00:00+00:00 is before 2000-01-01"
+    assert refused_time("DataTime 19990101080000", problem) == (
+        "DataTime 19990101080000 refused by the reading contract: "
+        "1999-01-01T00:00:00+00:00 is before 2000-01-01"
+    )

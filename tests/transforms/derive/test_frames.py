@@ -73,3 +73,17 @@ def test_agg_frame_keeps_a_value_only_when_valid_and_a_reason_only_when_not() ->
     assert out["value"].to_list() == [35.0, None]
     assert out["invalid_reason"].to_list() == [None, "pm25: 10 valid minutes < 45 required"]
     assert frames.empty_agg().columns == frames.AGG_COLUMNS and frames.empty_agg().schema == out.schema
+
+
+def test_stack_rows_skips_empty_parts_and_gives_the_parts_one_type() -> None:
+    cols = frames.DAY_ROW_COLUMNS
+    row = {"site_id": "sh", "parameter": "pm25", "statistic": "day_avg", "local_date": date(2024, 3, 1),
+           "value": 1.0, "unit": "ug/m3", "valid": True, "invalid_reason": None}  # fmt: skip
+    a = pl.DataFrame([row | {"n_valid": 20, "n_expected": 24, "edition": "GB3095-2012"}])  # Int64
+    b = pl.DataFrame([row | {"n_valid": 1, "n_expected": 6}]).with_columns(
+        pl.col("n_valid").cast(pl.Int32), pl.lit(None).alias("edition")  # an all-null edition
+    )
+    out = frames.stack_rows([a, a.clear(), b], cols)
+    assert out is not None and out.columns == cols and out.height == 2
+    assert (out.schema["n_valid"], out.schema["n_expected"], out.schema["edition"]) == (pl.Int32, pl.Int32, pl.String)
+    assert frames.stack_rows([a.clear(), b.clear()], cols) is None

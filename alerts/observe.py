@@ -44,7 +44,6 @@ from core.periods import (
     next_month,
     utc,
 )
-from transforms.standards import noise as gb3096
 from transforms.standards import water as gb3838
 
 
@@ -436,22 +435,21 @@ def threshold_water_class(ob: Observer, rule: ThresholdRule, w: Window) -> list[
 
 
 def threshold_noise_daily(ob: Observer, rule: ThresholdRule, w: Window) -> list[Observation]:
-    """A noise station's daily Ld or Ln (noise_daily) against its zone's limit (GB 3096) or
-    the rule's value."""
-    column = "ld_dba" if rule.statistic == "noise_ld" else "ln_dba"
+    """A noise point's daily Ld or Ln (noise_daily) against the limit its derivation applied
+    (its zone's under GB 3096, or GB 12348 at an enterprise's boundary) or the rule's value."""
+    column, limit_column = (
+        ("ld_dba", "ld_limit_dba") if rule.statistic == "noise_ld" else ("ln_dba", "ln_limit_dba")
+    )
     rows = ob.con.execute(
-        f"SELECT site_id, local_date, {column}, zone, standard FROM noise_daily "
+        f"SELECT site_id, local_date, {column}, zone, standard, {limit_column} FROM noise_daily "
         "WHERE local_date >= $lo AND local_date <= $hi",
         {"lo": w.read_from.date(), "hi": w.end.date()},
     ).fetchall()
     out = []
-    for site, (day, level, zone, standard) in ob.rows_of_sites(rule, rows):
+    for site, (day, level, zone, standard, zone_limit) in ob.rows_of_sites(rule, rows):
         ps, pe = local_day_range(day, site.tz)
-        if rule.limit.source == "noise_zone":
-            day_lim, night_lim = gb3096.zone_limits(site.noise_zone or zone, standard)
-            limit = day_lim if rule.statistic == "noise_ld" else night_lim
-        else:
-            limit = rule.limit.value
+        # a zone's limit: the one the derivation applied (GB 12348 indoor points: −10 dB)
+        limit = zone_limit if rule.limit.source == "noise_zone" else rule.limit.value
         exceeded = (
             None
             if level is None

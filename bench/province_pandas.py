@@ -8,7 +8,7 @@ implementation of the same stages"), timed per stage (`stage_seconds`):
 2. qc (bench/province_pandas_qc.py): config/qc.yaml's checks with its thresholds per parameter
    and site kind (read with envmon's config loader, so the same numbers and defaults): missing,
    unit, physically possible range (registry) and instrument range, flat line, spike, rate of
-   change, non-positive, the source's data flag (transforms/qc/source_flags.csv), timestamps
+   change, non-positive, the source's data flag (core/reading_flags.csv), timestamps
    (future, service period, earliest), unknown sites, parameters, units and flag letters (what
    envmon's batch validation fails and QC does not), PM2.5 <= PM10
    and O2-correction consistency; a flags frame, persisted; readings get their worst flag.
@@ -341,7 +341,9 @@ def aqi_hourly(
 def aqi_table(frame: pd.DataFrame, edition: str, report: str) -> pd.DataFrame:
     """HJ 633 IAQI per indicator (breakpoints, above-top rules, rounding of the edition), AQI,
     level, category, primary (and exceeding) pollutants; concentrations as used."""
-    ind = _table("aqi_indicators").query("edition == @edition and report == @report")
+    ind = _table("aqi_indicators").query(
+        "edition == @edition and report == @report and reading in ('*', 'national_practice')"
+    )
     bps = _table("aqi_breakpoints").query("edition == @edition")
     above = _table("aqi_above_top")
     rules = _table("aqi_edition_rules").query("edition == @edition").set_index("rule")["value"]

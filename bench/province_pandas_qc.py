@@ -3,7 +3,7 @@ persist), QC (the checks of config/qc.yaml over every reading) and data availabi
 analyst would write them.
 
 The QC configuration is read with envmon's own loader (config/qc.yaml validated, with the
-defaults it documents, and transforms/qc/source_flags.csv), so both run the same checks with
+defaults it documents, and core/reading_flags.csv), so both run the same checks with
 the same thresholds; the checks themselves are written here with pandas and numpy. See
 bench/province_pandas.py for what the baseline covers and leaves out.
 """

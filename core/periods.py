@@ -19,6 +19,8 @@ import calendar
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from core.errors import EnvmonError
+
 Zone = tzinfo | str
 
 HOUR = timedelta(hours=1)
@@ -115,3 +117,36 @@ def hour_start(ts: datetime, name: str = "hour_start") -> datetime:
 def local_text(ts: datetime | None, tz: Zone) -> str | None:
     """An instant as people read it: local time with its offset, to the second."""
     return None if ts is None else from_stored(ts).astimezone(zone(tz)).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- periods that have not ended
+class PeriodNotEndedError(EnvmonError, ValueError):
+    """A period that has not ended was to be derived, evaluated or published."""
+
+
+def has_ended(end: datetime, now: datetime) -> bool:
+    """Whether the half-open period ending at `end` is over at `now` (its last instant past)."""
+    return utc(now, "now") >= utc(end, "end")
+
+
+def require_ended(
+    start: datetime, end: datetime, now: datetime, what: str, tz: Zone, hint: str = ""
+) -> None:
+    """Refuse the period [start, end) unless it has ended at `now`: the one test of "has this
+    period ended", used by every derivation, evaluation and publication of a period. The
+    message names the period (`what`, e.g. "the month 2016-12") and when it ends in local
+    time (`tz`), then `hint` (what to do instead)."""
+    if has_ended(end, now):
+        return
+    raise PeriodNotEndedError(
+        f"{what} ({local_text(start, tz)} to {local_text(end, tz)}) has not ended: it ends at "
+        f"{local_text(end, tz)} local time, and it is now {local_text(utc(now, 'now'), tz)}"
+        + (f"; {hint}" if hint else "")
+    )
+
+
+def elapsed_end(start: datetime, end: datetime, now: datetime) -> datetime:
+    """The end of the part of [start, end) that has elapsed at `now`: min(end, now), never
+    before `start` (a period that has not begun has no elapsed part)."""
+    lo, hi, at = utc(start, "start"), utc(end, "end"), utc(now, "now")
+    return max(lo, min(hi, at))

@@ -14,7 +14,7 @@ import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -24,6 +24,11 @@ from core.errors import ConfigError, format_validation_error
 from core.strict import TimeZoneName
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# How the HJ 633-2012 real-time (hourly) AQI is read: as the national platform (CNEMC) published
+# it, or by the letter of HJ 633-2012 §5 (transforms/standards/tables/aqi_indicators.csv `reading`).
+AqiRealtimeReading = Literal["national_practice", "literal"]
+DEFAULT_AQI_REALTIME_READING: AqiRealtimeReading = "national_practice"
 
 
 class Settings(BaseModel):
@@ -97,6 +102,12 @@ class Settings(BaseModel):
     landing_tmp_max_age_s: float = Field(
         default=3600.0, ge=60, description="a landing `.tmp-*` file older than this is a crash's leftover, removed"
     )
+    aqi_realtime_reading: AqiRealtimeReading = Field(
+        default=DEFAULT_AQI_REALTIME_READING,
+        description="HJ 633-2012 real-time AQI: national_practice (PM IAQI from the 1-h values, O3 from"
+        " its 1-h value only, as CNEMC published) or literal (HJ 633-2012 §5: PM from the 24-h"
+        " moving means, plus an O3 8-h IAQI); HJ 633-2026 hours are the same either way",
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -151,6 +162,7 @@ _ENV = {
     "file_max_rows": "ENVMON_FILE_MAX_ROWS",
     "file_max_line_bytes": "ENVMON_FILE_MAX_LINE_BYTES",
     "landing_tmp_max_age_s": "ENVMON_LANDING_TMP_MAX_AGE_S",
+    "aqi_realtime_reading": "ENVMON_AQI_REALTIME_READING",
 }
 
 

@@ -296,8 +296,8 @@ def run_demo(home: str | None = None, days: int = 1) -> None:
     # The DAGs for the demo's dates, as a backfill runs them: the file inbox and loading, each
     # day (its hours are derived and its rules evaluated hour by hour, in order), then the last
     # hour (the real-time page). The monthly DAG waits for a whole month (`envmon dags run
-    # monthly --month YYYY-MM`): a month to date would report every outlet's transmission
-    # efficiency as far below 90 %.
+    # monthly --month YYYY-MM`): a month that has not ended is refused (`envmon publish monthly
+    # --allow-partial` publishes one to date, marked provisional).
     t = time.monotonic()
     runs: list[tuple[str, datetime]] = [("ingest_files", end), ("load_landing", end)]
     runs += [("daily", day_interval(settings, day)[1]) for day in day_list]

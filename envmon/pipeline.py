@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from core import periods
@@ -119,7 +119,12 @@ def derive_days(start: datetime, end: datetime, settings: Settings | None = None
     from transforms.derive import derive_daily
 
     settings = settings or get_settings()
-    return {d.isoformat(): _summary(derive_daily(settings, d)) for d in periods.local_days(start, end, settings.tz)}
+    days = periods.local_days(start, end, settings.tz)
+    now = datetime.now(UTC)  # a scheduled run starts after its interval: never refused
+    for d in days:
+        lo, hi = periods.local_day_range(d, settings.tz)
+        periods.require_ended(lo, hi, now, f"the day {d.isoformat()}", settings.tz)
+    return {d.isoformat(): _summary(derive_daily(settings, d)) for d in days}
 
 
 def derive_month(start: datetime, settings: Settings | None = None) -> dict[str, Any]:

@@ -74,6 +74,20 @@ class OutputRoot:
         except (FileNotFoundError, OSError):
             return None
 
+    def names(self, folder: str) -> list[str]:
+        """Relative names of the files under `folder` (sorted; temporary files left out)."""
+        selector = pafs.FileSelector(self.location(folder), recursive=True, allow_not_found=True)
+        out = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File:
+                continue
+            rel = info.path[len(self.base) + 1 :] if info.path.startswith(self.base + "/") else None
+            if rel is None:  # some stores report paths without the leading '/'
+                rel = info.path[len(self.base.lstrip("/")) + 1 :]
+            if not rel.rsplit("/", 1)[-1].startswith(TMP_PREFIX):
+                out.append(rel)
+        return sorted(out)
+
     def write(self, relpath: str, data: bytes) -> None:
         """Write `data` to `relpath` atomically; an identical file is left untouched."""
         path = self.location(relpath)
@@ -98,4 +112,6 @@ class OutputRoot:
         real_root = Path(self.base).resolve()
         if not directory.resolve().is_relative_to(real_root):
             raise UnsafePathError(f"{final}: resolves outside the output root {real_root}")
-        write_durably(final, directory / f"{TMP_PREFIX}{final.name}.{os.getpid()}", lambda fh: fh.write(data))
+        write_durably(
+            final, directory / f"{TMP_PREFIX}{final.name}.{os.getpid()}", lambda fh: fh.write(data)
+        )

@@ -51,6 +51,7 @@ def render(template: str, **context: Any) -> bytes:
         "css": _css(),
         "columns": columns(),
         "labels": vocab["labels"],
+        "states": vocab["states"],
         "weekdays": WEEKDAYS,
     }
     html = environment().get_template(template).render(**base, **context)

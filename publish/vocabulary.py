@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from transforms.standards import tables
+from transforms.standards.aqi_rules import rule_set
 
 _VOCAB = Path(__file__).with_name("vocabulary.json")
 
@@ -41,10 +43,94 @@ def label(group: str, key: str) -> tuple[str, str]:
     return zh, en
 
 
+def indicator_label(name: str) -> tuple[str, str]:
+    """(Chinese, English) of an AQI indicator or pollutant name ('pm25', 'o3_8h')."""
+    return label("indicators", name)
+
+
+def primary_texts(primary: str | None) -> tuple[str, str] | None:
+    """Primary pollutants as stored ('PM2.5;PM10') as people read them; None when there is none."""
+    if not primary:
+        return None
+    # aqi_indicators.csv's primary_name is the indicator's name in capitals: 'PM2.5' = pm25
+    names = [
+        indicator_label(p.strip().lower().replace(".", "")) for p in primary.split(";") if p.strip()
+    ]
+    return "、".join(zh for zh, _ in names), ", ".join(en for _, en in names)
+
+
+# the sentences transforms write: air_daily.daily_air_values, derive.air.city_daily, and the
+# indicator names of aqi_frame's missing_indicators ("so2;pm25")
+_REASONS = (
+    (
+        re.compile(r"(?P<ind>[a-z0-9_]+): (?P<n>\d+) valid hours < (?P<need>\d+) required"),
+        "valid_hours",
+    ),
+    (
+        re.compile(r"(?P<ind>[a-z0-9_]+): (?P<n>\d+) valid 8-h windows < (?P<need>\d+) required"),
+        "valid_windows",
+    ),
+    (re.compile(r"(?P<ind>[a-z0-9_]+): no station with a valid value"), "no_station"),
+    (re.compile(r"(?P<ind>[a-z0-9_]+)"), "missing"),
+)
+
+
+def reason_texts(reasons: str | None) -> list[tuple[str, str]]:
+    """Why a report lacks an AQI, as (Chinese, English) sentences: `aqi_daily.invalid_reasons`
+    ('so2: 17 valid hours < 20 required; ...') or `aqi_hourly.missing_indicators` ('so2;pm25').
+    A reason of another form is an error naming it (it would otherwise reach the public raw)."""
+    out = []
+    for part in (reasons or "").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        for pattern, key in _REASONS:
+            m = pattern.fullmatch(part)
+            if m and m["ind"] in vocabulary()["indicators"]:
+                fields = m.groupdict() | {"indicator": None}
+                zh_t, en_t = label("reasons", key)
+                zh_i, en_i = indicator_label(m["ind"])
+                out.append(
+                    (
+                        zh_t.format(**(fields | {"indicator": zh_i})),
+                        en_t.format(**(fields | {"indicator": en_i})),
+                    )
+                )
+                break
+        else:
+            raise ValueError(
+                f"reason {part!r} (in {reasons!r}): no sentence for it in vocabulary.json"
+            )
+    return out
+
+
+def missing_rule_text(edition: str, report: str, aqi_shown: bool) -> tuple[str, str]:
+    """The edition's rule for a report with a pollutant missing (tables/aqi_edition_rules.csv,
+    `missing_indicator_policy`), as applied to a row whose AQI is (not) shown."""
+    rules = rule_set(edition, report)
+    if rules.missing_policy == "partial_if_above" and rules.partial_publish_above is not None:
+        key = "rule_partial_shown" if aqi_shown else "rule_partial_hidden"
+        above = f"{rules.partial_publish_above:g}"
+    else:
+        key, above = "rule_all_required", ""
+    ed = edition.replace("HJ633-", "HJ 633-")
+    zh, en = label("states", key)
+    return zh.format(edition=ed, above=above), en.format(edition=ed, above=above)
+
+
 def header(key: str) -> str:
-    """A CSV / XLSX column header: Chinese first, English beside, the column's name last."""
+    """A public CSV / XLSX column header: Chinese first, English beside (the JSON files keep
+    the column names for programs)."""
     zh, en = label("columns", key)
-    return f"{zh} {en} [{key}]"
+    return f"{zh} {en}"
+
+
+def column_of(text: str) -> str:
+    """The column whose public header is `text` (the inverse of `header`)."""
+    found = [k for k in columns() if header(k) == text]
+    if len(found) != 1:
+        raise KeyError(f"{text!r} is the header of {len(found)} columns in vocabulary.json")
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -64,10 +150,6 @@ class LevelText:
     advice_zh: str
     advice_en: str
     status: str
-
-    @property
-    def unconfirmed(self) -> bool:
-        return "UNCONFIRMED" in self.status
 
     @property
     def roman(self) -> str:

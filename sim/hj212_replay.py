@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from ingest.hj212.protocol import try_parse
+from sim.hj212_simulator import replace_enterprises
 
 _MN = re.compile(rb"MN=([^;]*);")
 
@@ -101,8 +102,7 @@ def capture_registry(
         ent.update({"enterprise_id": f"cap_{i:04d}", "name_zh": f"采集企业{i}", "name_en": f"capture enterprise {i}",
                     "credit_code": None, "outlets": [outlet]})  # fmt: skip
         enterprises.append(ent)
-    ents_path.write_text(yaml.safe_dump({"enterprises": enterprises}, allow_unicode=True, sort_keys=False),
-                         encoding="utf-8")  # fmt: skip
+    replace_enterprises(dest, enterprises)
     return loggers
 
 

@@ -1028,6 +1028,24 @@ def write_synthetic_registry(
         ent.update({"enterprise_id": f"{prefix}_{i:04d}", "credit_code": None, "outlets": [outlet],
                     "name_en": f"Simulated enterprise {i}", "name_zh": f"模拟企业{i}"})  # fmt: skip
         enterprises.append(ent)
-    ents_path.write_text(yaml.safe_dump({"enterprises": enterprises}, allow_unicode=True, sort_keys=False),
-                         encoding="utf-8")  # fmt: skip
+    replace_enterprises(dest, enterprises)
     return dest
+
+
+def replace_enterprises(config: Path, enterprises: list[dict]) -> None:
+    """Write `enterprises` as the registry of config folder `config`, and drop its stations
+    that belong to an enterprise no longer there (an enterprise's boundary-noise points)."""
+    reg = config / "registry"
+    (reg / "enterprises.yaml").write_text(
+        yaml.safe_dump({"enterprises": enterprises}, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    kept = {e["enterprise_id"] for e in enterprises}
+    stations_path = reg / "stations.yaml"
+    doc = yaml.safe_load(stations_path.read_text(encoding="utf-8"))
+    stations = [s for s in doc["stations"] if s.get("enterprise_id") in (None, *kept)]
+    if len(stations) != len(doc["stations"]):
+        doc["stations"] = stations
+        stations_path.write_text(
+            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )

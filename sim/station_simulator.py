@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from core.registry.config import Registry
+from core.registry.models import DEFAULT_NOISE_STANDARD
 from ingest.mqtt.topics import station_topic
 from sim.generator import TYPICAL
 
@@ -66,7 +67,8 @@ def _site_levels(
     registry: Registry, kinds: tuple[str, ...]
 ) -> dict[tuple[str, str], tuple[float, float]]:
     """(day, night) typical level per water section / noise point and parameter, from the
-    section's GB 3838 target class and the point's GB 3096 functional zone."""
+    section's GB 3838 target class and the point's zone limits under its own standard (GB 3096
+    ambient, GB 12348 boundary: indoors 10 dB(A) lower)."""
     from transforms.standards.noise import zone_limits
     from transforms.standards.water import ALL_CLASSES, limits
 
@@ -84,7 +86,8 @@ def _site_levels(
                 )
                 out[site_id, p] = (level, level)
         elif st.kind == "noise" and "noise" in kinds and st.noise_zone:
-            day, night = zone_limits(st.noise_zone)
+            standard = st.noise_standard or DEFAULT_NOISE_STANDARD
+            day, night = zone_limits(st.noise_zone, standard, st.noise_indoor)
             out[site_id, "leq"] = (day - NOISE_MARGIN_DBA, night - NOISE_MARGIN_DBA)
             out[site_id, "lmax"] = (
                 day - NOISE_MARGIN_DBA + NOISE_LMAX_OVER_LEQ_DBA,

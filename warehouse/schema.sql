@@ -184,6 +184,7 @@ CREATE TABLE aqi_hourly (
     "valid" BOOLEAN NOT NULL,
     missing_indicators VARCHAR,
     computed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    realtime_reading VARCHAR,
     PRIMARY KEY(site_id, period_start)
 );
 
@@ -382,7 +383,23 @@ CREATE TABLE noise_daily (
     n_day_hours INTEGER NOT NULL,
     n_night_hours INTEGER NOT NULL,
     computed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    enterprise_id VARCHAR,
+    indoor BOOLEAN,
+    night_sudden_noise VARCHAR,
+    night_max_limit_dba DOUBLE,
+    n_day_hours_required INTEGER,
+    n_night_hours_required INTEGER,
+    ld_missing_reason VARCHAR,
+    ln_missing_reason VARCHAR,
     PRIMARY KEY(site_id, local_date)
+);
+
+CREATE TABLE noise_points (
+    site_id VARCHAR PRIMARY KEY,
+    noise_standard VARCHAR NOT NULL,
+    enterprise_id VARCHAR,
+    indoor BOOLEAN NOT NULL,
+    night_sudden_noise VARCHAR
 );
 
 CREATE TABLE notifications (
@@ -686,6 +703,8 @@ CREATE TABLE water_class (
     exceedance_multiples VARCHAR,
     n_parameters INTEGER NOT NULL,
     computed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    below_detection_counts VARCHAR,
+    not_detected_limits VARCHAR,
     PRIMARY KEY(site_id, period, period_start)
 );
 

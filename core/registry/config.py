@@ -271,8 +271,14 @@ def _cross_check(
             problems.add(f_stations, f"{path}.noise_zone", "a noise site needs its functional zone; valid choices: 0, 1, 2, 3, 4a, 4b")
         if s.kind == "water" and (s.water_target_class is None or s.waterbody is None):
             problems.add(f_stations, path, "a water section needs water_target_class (I-V) and waterbody (river or lake)")
+        for key, reason in _boundary_point_problems(s):
+            problems.add(f_stations, f"{path}.{key}", reason)
 
     enterprises = _unique(ent_file.enterprises, "enterprise_id", f_ents, "enterprises", problems)
+    for i, s in enumerate(stations_file.stations):
+        if s.enterprise_id is not None and s.enterprise_id not in enterprises:
+            problems.add(f_stations, f"stations[{i}].enterprise_id",
+                         f"unknown enterprise {s.enterprise_id!r}; valid choices: {_choices(enterprises)}")
     outlets: dict[str, tuple[Enterprise, Outlet]] = {}
     mns: dict[str, str] = {}
     minute_choices = allowed_minute_intervals()
@@ -308,6 +314,25 @@ def _cross_check(
                     problems.add(f_ents, f"{path}.permitted_quantities[{k}].parameter", f"unknown parameter {q.parameter!r}; valid choices: {_choices(params)}")
 
     return Registry(reg_dir.parent, config_hash, units, params, grids, stations, enterprises, outlets)
+
+
+def _boundary_point_problems(s: Station) -> list[tuple[str, str]]:
+    """A boundary noise point (GB 12348-2008) names its enterprise and, when it measures Lmax,
+    the kind of night-time sudden noise; ambient points have none of the boundary fields."""
+    boundary = s.noise_standard == "GB12348-2008"
+    out = []
+    if s.noise_standard is not None and s.kind != "noise":
+        out.append(("noise_standard", f"only a noise point has a noise standard, not a {s.kind} site"))
+    if boundary and s.enterprise_id is None:
+        out.append(("enterprise_id", "a GB12348-2008 boundary point needs the enterprise whose boundary it watches"))
+    if not boundary and s.enterprise_id is not None:
+        out.append(("noise_standard", "a point at an enterprise's boundary is judged by GB 12348; valid choices: GB12348-2008"))
+    for key in ("noise_indoor", "night_sudden_noise"):
+        if not boundary and getattr(s, key):
+            out.append((key, f"{key} is a GB 12348 rule; set noise_standard: GB12348-2008"))
+    if boundary and s.night_sudden_noise is None and any(m.parameter == "lmax" for m in s.parameters):
+        out.append(("night_sudden_noise", "GB 12348 judges the night Lmax by the kind of sudden noise; valid choices: frequent, sporadic"))
+    return out
 
 
 def o_unit(outlet: Outlet, parameter: str, params: dict[str, Parameter]) -> str:

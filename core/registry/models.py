@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from core.registry.credit_code import credit_code_problem
 from core.strict import StrictModel, TimeZoneName
 
 SiteKind = Literal["air", "water", "noise"]
@@ -21,6 +22,10 @@ SPECIAL_GRID_LEVELS = ("key_enterprise", "drinking_water")
 OfficerRole = Literal["responsible", "leader", "inspector"]
 Domain = Literal["air", "water", "noise", "flue_gas", "waste_water", "meteo"]
 NoiseZone = Literal["0", "1", "2", "3", "4a", "4b"]
+# ambient points (GB 3096-2008) or industrial-enterprise boundary points (GB 12348-2008)
+NoiseStandard = Literal["GB3096-2008", "GB12348-2008"]
+DEFAULT_NOISE_STANDARD = "GB3096-2008"
+SuddenNoise = Literal["frequent", "sporadic"]  # GB 12348 night-time 频发 / 偶发 noise
 WaterClass = Literal["I", "II", "III", "IV", "V"]
 Statistic = Literal["hour_avg", "hour_avg_o2", "day_avg", "day_avg_o2", "instant"]
 QuantityPeriod = Literal["year", "month", "day"]
@@ -96,7 +101,13 @@ class Station(StrictModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     commissioned_on: date | None = None
     decommissioned_on: date | None = None
-    noise_zone: NoiseZone | None = None
+    noise_zone: NoiseZone | None = None  # boundary points: the zone outside the boundary
+    # a boundary point (厂界噪声监测点): its enterprise, GB 12348-2008, measured indoors (limits
+    # -10 dB(A)), and the kind of night-time sudden noise its night Lmax is judged by
+    enterprise_id: str | None = None
+    noise_standard: NoiseStandard | None = None  # None: GB3096-2008 for a noise point
+    noise_indoor: bool = False
+    night_sudden_noise: SuddenNoise | None = None
     water_target_class: WaterClass | None = None
     waterbody: Literal["river", "lake"] | None = None
     air_zone_class: Literal["1", "2"] | None = None
@@ -133,6 +144,9 @@ ProtocolEdition = Literal["HJ212-2017", "HJ212-2005"]
 
 # what `envmon registry enrol` writes for a logger password it does not know: refused at load
 PASSWORD_PLACEHOLDER = "CHANGE-ME"
+# the id prefix of an enterprise `envmon registry enrol` writes for a logger seen in traffic,
+# with placeholder names (待核实企业 <MN>) until staff correct them
+ENROLLED_ID_PREFIX = "enrolled_"
 
 
 class Logger(StrictModel):
@@ -186,8 +200,22 @@ class Enterprise(StrictModel):
     special_grid_id: str | None = None
     industry: str
     key_monitored: bool = False
-    credit_code: str | None = None
+    credit_code: str | None = None  # 统一社会信用代码, checked against GB 32100-2015
     outlets: list[Outlet]
+
+    @field_validator("credit_code", mode="before")
+    @classmethod
+    def _credit_code_is_text(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"{value!r} was read as a number: quote the code ('...') in the YAML")
+        return value
+
+    @model_validator(mode="after")
+    def _credit_code_is_well_formed(self) -> Enterprise:
+        problem = None if self.credit_code is None else credit_code_problem(self.credit_code)
+        if problem:  # named with the enterprise: the file's reader sees which one is wrong
+            raise ValueError(f"enterprise {self.enterprise_id!r}: credit_code {problem}")
+        return self
 
 
 class EnterprisesFile(StrictModel):

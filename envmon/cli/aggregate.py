@@ -1,21 +1,41 @@
 """`envmon aggregate hourly|daily|monthly|yearly`: rebuild the derived tables for a period
-(the same jobs the Airflow DAGs call; re-runs give the same rows)."""
+(the same jobs the Airflow DAGs call; re-runs give the same rows).
+
+A day, month or year that has not ended (by the clock, read here at the command's boundary) is
+refused with a message naming it and when it ends in local time (core.periods.require_ended);
+`--allow-partial` derives a month or year to date, for a provisional disclosure."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from core import periods
 from core.errors import EnvmonError
+from core.settings import get_settings
 
 console = Console()
 aggregate_app = typer.Typer(
     help="Derive aggregates, AQI and period statistics from QC-passed readings.",
     no_args_is_help=True,
 )
+
+
+AllowPartial = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="derive a period that has not ended, to date (for a provisional disclosure)",
+    ),
+]
+
+
+def _clock() -> datetime:
+    """Now: the one place the aggregate commands read the clock (tests replace it)."""
+    return datetime.now(UTC)
 
 
 def _iso(text: str, what: str) -> datetime:
@@ -66,6 +86,10 @@ def daily(
     first, last = day.date(), (to or day).date()
     if last < first:
         raise EnvmonError(f"--to {last} is before --date {first}")
+    tz = get_settings().timezone
+    lo, hi = periods.local_day_range(last, tz)
+    periods.require_ended(lo, hi, _clock(), f"the day {last}", tz,
+                          "a day is derived once it has ended")  # fmt: skip
     d: date = first
     while d <= last:
         _show(derive_daily(None, d))
@@ -77,19 +101,24 @@ def monthly(
     month: Annotated[
         datetime, typer.Option("--month", formats=["%Y-%m"], help="the month, YYYY-MM")
     ],
+    allow_partial: AllowPartial = False,
 ) -> None:
     """Monthly aggregates, HJ 663 statistics and rank, monthly water classes and emission totals."""
     from transforms.derive import derive_monthly
 
-    _show(derive_monthly(None, month.date().replace(day=1)))
+    first = month.date().replace(day=1)
+    _show(derive_monthly(None, first, now=_clock(), allow_partial=allow_partial))
 
 
 @aggregate_app.command("yearly")
-def yearly(year: Annotated[int, typer.Option("--year", help="the year, YYYY")]) -> None:
+def yearly(
+    year: Annotated[int, typer.Option("--year", help="the year, YYYY")],
+    allow_partial: AllowPartial = False,
+) -> None:
     """Annual means and HJ 663 annual statistics of air stations and the city."""
     from transforms.derive import derive_yearly
 
-    _show(derive_yearly(None, year))
+    _show(derive_yearly(None, year, now=_clock(), allow_partial=allow_partial))
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,11 @@ calc = typer.Typer(
 )
 
 EDITION_HELP = "HJ633-2012 or HJ633-2026; default: the edition in force on each day."
+READING_HELP = (
+    "HJ 633-2012 real-time AQI: national_practice (PM from the 1-h values, O3 1-h only, as CNEMC "
+    "published) or literal (HJ 633-2012 §5: PM 24-h moving means, plus O3 8-h); "
+    "default: the setting aqi_realtime_reading (ENVMON_AQI_REALTIME_READING)."
+)
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -43,11 +48,14 @@ def aqi_hourly_cmd(
     infile: Path = typer.Argument(..., help="hourly values, same columns as aqi-daily"),
     out: Path | None = typer.Option(None, "-o", "--out", help="output CSV (default: stdout)"),
     edition: str | None = typer.Option(None, "--edition", help=EDITION_HELP),
+    reading: str | None = typer.Option(None, "--reading", help=READING_HELP),
 ) -> None:
     """Real-time (hourly) AQI report (HJ 633) per site and hour."""
+    from core.settings import get_settings
     from transforms.standards import calculators
 
-    _emit(calculators.aqi_hourly_csv(infile, edition), out)
+    chosen = reading if reading is not None else get_settings().aqi_realtime_reading
+    _emit(calculators.aqi_hourly_csv(infile, edition, chosen), out)
 
 
 @calc.command("water-class")

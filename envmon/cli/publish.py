@@ -3,7 +3,7 @@ and the monthly disclosure tables (the same functions the DAGs call)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -43,16 +43,18 @@ def publish_daily_cmd(
     ] = None,
     out: Out = None,
 ) -> None:
-    """The daily report: daily/<date>.html|json|csv and index.html (the latest day)."""
+    """The daily report: daily/<date>.html|json|csv, index.html (the latest day that has
+    ended), the station pages and archive.html. A day that has not ended is refused."""
     from publish.jobs import PublishError, publish_daily
 
+    now = _clock()
     if to is not None and day is None:
         raise PublishError("--to needs --date (the first day)")
     first = day.date() if day else None
     last = to.date() if to else first
     current = first
     while True:
-        _summary(publish_daily(None, current, out))
+        _summary(publish_daily(None, current, out, now=now))
         if current is None or last is None or current >= last:
             break
         current += timedelta(days=1)
@@ -68,7 +70,8 @@ def publish_hourly_cmd(
     ] = None,
     out: Out = None,
 ) -> None:
-    """The real-time page: realtime.html and realtime.json."""
+    """The real-time page (realtime.html, realtime.json), the station pages and archive.html;
+    an hour that has not ended is refused."""
     from publish.jobs import PublishError, publish_hourly
 
     hour_start = None
@@ -79,7 +82,12 @@ def publish_hourly_cmd(
             raise PublishError(
                 f"--hour {hour!r}: expected ISO 8601, e.g. 2016-12-01T08:00"
             ) from None
-    _summary(publish_hourly(None, hour_start, out))
+    _summary(publish_hourly(None, hour_start, out, now=_clock()))
+
+
+def _clock() -> datetime:
+    """Now, read once at the command's boundary (tests replace it)."""
+    return datetime.now(UTC)
 
 
 @publish_app.command("monthly")
@@ -89,14 +97,23 @@ def publish_monthly_cmd(
         typer.Option("--month", help="YYYY-MM; default: the last complete month (local time)"),
     ] = None,
     out: Out = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="publish a month that has not ended, to date, marked provisional on every page and file",
+        ),
+    ] = False,
 ) -> None:
-    """The monthly disclosure: disclosure/<YYYY-MM>/index.html, one CSV per table, one XLSX."""
+    """The monthly disclosure: disclosure/<YYYY-MM>/index.html, one CSV per table, one XLSX.
+    A month that has not ended is refused unless --allow-partial."""
     from publish.jobs import publish_monthly
 
+    now = _clock()
     if month is None:
-        today = datetime.now(get_settings().tz).date()
+        today = now.astimezone(get_settings().tz).date()
         month = f"{(today.replace(day=1) - timedelta(days=1)):%Y-%m}"
-    _summary(publish_monthly(None, month, out))
+    _summary(publish_monthly(None, month, out, now=now, allow_partial=allow_partial))
 
 
 def register(app: typer.Typer) -> None:

@@ -21,8 +21,7 @@ from ingest.files.profiles import Profile
 from ingest.files.readers import LINE, FileRejected, RawTable
 from ingest.files.units import unit_aliases
 from ingest.site_units import convert_values, unit_factor
-
-FLAG_BELOW_DETECTION = "BDL"
+from transforms.qc.source_flags import FLAG_BELOW_DETECTION
 
 # Tried in order when a profile gives no formats; %z forms take an explicit UTC offset.
 DEFAULT_FORMATS = (
@@ -48,6 +47,16 @@ class Normalized:
 
 def _missing(expr: pl.Expr, markers: list[str]) -> pl.Expr:
     return expr.is_null() | expr.is_in(markers)
+
+
+def _flag_cell(column: str | None, markers: list[str]) -> pl.Expr:
+    """The source's data flag of a row: null (no flag) when the profile has no flag column or the
+    cell is one of the profile's missing-value markers ("NA", "/"...). An empty or blank flag is
+    no flag by the reading contract (core.contract, for every ingestor), applied after this."""
+    if column is None:
+        return pl.lit(None, pl.String)
+    cell = pl.col(column)
+    return pl.when(_missing(cell, markers)).then(pl.lit(None, pl.String)).otherwise(cell)
 
 
 def _site_lookup(profile: Profile, registry: Registry) -> dict[str, str]:
@@ -128,7 +137,7 @@ def _cells(df: pl.DataFrame, profile: Profile, registry: Registry) -> pl.DataFra
         return long.with_columns(
             pl.col(COL).replace_strict({c: v.parameter for c, v in by_col.items()}).alias(PARAM),
             pl.col(COL).replace_strict({c: units[v.unit] for c, v in by_col.items()}).alias(UNIT_FROM),
-            (pl.col(profile.flag_column) if profile.flag_column else pl.lit(None, pl.String)).alias(FLAG),
+            _flag_cell(profile.flag_column, profile.missing_values).alias(FLAG),
         )
     lg = profile.long
     assert lg is not None
@@ -153,7 +162,7 @@ def _cells(df: pl.DataFrame, profile: Profile, registry: Registry) -> pl.DataFra
         pl.col(lg.value_column).alias(RAW),
         pl.lit(lg.value_column).alias(COL),
         unit.alias(UNIT_FROM),
-        (pl.col(lg.flag_column) if lg.flag_column else pl.lit(None, pl.String)).alias(FLAG),
+        _flag_cell(lg.flag_column, profile.missing_values).alias(FLAG),
         pl.concat_str([pl.col(ROW_REASON), param_reason, unit_reason], separator="; ", ignore_nulls=True)
         .replace("", None).alias(ROW_REASON),
     )

@@ -29,7 +29,7 @@ from core.contract import ReadingContract
 from core.installation_key import password_hmac, same_hash
 from core.landing import BatchRef, LandingZone
 from core.registry.config import Registry
-from core.registry.models import PASSWORD_PLACEHOLDER
+from core.registry.models import ENROLLED_ID_PREFIX, PASSWORD_PLACEHOLDER
 from core.schema import READINGS_SCHEMA
 from ingest.hj212 import builders
 from ingest.hj212.auth import MASK, MASK_NOTE, mask_passwords
@@ -507,10 +507,10 @@ def enrol_yaml(
     enterprises = []
     for lg in loggers:
         slug, n = _slug(lg.mn), 1
-        base = f"enrolled_{slug}"
+        base = f"{ENROLLED_ID_PREFIX}{slug}"
         while base in taken or f"{base}_outlet" in taken:
             n += 1
-            base = f"enrolled_{slug}_{n}"
+            base = f"{ENROLLED_ID_PREFIX}{slug}_{n}"
         taken |= {base, f"{base}_outlet"}
         flue = lg.st == "31" or any(c in ("B02", "S01", "S03") for c in lg.codes)
         params: dict[str, str] = {}

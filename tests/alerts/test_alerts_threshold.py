@@ -200,7 +200,10 @@ def test_water_class_two_of_three_days_opens_case_in_drinking_water_grid(wh):
     ):
         _insert_daily(
             wh,
-            "INSERT INTO water_class VALUES (?, 'day', ?, 'lake', ?, 'II', ?, ?, ?, ?, 7, ?)",
+            "INSERT INTO water_class (site_id, period, period_start, waterbody, water_class, "
+            "target_class, compliant, limiting_parameters, exceeding_parameters, "
+            "exceedance_multiples, n_parameters, computed_at) "
+            "VALUES (?, 'day', ?, 'lake', ?, 'II', ?, ?, ?, ?, 7, ?)",
             [
                 site,
                 day,
@@ -236,7 +239,9 @@ def test_noise_night_three_of_seven_days(wh):
     for k, ln in enumerate(levels):
         _insert_daily(
             wh,
-            "INSERT INTO noise_daily VALUES (?, ?, '1', 'GB3096-2008', 50, ?, 55, 45, false, ?, NULL, NULL, 16, 8, ?)",
+            "INSERT INTO noise_daily (site_id, local_date, zone, standard, ld_dba, ln_dba, "
+            "ld_limit_dba, ln_limit_dba, day_exceeds, night_exceeds, n_day_hours, n_night_hours, "
+            "computed_at) VALUES (?, ?, '1', 'GB3096-2008', 50, ?, 55, 45, false, ?, 16, 8, ?)",
             [site, date(2025, 3, 1) + timedelta(days=k), ln, ln > 45, local(2025, 3, 9, 0)],
         )
     evaluate_rules(

@@ -244,3 +244,43 @@ def test_local_text() -> None:
     assert local_text(z(2024, 7, 1, 0, 0, 0), BERLIN) == "2024-07-01T02:00:00+02:00"
     assert local_text(z(2024, 1, 1, 0, 0, 0), BERLIN) == "2024-01-01T01:00:00+01:00"
     assert local_text(datetime(2024, 3, 1, 0, 0, 59, 999999, tzinfo=UTC), SH) == "2024-03-01T08:00:59+08:00"
+
+
+# -- periods that have not ended (require_ended, has_ended, elapsed_end) ----------------------
+# December 2016 in Beijing is [2016-11-30T16:00Z, 2016-12-31T16:00Z); its last instant is
+# 2016-12-31T23:59:59+08:00.
+
+
+def test_a_month_whose_last_instant_is_one_second_past_has_ended() -> None:
+    lo, hi = period_range(date(2016, 12, 1), "month", SH)
+    assert hi == z(2016, 12, 31, 16, 0)
+    now = hi + timedelta(seconds=1)  # 2017-01-01T00:00:01+08:00
+    assert periods.has_ended(hi, now)
+    periods.require_ended(lo, hi, now, "the month", SH)  # no error
+    periods.require_ended(lo, hi, hi, "the month", SH)  # at its end exactly: ended (half-open)
+
+
+def test_a_month_whose_last_instant_is_one_second_ahead_is_refused() -> None:
+    lo, hi = period_range(date(2016, 12, 1), "month", SH)
+    now = hi - timedelta(seconds=1)  # 2016-12-31T23:59:59+08:00: its last second still to come
+    assert not periods.has_ended(hi, now)
+    with pytest.raises(periods.PeriodNotEndedError) as exc:
+        periods.require_ended(lo, hi, now, "the month 2016-12", SH, "wait for it")
+    assert str(exc.value) == (
+        "the month 2016-12 (2016-12-01T00:00:00+08:00 to 2017-01-01T00:00:00+08:00) has not "
+        "ended: it ends at 2017-01-01T00:00:00+08:00 local time, and it is now "
+        "2016-12-31T23:59:59+08:00; wait for it"
+    )
+
+
+def test_require_ended_refuses_a_naive_now() -> None:
+    lo, hi = period_range(date(2016, 12, 1), "month", SH)
+    with pytest.raises(ValueError, match="now 2017-02-01T00:00:00 has no time zone"):
+        periods.require_ended(lo, hi, datetime(2017, 2, 1), "the month", SH)
+
+
+def test_elapsed_end_is_the_earlier_of_end_and_now_never_before_start() -> None:
+    lo, hi = local_day_range(date(2016, 12, 5), SH)  # [12-04T16:00Z, 12-05T16:00Z)
+    assert periods.elapsed_end(lo, hi, lo + 12 * H) == z(2016, 12, 5, 4, 0)  # half the day
+    assert periods.elapsed_end(lo, hi, hi + H) == hi  # over: the whole day
+    assert periods.elapsed_end(lo, hi, lo - H) == lo  # not begun: nothing elapsed

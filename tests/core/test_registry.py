@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,20 +11,11 @@ import yaml
 
 from core.errors import ConfigError
 from core.registry.config import load_registry
-from core.settings import get_settings, reset_settings_cache
+from core.settings import get_settings
 from warehouse.db import connect
 from warehouse.jobs import init_warehouse, load_registry_job
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(CONFIG / "registry", target / "registry")
-    monkeypatch.setenv("ENVMON_CONFIG_DIR", str(target))
-    reset_settings_cache()
-    return target
 
 
 def edit(config_dir: Path, name: str, change: Callable[[Any], None]) -> Path:

@@ -33,7 +33,7 @@ PM25_BY_SITE = {
     "dongsi": 116,
     "guanyuan": 250,
     "gucheng": 260,
-    "huairou": 20,
+    "huairou": 20,  # but its SO2 24-h mean is invalid: 数据不足 (INSUFFICIENT)
     "nongzhanguan": 55,
     "shunyi": 115,
     "tiantan": 116,
@@ -41,6 +41,12 @@ PM25_BY_SITE = {
     # wanshouxigong: no report that day
 }
 NO_DATA_STATION = "wanshouxigong"
+# a station with a report but too few valid SO2 hours: under HJ 633-2012 (missing_indicator_policy
+# all_required, aqi_edition_rules.csv) it has no AQI, only its other IAQIs
+INSUFFICIENT_STATION = "huairou"
+INSUFFICIENT_REASON = "so2: 17 valid hours < 20 required"
+# its IAQIs: NO2 20 -> 25, PM10 30 -> 30, PM2.5 20 -> 29, CO 0.5 -> 13, O3 1-h 50 -> 16, O3 8-h 40 -> 20
+INSUFFICIENT_IAQIS = {"NO₂": 25, "PM₁₀": 30, "PM₂.₅": 29, "CO": 13, "O₃ 1小时": 16, "O₃ 8小时": 20}
 
 
 def city_history(last: dt.date, days: int) -> dict:
@@ -54,13 +60,50 @@ def city_history(last: dt.date, days: int) -> dict:
 
 def load_day(settings) -> None:
     values = {(site, DAY): pm25 for site, pm25 in PM25_BY_SITE.items()}
-    insert_daily(settings, values | city_history(DAY, 40))
+    invalid = {(INSUFFICIENT_STATION, DAY): ("so2_24h_ugm3", INSUFFICIENT_REASON)}
+    insert_daily(settings, values | city_history(DAY, 40), invalid)
     with connect(settings, purpose="fixture") as con:
         con.execute("UPDATE sites SET name_zh = ? WHERE site_id = 'aotizhongxin'", [SCRIPT_NAME])
 
 
-def expected(site_id: str) -> tuple[int, int, str, str]:
+def expected(site_id: str) -> tuple[int, int, str, str] | None:
+    """(AQI, level, category, rgb) of a site's report on DAY; None when it has no AQI."""
+    if site_id in (INSUFFICIENT_STATION, NO_DATA_STATION):
+        return None
     return KNOWN[PM25_BY_SITE[site_id]]
 
 
 __all__ = ["insert_rows"]
+
+
+HOUR = dt.datetime(2016, 12, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # 08:00 local
+HOURLY_SHORT_STATION = "dingling"  # its PM2.5 hour is missing: no real-time AQI (HJ 633-2012)
+
+
+def load_hours(settings) -> None:
+    """aqi_hourly rows from 00:00 to 08:00 local on DAY: the city and every station, AQI 40 + 5
+    per hour (40..80: HJ 633-2012 level I up to 50, then II), one station short of PM2.5."""
+    rows = []
+    with connect(settings, write=False) as con:
+        stations = [
+            r[0] for r in con.execute("SELECT site_id FROM sites WHERE kind = 'air'").fetchall()
+        ]
+    for h in range(9):
+        at = HOUR - dt.timedelta(hours=8 - h)
+        aqi = 40 + 5 * h
+        level, category, colour = (1, "优", "#00E400") if aqi <= 50 else (2, "良", "#FFFF00")
+        for site in ["city", *stations]:
+            short = site == HOURLY_SHORT_STATION and h == 8
+            rows.append({
+                "site_id": site, "scope": "city" if site == "city" else "station", "period_start": at,
+                "local_date": DAY, "edition": "HJ633-2012", "aqi": None if short else aqi,
+                "level": None if short else level, "category": None if short else category,
+                "category_en": None, "colour_hex": None if short else colour,
+                "primary_pollutants": "PM2.5" if aqi > 50 and not short else None,
+                "iaqi_no2": 25, "iaqi_pm25": None if short else aqi,
+                "pm25_1h_ugm3": None if short else aqi * 0.7, "no2_1h_ugm3": 50.0,
+                "valid": not short, "missing_indicators": "pm25" if short else None,
+                "computed_at": at + dt.timedelta(minutes=20), "realtime_reading": "literal",
+            })  # fmt: skip
+    with connect(settings, purpose="fixture") as con:
+        insert_rows(con, "aqi_hourly", rows)

@@ -56,3 +56,23 @@ def test_a_symlinked_folder_pointing_outside_is_refused(tmp_path):
     with pytest.raises(UnsafePathError, match="outside the output root"):
         OutputRoot(str(site)).write("daily/x.html", b"x")
     assert list(outside.iterdir()) == []
+
+
+def test_names_lists_the_files_under_a_folder(tmp_path):
+    root = OutputRoot(str(tmp_path / "site"))
+    assert root.names("daily") == []  # no folder yet
+    for name in (
+        "daily/2016-12-02.html",
+        "daily/2016-12-01.html",
+        "daily/2016-12-01.json",
+        "index.html",
+    ):
+        root.write(name, b"x")
+    (tmp_path / "site" / "daily" / ".tmp-2016-12-03.html.123").write_bytes(b"half")
+    assert root.names("daily") == [
+        "daily/2016-12-01.html",
+        "daily/2016-12-01.json",
+        "daily/2016-12-02.html",
+    ]
+    with pytest.raises(UnsafePathError):
+        root.names("../outside")

@@ -86,3 +86,19 @@ def test_levels_sit_against_the_site_standard(registry: Registry) -> None:
     tp = [p["values"]["tp"]["value"] for p in days if p["site"] == "ws_miyun_res"]
     assert mean(tp) == pytest.approx(WATER_SHARE_OF_LIMIT * tp_limit, rel=0.3)
     assert max(tp) < tp_limit
+
+
+def test_boundary_points_sit_against_their_gb12348_limits(registry: Registry) -> None:
+    """An indoor boundary point (GB 12348-2008: zone 2 limits 60/50 minus 10 dB(A) indoors)
+    sits 3 dB(A) under 50 by day and 40 at night; its night maxima stay within limit + 10."""
+    st = registry.stations["nb_yanshan_petrochem_north"]
+    assert (st.noise_standard, st.noise_zone, st.noise_indoor) == ("GB12348-2008", "2", True)
+    day_limit, night_limit = zone_limits("2", "GB12348-2008", indoor=True)
+    assert (day_limit, night_limit) == (50.0, 40.0)
+    days = payloads(StationSimulator(registry, QUIET), START, START + timedelta(days=10))
+    point = [p for p in days if p["site"] == "nb_yanshan_petrochem_north"]
+    night = [p for p in point if not 6 <= int(p["period_start"][11:13]) < 22]
+    by_day = [p["values"]["leq"]["value"] for p in point if 6 <= int(p["period_start"][11:13]) < 22]
+    assert mean(by_day) == pytest.approx(day_limit - NOISE_MARGIN_DBA, abs=0.5)
+    assert mean(p["values"]["leq"]["value"] for p in night) == pytest.approx(night_limit - NOISE_MARGIN_DBA, abs=0.5)
+    assert mean(p["values"]["lmax"]["value"] for p in night) < night_limit + 10

@@ -17,13 +17,14 @@ from transforms.derive.context import CITY
 from transforms.standards import aqi_daily, aqi_hourly, daily_air_values
 from transforms.standards.air_daily import DAILY_VALUE_COLUMNS
 from transforms.standards.air_validity import POLLUTANT_COLUMNS
+from transforms.standards.aqi_rules import DEFAULT_READING
 
 AQI_HOURLY_COLUMNS = [
     "site_id", "scope", "period_start", "local_date", "edition", "aqi", "level", "category",
     "category_en", "colour_hex", "primary_pollutants", "iaqi_so2", "iaqi_no2", "iaqi_pm10",
     "iaqi_pm25", "iaqi_co", "iaqi_o3_1h", "iaqi_o3_8h", "so2_1h_ugm3", "no2_1h_ugm3",
     "pm10_1h_ugm3", "pm25_1h_ugm3", "co_1h_mgm3", "o3_1h_ugm3", "o3_8h_ugm3", "so2_24h_ugm3",
-    "pm10_24h_ugm3", "pm25_24h_ugm3", "valid", "missing_indicators",
+    "pm10_24h_ugm3", "pm25_24h_ugm3", "valid", "missing_indicators", "realtime_reading",
 ]  # fmt: skip
 AQI_DAILY_COLUMNS = [
     "site_id", "scope", "local_date", "edition", "aqi", "level", "category", "category_en",
@@ -67,12 +68,15 @@ def city_hours(wide: pl.DataFrame, city_stations: list[str]) -> pl.DataFrame:
     return city.select("site", "period_start", *cols).sort("period_start")
 
 
-def aqi_hourly_rows(wide: pl.DataFrame, tz: str, lo, hi) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    """Real-time AQI rows (table aqi_hourly) for the hours in [lo, hi); `wide` must reach back 23
-    hours before lo for the 24-h moving means."""
+def aqi_hourly_rows(  # type: ignore[no-untyped-def]
+    wide: pl.DataFrame, tz: str, lo, hi, reading: str = DEFAULT_READING
+) -> pl.DataFrame:
+    """Real-time AQI rows (table aqi_hourly) for the hours in [lo, hi) under `reading` of the
+    real-time report (settings.aqi_realtime_reading; recorded in `realtime_reading`); `wide`
+    must reach back 23 hours before lo for the 24-h moving means."""
     if wide.height == 0:
         return pl.DataFrame()
-    out = aqi_hourly(wide, tz=tz).filter(
+    out = aqi_hourly(wide, tz=tz, reading=reading).filter(
         (pl.col("period_start") >= lo) & (pl.col("period_start") < hi)
     )
     return out.with_columns(

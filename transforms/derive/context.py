@@ -116,8 +116,11 @@ def load_network(con: duckdb.DuckDBPyConnection, config_dir: Path | None = None)
     before it was (migration 0080) take it from the registry configuration when it can be read."""
     sites = _frame(
         con,
-        """SELECT site_id, kind, timezone, commissioned_on, decommissioned_on, noise_zone,
-                  water_target_class, waterbody, in_city_assessment FROM sites ORDER BY site_id""",
+        """SELECT s.site_id, s.kind, s.timezone, s.commissioned_on, s.decommissioned_on,
+                  s.noise_zone, s.water_target_class, s.waterbody, s.in_city_assessment,
+                  p.noise_standard, p.enterprise_id, p.indoor AS noise_indoor,
+                  p.night_sudden_noise
+           FROM sites s LEFT JOIN noise_points p USING (site_id) ORDER BY site_id""",
     )
     outlets = _frame(
         con, "SELECT site_id, outlet_type, reference_o2_pct FROM outlets ORDER BY site_id"

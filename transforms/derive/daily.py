@@ -27,10 +27,15 @@ from transforms.derive.frames import (
     with_local_date,
 )
 from transforms.derive.hours import hour_values
+from transforms.derive.noise import NOISE_STANDARD, noise_rows
 from transforms.derive.store import DeriveReport, Replace, write
-from transforms.derive.water_noise import NOISE_STANDARD
-from transforms.standards.air_daily import DAILY_VALUE_COLUMNS, MDA8_WINDOWS
-from transforms.standards.air_validity import DAILY_MEAN_POLLUTANTS
+from transforms.standards.air_daily import (
+    DAILY_VALUE_COLUMNS,
+    MDA8_WINDOWS,
+    O3_8H_INCOMPLETE_COLUMN,
+)
+from transforms.standards.air_statistics import o3_8h_limit, o3_incomplete_exceeds
+from transforms.standards.air_validity import DAILY_MEAN_POLLUTANTS, gb3095_editions
 from transforms.standards.emissions import min_count as hj75_min_count
 from transforms.standards.noise import rule as noise_rule
 from warehouse.db import connect
@@ -39,7 +44,10 @@ DAILY_STATISTICS = ("day_avg", "day_avg_o2", "day_total_kg", "o3_8h_max", "o3_1h
 
 
 def _air_day_rows(daily: pl.DataFrame, unit_of: Callable[[str, str], str]) -> pl.DataFrame:
-    """day_avg / o3_8h_max / o3_1h_max rows from `daily_air_values` output (stations only)."""
+    """day_avg / o3_8h_max / o3_1h_max rows from `daily_air_values` output (stations only); an
+    O3 day with too few 8-h means whose maximum exceeds the Grade II limit says it still counts
+    as an exceedance day (HJ 663-2013, `air_statistics.o3_incomplete_exceeds`)."""
+    eds = gb3095_editions(None, date.today())
     parts = []
     n_cols = {
         **{p: f"n_hours_{p}" for p in DAILY_MEAN_POLLUTANTS},
@@ -58,6 +66,13 @@ def _air_day_rows(daily: pl.DataFrame, unit_of: Callable[[str, str], str]) -> pl
             .list.eval(pl.element().filter(pl.element().str.starts_with(f"{ind}:")))
             .list.first()
         )
+        if ind == "o3_8h":
+            reason = pl.when(o3_incomplete_exceeds(pl.col("date"), eds)).then(
+                pl.format(
+                    "{}; 最大值 {} > {} 计为超标日 (maximum {} > {}: an exceedance day, HJ 663-2013)",
+                    reason, *[pl.col(O3_8H_INCOMPLETE_COLUMN).round(1), o3_8h_limit(pl.col("date"), eds)] * 2,
+                )
+            ).otherwise(reason)  # fmt: skip
         parts.append(
             daily.select(
                 pl.col("site").alias("site_id"),
@@ -187,7 +202,7 @@ def daily_frames(
     )  # fmt: skip
     parts.append(w_rows)
     water = water_noise.water_rows(w, net, "day", day)
-    noise = water_noise.noise_rows(hours, net, day, tz)
+    noise = noise_rows(hours, net, day, tz)
 
     rows = stack_rows(parts, DAY_ROW_COLUMNS)
     if rows is None:

@@ -28,6 +28,7 @@ from transforms.derive.hours import hour_values
 from transforms.derive.store import DeriveReport, Replace, write
 from transforms.standards.air_daily import with_moving_means
 from transforms.standards.air_validity import by_date_expr, min_count
+from transforms.standards.aqi_rules import DEFAULT_READING
 from transforms.standards.editions import all_editions
 from warehouse.db import connect
 
@@ -89,11 +90,12 @@ def _hour_edition(df: pl.DataFrame, net: Network) -> pl.DataFrame:
 def hourly_frames(
     con: duckdb.DuckDBPyConnection, net: Network, lo: datetime, hi: datetime, tz: str,
     site_ids: list[str] | None = None, hours: pl.DataFrame | None = None,
+    reading: str = DEFAULT_READING,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(aggregates rows, aqi_hourly rows, outlet_hours rows) for the UTC hours starting in
     [lo, hi); `site_ids` restricts the readings read to those sites (a region partition,
     transforms.derive.partitioned); `hours` are `hourly_inputs(...)` when the caller derived
-    them already."""
+    them already; `reading` is that of the real-time AQI (settings.aqi_realtime_reading)."""
     if hours is None:
         hours = hourly_inputs(con, net, lo, hi, site_ids)
     in_range = (pl.col("period_start") >= lo) & (pl.col("period_start") < hi)
@@ -122,7 +124,9 @@ def hourly_frames(
 
     wide = air.wide_hours(hours, stations)
     city = air.city_hours(wide, net.city_stations())
-    aqi = air.aqi_hourly_rows(pl.concat([wide, city]) if city.height else wide, tz, lo, hi)
+    aqi = air.aqi_hourly_rows(
+        pl.concat([wide, city]) if city.height else wide, tz, lo, hi, reading=reading
+    )
     return agg, aqi, oh
 
 
@@ -147,7 +151,8 @@ def derive_hourly(
     settings: Settings | None = None, start: datetime | None = None, end: datetime | None = None
 ) -> DeriveReport:
     """Hourly aggregates (hour_avg, hour_avg_o2, hour_load_kg, hour_leq, o3_8h) and aqi_hourly
-    for the UTC hours starting in [start, end) (whole hours)."""
+    (real-time AQI under settings.aqi_realtime_reading) for the UTC hours starting in
+    [start, end) (whole hours)."""
     if start is None or end is None:
         raise TypeError("derive_hourly needs start and end (UTC datetimes of whole hours)")
     settings = settings or get_settings()
@@ -161,7 +166,10 @@ def derive_hourly(
         net = load_network(con, settings.config_dir)
         token = hour_cache.inputs_token(con)  # read before the hours: a later change makes them stale
         hours = hourly_inputs(con, net, lo, hi)
-        agg, aqi, oh = hourly_frames(con, net, lo, hi, settings.timezone, hours=hours)
+        agg, aqi, oh = hourly_frames(
+            con, net, lo, hi, settings.timezone, hours=hours,
+            reading=settings.aqi_realtime_reading,
+        )  # fmt: skip
         stats = list(HOURLY_STATISTICS)
         written = write(
             con,

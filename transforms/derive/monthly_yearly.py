@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import polars as pl
 
-from core.periods import period_dates, period_range
+from core.periods import period_dates, period_range, require_ended
 from core.settings import Settings, get_settings
 from transforms.derive import air, emission_rows, outlet_hours, water_noise
 from transforms.derive.context import CITY, Network, load_network
@@ -26,7 +26,6 @@ from transforms.derive.frames import (
 from transforms.derive.hours import hour_values
 from transforms.derive.store import DeriveReport, Replace, write
 from transforms.standards import comprehensive_index, monthly_air_statistics
-from transforms.standards.air_validity import min_count
 from transforms.standards.editions import edition_for
 from transforms.standards.emissions import min_count as hj75_min_count
 from warehouse.db import connect
@@ -55,13 +54,10 @@ def _air_period(hours: pl.DataFrame, net: Network, tz: str, period: str, start: 
             for lv in range(1, 7)
         ]
     )
-    stats = stats.join(levels, on="site", how="left")
-    pollutants = ["so2", "no2", "pm10", "pm25", "co", "o3_8h"]
-    need = _days_needed(start, period)
-    reasons = pl.concat_str(
-        [pl.when(~pl.col(f"valid_{p}")).then(pl.format(p + ": {} valid days < " + need, pl.col(f"n_days_{p}")))
-         for p in pollutants], separator="; ", ignore_nulls=True)  # fmt: skip
-    valid = pl.all_horizontal(pl.col(f"valid_{p}") for p in pollutants)
+    stats = stats.join(levels, on="site", how="left").join(
+        _shortfall_reasons(stats, period), on="site", how="left"
+    )
+    valid = pl.all_horizontal(pl.col(f"valid_{p}") for p in PERIOD_POLLUTANTS)
     is_city = pl.col("site") == CITY
     station_rank = (
         pl.when(~is_city & pl.col("composite_index").is_not_null())
@@ -75,7 +71,7 @@ def _air_period(hours: pl.DataFrame, net: Network, tz: str, period: str, start: 
         pl.lit(edition_for(start, "GB3095").code).alias("gb3095_edition"),
         station_rank.cast(pl.Int32).alias("rank"),
         valid.alias("valid"),
-        pl.when(valid).then(None).otherwise(reasons).alias("invalid_reasons"),
+        pl.when(valid).then(None).otherwise(pl.col("_reasons")).alias("invalid_reasons"),
         pl.col("aqi_days").cast(pl.Int32),
         pl.col("good_days").cast(pl.Int32),
     )
@@ -87,13 +83,43 @@ def _air_period(hours: pl.DataFrame, net: Network, tz: str, period: str, start: 
     return stats.select(cols), stats
 
 
-def _days_needed(start: date, period: str) -> str:
-    """GB 3095 Table 4 minimum of valid days, as reason text ('27 required', February 25)."""
-    code = edition_for(start, "GB3095").code
-    if period == "year":
-        return f"{min_count(code, 'annual_mean')} required (and every month its minimum)"
-    stat = "monthly_mean_february" if start.month == 2 else "monthly_mean"
-    return f"{min_count(code, stat)} required"
+PERIOD_POLLUTANTS = ("so2", "no2", "pm10", "pm25", "co", "o3_8h")
+
+
+def _shortfall(row: dict, p: str, period: str) -> str | None:
+    """Why pollutant `p`'s statistic of a `monthly_air_statistics` row is missing (GB 3095
+    Table 4), Chinese first: "12月有效日数 0 < 27 (2016-12: 0 valid days < 27 required)"; a
+    year lists its day count when short and every month below its minimum."""
+    if row[f"valid_{p}"]:
+        return None
+    n, need, first = row[f"n_days_{p}"], row["n_days_required"], row["period_start"]
+    parts = []
+    if period == "year" and n < need:
+        parts.append(f"全年有效日数 {n} < {need} ({first.year}: {n} valid days < {need} required)")
+    for m in row[f"short_months_{p}"] or []:
+        month, k, req = m["month"], m["n_days"], m["required"]
+        parts.append(
+            f"{month.month}月有效日数 {k} < {req} ({month:%Y-%m}: {k} valid days < {req} required)"
+        )
+    return "; ".join(parts) or f"{n} valid days"
+
+
+def _shortfall_reasons(stats: pl.DataFrame, period: str) -> pl.DataFrame:
+    """Per site: `_reason_<p>` for each pollutant and `_reasons`, the pollutants with the same
+    shortfall named together ("so2, no2, …: 12月有效日数 0 < 27 (…)")."""
+    rows = []
+    for row in stats.iter_rows(named=True):
+        per = {p: _shortfall(row, p, period) for p in PERIOD_POLLUTANTS}
+        grouped: dict[str, list[str]] = {}
+        for p, text in per.items():
+            if text is not None:
+                grouped.setdefault(text, []).append(p)
+        joined = "; ".join(f"{', '.join(ps)}: {text}" for text, ps in grouped.items())
+        rows.append({"site": row["site"], **{f"_reason_{p}": per[p] for p in per},
+                     "_reasons": joined or None})  # fmt: skip
+    schema = {"site": pl.String, **{f"_reason_{p}": pl.String for p in PERIOD_POLLUTANTS},
+              "_reasons": pl.String}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
 
 
 def _air_period_avg(
@@ -112,8 +138,7 @@ def _air_period_avg(
             pl.lit(start).alias("local_date"), pl.col(col).alias("value"),
             pl.col(f"valid_{p}").alias("valid"), pl.col(f"n_days_{p}").cast(pl.Int32).alias("n_valid"),
             pl.lit((end - start).days).alias("n_expected"),
-            pl.format(p + ": {} valid days < " + _days_needed(start, statistic[:-4]), pl.col(f"n_days_{p}"))
-            .alias("invalid_reason"),
+            (pl.lit(p + ": ") + pl.col(f"_reason_{p}")).alias("invalid_reason"),
             pl.col("gb3095_edition").alias("edition"),
         ))  # fmt: skip
     out = pl.concat(parts)
@@ -238,17 +263,38 @@ def _derive_period(settings: Settings | None, first: date, period: str) -> Deriv
     return DeriveReport(stage, lo, hi, written)
 
 
-def derive_monthly(settings: Settings | None = None, month: date | None = None) -> DeriveReport:
+def _require_ended(settings: Settings | None, first: date, period: str, now: datetime | None) -> None:
+    """Refuse a month or year that has not ended at `now` (None: the clock) — core.periods."""
+    tz = (settings or get_settings()).timezone
+    lo, hi = period_range(first, period, tz)
+    what = f"the month {first:%Y-%m}" if period == "month" else f"the year {first:%Y}"
+    require_ended(lo, hi, now or datetime.now(UTC), what, tz,
+                  "its statistics are derived once it has ended (--allow-partial derives it to date)")
+
+
+def derive_monthly(
+    settings: Settings | None = None, month: date | None = None, *,
+    now: datetime | None = None, allow_partial: bool = False,
+) -> DeriveReport:
     """month_avg / month_total_kg aggregates, air_period_stats (HJ 663, stations ranked by the
     composite index, and the city), water_class (month) and emission_totals (month) for the
-    local month starting on `month` (its first day)."""
+    local month starting on `month` (its first day). A month that has not ended at `now`
+    (None: the clock) is refused unless `allow_partial` (the month to date)."""
     if month is None:
         raise TypeError("derive_monthly needs the month's first day")
+    if not allow_partial:
+        _require_ended(settings, month, "month", now)
     return _derive_period(settings, month, "month")
 
 
-def derive_yearly(settings: Settings | None = None, year: int | None = None) -> DeriveReport:
-    """year_avg aggregates and air_period_stats (period 'year') for air stations and the city."""
+def derive_yearly(
+    settings: Settings | None = None, year: int | None = None, *,
+    now: datetime | None = None, allow_partial: bool = False,
+) -> DeriveReport:
+    """year_avg aggregates and air_period_stats (period 'year') for air stations and the city;
+    a year that has not ended at `now` (None: the clock) is refused unless `allow_partial`."""
     if year is None:
         raise TypeError("derive_yearly needs the year")
+    if not allow_partial:
+        _require_ended(settings, date(year, 1, 1), "year", now)
     return _derive_period(settings, date(year, 1, 1), "year")

@@ -176,7 +176,8 @@ def compute_partition(
             n_lo, n_hi = daily_hours_range(day, tz)
             hours = hourly_inputs(con, net, min(h_lo, n_lo), max(h_hi, n_hi), sites)
             agg_h, aqi_h, oh_h = hourly_frames(
-                con, net, h_lo, h_hi, tz, site_ids=sites, hours=_between(hours, h_lo - 23 * HOUR, h_hi)
+                con, net, h_lo, h_hi, tz, site_ids=sites, hours=_between(hours, h_lo - 23 * HOUR, h_hi),
+                reading=settings.aqi_realtime_reading,
             )
             daily = daily_frames(
                 con, net, day, tz, site_ids=sites, hours=_between(hours, n_lo, n_hi)
@@ -247,7 +248,7 @@ def _empty_like(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
 
 
 def _city_rows(net: Network, tz: str, lo: datetime, hi: datetime, wides: pl.DataFrame,
-               dailies: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+               dailies: pl.DataFrame, reading: str) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     """The city's aqi_hourly and aqi_daily rows from every region's station values (the same
     calls, on rows in the same order, as `hourly_frames` / `daily_frames` make)."""
     city_stations = net.city_stations()
@@ -256,7 +257,7 @@ def _city_rows(net: Network, tz: str, lo: datetime, hi: datetime, wides: pl.Data
         wide = wides.sort("site", "period_start")
         city = air.city_hours(wide, city_stations)
         if city.height:
-            aqi_h = air.aqi_hourly_rows(city, tz, lo, hi)
+            aqi_h = air.aqi_hourly_rows(city, tz, lo, hi, reading=reading)
     if dailies.height:
         station_daily = dailies.sort("site")
         city = air.city_daily(station_daily, city_stations)
@@ -294,7 +295,7 @@ def write_partitions(
                 for t in (*HOURLY_TABLES, *DAILY_TABLES, *CITY_INPUTS)
             }
             aqi_city_h, aqi_city_d = _city_rows(
-                net, tz, h_lo, h_hi, f["_city_hours"], f["_city_daily"]
+                net, tz, h_lo, h_hi, f["_city_hours"], f["_city_daily"], settings.aqi_realtime_reading
             )
             f["aqi_hourly"] = _concat([f["aqi_hourly"], aqi_city_h])
             f["aqi_daily"] = _concat([f["aqi_daily"], aqi_city_d])

@@ -9,7 +9,9 @@ Data transmission efficiency (数据传输有效率) of an outlet for a month:
     transmission rate = received / expected, validity rate = valid / received,
     efficiency = transmission rate × validity rate (= valid / expected), required >= 90 %,
 counted on the configured data level (hourly values by default), over all the outlet's
-parameters reported at that level.
+parameters reported at that level, and only over the elapsed part of the month: the hours (or
+days, for a daily level) that ended by min(month end, now) — a month under way is judged on
+what was due so far, not on the hours still to come.
 """
 
 from __future__ import annotations
@@ -178,19 +180,38 @@ class Efficiency:
     meets_requirement: bool | None
 
 
+# Per outlet, the availability rows of the month's elapsed part: hour rows (a level of an hour or
+# less) or day rows (a daily level) whose period ended by $cutoff, so that a complete month sums
+# to its day rows and a month under way counts only what was due so far.
+_EFFICIENCY = """
+SELECT a.site_id, sum(a.expected), sum(a.received), sum(a.valid)
+FROM data_availability a JOIN outlets o USING (site_id) JOIN sites s USING (site_id)
+WHERE a.interval_s = $iv AND a.local_date BETWEEN $first AND $last
+  AND a.period_kind = CASE WHEN $iv <= 3600 THEN 'hour' ELSE 'day' END
+  AND CASE WHEN a.period_kind = 'hour' THEN a.period_start + INTERVAL 1 HOUR
+           ELSE timezone(s.timezone, CAST(a.local_date + 1 AS TIMESTAMP)) END <= $cutoff
+GROUP BY a.site_id ORDER BY a.site_id
+"""
+
+
 def transmission_efficiency(
-    con: duckdb.DuckDBPyConnection, month: date, interval_s: int, required: float
+    con: duckdb.DuckDBPyConnection,
+    month: date,
+    interval_s: int,
+    required: float,
+    *,
+    now: datetime,
+    tz: periods.Zone,
 ) -> list[Efficiency]:
-    """Per outlet for the local month containing `month`; rebuilds that month's availability."""
+    """Per outlet for the local month (in `tz`) containing `month`, counting what was due up to
+    min(month end, `now`); rebuilds that month's availability."""
     first = month.replace(day=1)
     last = periods.next_month(first) - periods.DAY
+    lo, hi = periods.period_range(first, "month", tz)
+    cutoff = periods.elapsed_end(lo, hi, now)
     rebuild_availability(con, first, last)
     rows = con.execute(
-        """SELECT a.site_id, sum(a.expected), sum(a.received), sum(a.valid)
-           FROM data_availability a JOIN outlets o USING (site_id)
-           WHERE a.period_kind = 'day' AND a.interval_s = $iv AND a.local_date BETWEEN $first AND $last
-           GROUP BY a.site_id ORDER BY a.site_id""",
-        {"iv": interval_s, "first": first, "last": last},
+        _EFFICIENCY, {"iv": interval_s, "first": first, "last": last, "cutoff": cutoff}
     ).fetchall()
     out = []
     for site_id, expected, received, valid in rows:
@@ -213,13 +234,18 @@ def transmission_efficiency(
     return out
 
 
-def compute_transmission_efficiency(settings: Settings | None, month: date) -> list[Efficiency]:
-    """Compute and store the month's data transmission efficiency of every outlet."""
+def compute_transmission_efficiency(
+    settings: Settings | None, month: date, now: datetime | None = None
+) -> list[Efficiency]:
+    """Compute and store the month's data transmission efficiency of every outlet, over the
+    part of the month elapsed at `now` (None: the clock)."""
     settings = settings or get_settings()
+    now = periods.utc(now, "now") if now is not None else datetime.now(UTC)
     with connect(settings, purpose="envmon qc efficiency") as con:
         te = qc_config_for(con, settings).file.transmission_efficiency
-        results = transmission_efficiency(con, month, te.interval_s, te.required)
-        now = datetime.now(UTC)
+        results = transmission_efficiency(
+            con, month, te.interval_s, te.required, now=now, tz=settings.timezone
+        )
         with transaction(con):
             con.execute(
                 "DELETE FROM transmission_efficiency WHERE month = $m", {"m": month.replace(day=1)}

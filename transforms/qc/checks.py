@@ -134,7 +134,7 @@ def rate_of_change(
 
 def source_flag(codes: Array, verdict_by_code: Array) -> Array:
     """The verdict of each reading's own data flag: `codes` index `verdict_by_code`
-    (see source_flags.csv); the engine encodes letters to codes once."""
+    (see core/reading_flags.csv); the engine encodes letters to codes once."""
     return verdict_by_code[codes].astype(np.int8, copy=False)
 
 

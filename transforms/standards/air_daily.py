@@ -34,6 +34,9 @@ DAILY_VALUE_COLUMNS = {
     "o3_1h": "o3_1h_max_ugm3",
     "o3_8h": "o3_8h_max_ugm3",
 }
+# HJ 663-2013: the maximum of a day's valid 8-h means when they are fewer than the MDA8 minimum
+# (the day is invalid, but still counts as exceeding when this exceeds the O3 8-h limit)
+O3_8H_INCOMPLETE_COLUMN = "o3_8h_max_incomplete_ugm3"
 
 
 def check_hourly(hourly: pl.DataFrame | pl.LazyFrame) -> None:
@@ -79,8 +82,11 @@ def daily_air_values(
     Output: `site, date, gb3095_edition`, the values `so2_24h_ugm3, no2_24h_ugm3, pm10_24h_ugm3,
     pm25_24h_ugm3, co_24h_mgm3, o3_1h_max_ugm3, o3_8h_max_ugm3` (NULL when invalid — never a
     partial estimate), `valid_<ind>` booleans, the counts `n_hours_<pollutant>` and
-    `n_o3_8h_windows`, and `invalid_reasons` (e.g. "pm25: 18 valid hours < 20 required"; null
-    when all valid). Days without any input row are absent.
+    `n_o3_8h_windows`, `o3_8h_max_incomplete_ugm3` (the maximum of the valid 8-h means of a day
+    that has fewer than the MDA8 minimum of them, at least `o3_8h_daily_max_exceeding`; null
+    otherwise — HJ 663's exception: by default it only counts exceedance days,
+    `air_statistics.o3_incomplete_exceeds`), and `invalid_reasons` (e.g. "pm25: 18 valid hours
+    < 20 required"; null when all valid). Days without any input row are absent.
     """
     check_hourly(hourly)
     eds = gb3095_editions(edition, dt.date.today())
@@ -123,8 +129,13 @@ def daily_air_values(
             )
         )
     joined = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+    n_windows = pl.col("n_o3_8h_windows")
+    incomplete = (n_windows < _threshold("o3_8h_daily_max", eds, date)) & (
+        n_windows >= _threshold("o3_8h_daily_max_exceeding", eds, date)
+    )
     daily = daily.with_columns(
         by_date_expr(date, eds, lambda ed: ed.code).alias("gb3095_edition"),
+        pl.when(incomplete).then(pl.col("_o3_8h")).alias(O3_8H_INCOMPLETE_COLUMN),
         *out_cols,
         *valid_cols,
         pl.when(joined == "").then(None).otherwise(joined).alias("invalid_reasons"),
@@ -132,7 +143,8 @@ def daily_air_values(
     ordered = [
         "site", "date", "gb3095_edition", *DAILY_VALUE_COLUMNS.values(),
         *[f"valid_{i}" for i in DAILY_VALUE_COLUMNS],
-        *[f"n_hours_{p}" for p in (*DAILY_MEAN_POLLUTANTS, "o3")], "n_o3_8h_windows", "invalid_reasons",
+        *[f"n_hours_{p}" for p in (*DAILY_MEAN_POLLUTANTS, "o3")], "n_o3_8h_windows",
+        O3_8H_INCOMPLETE_COLUMN, "invalid_reasons",
     ]  # fmt: skip
     result = daily.select(ordered).sort("site", "date").collect()
     uncovered = result.filter(pl.col("gb3095_edition").is_null())

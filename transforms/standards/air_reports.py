@@ -2,7 +2,7 @@
 
 Stable interfaces:
 - `aqi_daily(daily, edition=None)` — daily report from `daily_air_values` output.
-- `aqi_hourly(hourly, edition=None, tz=...)` — real-time report from hourly values.
+- `aqi_hourly(hourly, edition=None, tz=..., reading=...)` — real-time report from hourly values.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import polars as pl
 from transforms.standards.air_daily import DEFAULT_TZ, check_hourly, with_moving_means
 from transforms.standards.air_validity import by_date_expr, gb3095_editions, min_count
 from transforms.standards.aqi_frame import aqi_frame
-from transforms.standards.aqi_rules import rule_set
+from transforms.standards.aqi_rules import DEFAULT_READING, READINGS, check_reading, rule_set
 from transforms.standards.editions import Edition, all_editions, edition_named
 
 # Rows per chunk of whole sites in `aqi_hourly` (about 29 station-years of hours).
@@ -39,14 +39,16 @@ def _in_force(ed: Edition) -> pl.Expr:
 def _iaqi_columns(report: str) -> list[str]:
     names: dict[str, None] = {}
     for ed in all_editions("HJ633"):
-        for ind in rule_set(ed.code, report).indicators:
-            names[f"iaqi_{ind.name}"] = None
-            names[f"iaqi_raw_{ind.name}"] = None
+        for reading in READINGS:
+            for ind in rule_set(ed.code, report, reading).indicators:
+                names[f"iaqi_{ind.name}"] = None
+                names[f"iaqi_raw_{ind.name}"] = None
     return list(names)
 
 
 def _with_all_iaqi(out: pl.LazyFrame, report: str) -> pl.LazyFrame:
-    """Add the IAQI columns of the other edition (null) so every result has the same columns."""
+    """Add the IAQI columns of the other edition or reading (null) so every result has the same
+    columns."""
     cols = out.collect_schema().names()
     return out.with_columns(
         pl.lit(None, dtype=pl.Int32 if not c.startswith("iaqi_raw_") else pl.Float64).alias(c)
@@ -70,17 +72,19 @@ def _single_edition(frame: pl.LazyFrame, eds: list[Edition], edition: str | None
     return covering[0] if len(covering) == 1 else None
 
 
-def _by_edition(frame: pl.LazyFrame, edition: str | None, report: str) -> pl.DataFrame:
+def _by_edition(
+    frame: pl.LazyFrame, edition: str | None, report: str, reading: str = DEFAULT_READING
+) -> pl.DataFrame:
     """Split rows by the HJ 633 edition in force on their `date` (or use the named one)."""
     eds = _hj633_editions(edition)
     single = _single_edition(frame, eds, edition)
     if single is not None:  # the usual case: no row index, no split, no concat, no re-sort
-        return _with_all_iaqi(aqi_frame(frame, single.code, report), report).collect()
+        return _with_all_iaqi(aqi_frame(frame, single.code, report, reading), report).collect()
     frame = frame.with_row_index("_row")
     parts = []
     for ed in eds:
         part = frame if edition is not None else frame.filter(_in_force(ed))
-        parts.append(aqi_frame(part, ed.code, report))
+        parts.append(aqi_frame(part, ed.code, report, reading))
     out = _with_all_iaqi(pl.concat(parts, how="diagonal_relaxed").sort("_row"), report)
     result = out.drop("_row").collect()
     n_in = frame.select(pl.len()).collect().item()
@@ -138,22 +142,30 @@ def hourly_report_values(
 
 
 def aqi_hourly(
-    hourly: pl.DataFrame | pl.LazyFrame, edition: str | None = None, tz: str = DEFAULT_TZ
+    hourly: pl.DataFrame | pl.LazyFrame,
+    edition: str | None = None,
+    tz: str = DEFAULT_TZ,
+    reading: str = DEFAULT_READING,
 ) -> pl.DataFrame:
     """Real-time AQI report (实时报) per site and hour.
 
     Input as `daily_air_values`. Output: site, period_start, date (local), the concentrations of
-    `hourly_report_values`, `edition`, `iaqi_<ind>`/`iaqi_raw_<ind>` for so2, no2, co, o3_1h,
-    o3_8h (2012 only), pm10, pm25 — 2012: PM from the 24-h moving means, 2026: PM from the 1-h
-    value with the daily breakpoints — and the same AQI columns as `aqi_daily`.
+    `hourly_report_values`, `edition`, `realtime_reading`, `iaqi_<ind>`/`iaqi_raw_<ind>` for so2,
+    no2, co, o3_1h, o3_8h, pm10, pm25 and the same AQI columns as `aqi_daily`.
+    `reading` (aqi_rules): "national_practice" (default) — PM IAQI from the 1-h values against
+    the 24-h breakpoints and O3 from its 1-h value only, as CNEMC published under HJ 633-2012 and
+    as HJ 633-2026 writes; iaqi_o3_8h is null — or "literal", HJ 633-2012 §5 to the letter: PM
+    from the 24-h moving means, plus an O3 8-h IAQI. HJ 633-2026 hours are the same under both.
     """
     check_hourly(hourly)
+    check_reading(reading)
     frame = hourly.collect() if isinstance(hourly, pl.LazyFrame) else hourly
     parts = [
-        _by_edition(hourly_report_values(chunk, edition, tz), edition, "hourly")
+        _by_edition(hourly_report_values(chunk, edition, tz), edition, "hourly", reading)
         for chunk in _site_chunks(frame)
     ]
-    return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
+    out = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical")
+    return out.with_columns(pl.lit(reading, dtype=pl.String).alias("realtime_reading"))
 
 
 def _site_chunks(frame: pl.DataFrame) -> list[pl.DataFrame]:

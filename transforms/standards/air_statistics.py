@@ -11,7 +11,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.standards import tables
-from transforms.standards.air_daily import DAILY_VALUE_COLUMNS
+from transforms.standards.air_daily import DAILY_VALUE_COLUMNS, O3_8H_INCOMPLETE_COLUMN
 from transforms.standards.air_validity import by_date_expr, gb3095_editions, min_count
 from transforms.standards.editions import Edition, all_editions, resolve
 
@@ -46,58 +46,121 @@ def gb3095_limit(ed: Edition, pollutant: str, averaging: str, grade: int = 2) ->
     return float(row[f"grade_{grade}"])
 
 
+O3_EXCEPTIONS = ("exceedance", "all", "none")  # choices of monthly_air_statistics(o3_exception)
+
+
+def o3_incomplete_exceeds(date: pl.Expr, eds: list[Edition], grade: int = 2) -> pl.Expr:
+    """HJ 663-2013 (tables/air_validity.csv `o3_8h_daily_max_exceeding`): a day with too few
+    valid 8-h means for an MDA8 still counts as exceeding when their maximum
+    (`o3_8h_max_incomplete_ugm3`, from `daily_air_values`) exceeds the O3 8-h limit of Grade
+    `grade` in the edition in force on `date`. False on every other day."""
+    return (pl.col(O3_8H_INCOMPLETE_COLUMN) > o3_8h_limit(date, eds, grade)).fill_null(False)
+
+
+def o3_8h_limit(date: pl.Expr, eds: list[Edition], grade: int = 2) -> pl.Expr:
+    """The GB 3095 O3 daily maximum 8-h limit of Grade `grade` in force on `date`."""
+    return by_date_expr(date, eds, lambda ed: gb3095_limit(ed, "o3", "8h_daily_max", grade))
+
+
 def monthly_air_statistics(
     daily: pl.DataFrame | pl.LazyFrame,
     period: str = "month",
     edition: str | None = None,
     grade: int = 2,
+    o3_exception: str = "exceedance",
 ) -> pl.DataFrame:
     """Per site and calendar month (or year): HJ 663 statistics of daily values.
 
     Input: `daily_air_values` output, optionally joined with `aqi_daily` output (column `aqi`
     enables good days). Output per site and `period_start` (first day of month/year):
-    - `<p>_mean_*` for so2, no2, pm10, pm25, co, o3_8h, with `n_days_<p>` and `valid_<p>`
-      (GB 3095 Table 4: ≥ 27 valid days a month, February ≥ 25; a year ≥ 324 and every month
-      meeting its minimum); invalid means are null;
+    - `<p>_mean_*` for so2, no2, pm10, pm25, co, o3_8h, with `n_days_<p>`, `valid_<p>` and
+      `short_months_<p>` (GB 3095 Table 4: ≥ 27 valid days a month, February ≥ 25 in any year;
+      a year ≥ 324 and EVERY calendar month of it meeting its minimum — a month without any
+      input row has 0 valid days); `short_months_<p>` lists the months below their minimum as
+      structs (month, n_days, required); `n_days_required` is the period's minimum (324 a year);
+      invalid means are null;
     - `co_p95_mgm3`, `o3_8h_p90_ugm3` (HJ 663 percentile; null when invalid);
     - `days_over_<ind>`: valid days above the Grade `grade` limit of the GB 3095 edition (and
       phase) in force on each day, for so2, no2, pm10, pm25, co, o3_1h, o3_8h;
+      `days_over_o3_8h_incomplete`: those of them counted by HJ 663's exception
+      (`o3_incomplete_exceeds`; 0 with o3_exception "none");
     - with `aqi`: `aqi_days`, `good_days` (AQI ≤ 100), `good_share` (good / AQI days).
+
+    `o3_exception` (HJ 663: a day with < 14 valid 8-h means whose maximum exceeds the limit is
+    valid): "exceedance" (default, the exceedance-evaluation practice) counts such a day in
+    `days_over_o3_8h` only, not in the O3 mean, P90 or valid-day counts; "all" (the wording
+    read literally) also uses its value as the day's MDA8 in the O3 mean, P90 and valid-day count
+    (never in the daily AQI); "none" ignores it.
     """
     if period not in ("month", "year"):
         raise ValueError("period must be 'month' or 'year'")
+    if o3_exception not in O3_EXCEPTIONS:
+        raise ValueError(
+            f"o3_exception must be one of {', '.join(O3_EXCEPTIONS)}, got {o3_exception!r}"
+        )
     lf = daily.lazy()
     eds = gb3095_editions(edition, dt.date.today())
     date = pl.col("date")
+    if O3_8H_INCOMPLETE_COLUMN not in lf.collect_schema():
+        lf = lf.with_columns(pl.lit(None, dtype=pl.Float64).alias(O3_8H_INCOMPLETE_COLUMN))
+    o3_col = DAILY_VALUE_COLUMNS["o3_8h"]
+    o3_short = o3_incomplete_exceeds(date, eds, grade)
+    if o3_exception == "all":
+        lf = lf.with_columns(
+            pl.when(o3_short)
+            .then(pl.col(O3_8H_INCOMPLETE_COLUMN))
+            .otherwise(pl.col(o3_col))
+            .alias(o3_col)
+        )
+    counted_short = pl.lit(False) if o3_exception == "none" else o3_short
     over = []
     for ind, (pollutant, averaging) in DAILY_LIMITS.items():
         limit = by_date_expr(
             date, eds, lambda ed, p=pollutant, a=averaging: gb3095_limit(ed, p, a, grade)
         )
-        over.append((pl.col(DAILY_VALUE_COLUMNS[ind]) > limit).alias(f"_over_{ind}"))
+        is_over = pl.col(DAILY_VALUE_COLUMNS[ind]) > limit
+        if ind == "o3_8h":
+            is_over = is_over.fill_null(False) | counted_short
+        over.append(is_over.alias(f"_over_{ind}"))
     lf = lf.with_columns(
         date.dt.truncate("1mo").alias("_month"),
         date.dt.truncate("1y" if period == "year" else "1mo").alias("period_start"),
+        counted_short.alias("_over_o3_8h_incomplete"),
         *over,
     )
-    schema = lf.collect_schema()
-    has_aqi = "aqi" in schema
-    per_month = lf.group_by("site", "_month").agg(
+    has_aqi = "aqi" in lf.collect_schema()
+    # every calendar month of each site's period, with or without input rows
+    periods = lf.select("site", "period_start").unique()
+    if period == "year":
+        last = pl.col("period_start").dt.offset_by("11mo")
+        months = periods.with_columns(
+            pl.date_ranges("period_start", last, "1mo").alias("_month")
+        ).explode("_month")
+    else:
+        months = periods.with_columns(pl.col("period_start").alias("_month"))
+    counts = lf.group_by("site", "_month").agg(
         pl.col(c).count().alias(f"_nm_{p}") for p, (c, _) in MEAN_COLUMNS.items()
     )
-    need_month = (
-        pl.when(pl.col("_month").dt.month() == 2)
-        .then(
-            by_date_expr(
-                pl.col("_month"), eds, lambda ed: min_count(ed.code, "monthly_mean_february")
-            )
-        )
-        .otherwise(
-            by_date_expr(pl.col("_month"), eds, lambda ed: min_count(ed.code, "monthly_mean"))
-        )
+    per_month = months.join(counts, on=["site", "_month"], how="left").with_columns(
+        pl.col(f"_nm_{p}").fill_null(0) for p in MEAN_COLUMNS
     )
+    per_month = per_month.with_columns(_month_minimum(pl.col("_month"), eds).alias("_need_m"))
     per_month = per_month.with_columns(
-        *[(pl.col(f"_nm_{p}") >= need_month).alias(f"_okm_{p}") for p in MEAN_COLUMNS]
+        (pl.col(f"_nm_{p}") >= pl.col("_need_m")).alias(f"_okm_{p}") for p in MEAN_COLUMNS
+    )
+    months_ok = per_month.group_by("site", "period_start").agg(
+        *[pl.col(f"_okm_{p}").all() for p in MEAN_COLUMNS],
+        *[
+            pl.struct(
+                pl.col("_month").alias("month"),
+                pl.col(f"_nm_{p}").alias("n_days"),
+                pl.col("_need_m").alias("required"),
+            )
+            .filter(~pl.col(f"_okm_{p}"))
+            .sort_by(pl.col("_month").filter(~pl.col(f"_okm_{p}")))
+            .alias(f"short_months_{p}")
+            for p in MEAN_COLUMNS
+        ],
     )
     aggs = []
     for p, (c, out) in MEAN_COLUMNS.items():
@@ -105,28 +168,25 @@ def monthly_air_statistics(
     for out, (c, q) in PERCENTILES.items():
         aggs.append(pl.col(c).quantile(q, interpolation="linear").alias(f"_{out}"))
     aggs += [pl.col(f"_over_{ind}").sum().alias(f"days_over_{ind}") for ind in DAILY_LIMITS]
+    aggs.append(pl.col("_over_o3_8h_incomplete").sum().alias("days_over_o3_8h_incomplete"))
     if has_aqi:
         aggs += [
             pl.col("aqi").count().alias("aqi_days"),
             (pl.col("aqi") <= _good_aqi_max()).sum().alias("good_days"),
         ]
     stats = lf.group_by("site", "period_start").agg(aggs)
+    stats = stats.join(months_ok, on=["site", "period_start"], how="left")
     if period == "year":
-        months_ok = (
-            per_month.with_columns(pl.col("_month").dt.truncate("1y").alias("period_start"))
-            .group_by("site", "period_start")
-            .agg(pl.col(f"_okm_{p}").all().alias(f"_okm_{p}") for p in MEAN_COLUMNS)
-        )
-        stats = stats.join(months_ok, on=["site", "period_start"], how="left")
-        need_year = by_date_expr(
+        need = by_date_expr(
             pl.col("period_start"), eds, lambda ed: min_count(ed.code, "annual_mean")
         )
-        ok = {p: (pl.col(f"n_days_{p}") >= need_year) & pl.col(f"_okm_{p}") for p in MEAN_COLUMNS}
     else:
-        stats = stats.join(
-            per_month.rename({"_month": "period_start"}), on=["site", "period_start"], how="left"
-        )
-        ok = {p: pl.col(f"_okm_{p}") for p in MEAN_COLUMNS}
+        need = _month_minimum(pl.col("period_start"), eds)
+    stats = stats.with_columns(need.alias("n_days_required"))
+    ok = {
+        p: (pl.col(f"n_days_{p}") >= pl.col("n_days_required")) & pl.col(f"_okm_{p}")
+        for p in MEAN_COLUMNS
+    }
     outs = []
     for p, (_, out) in MEAN_COLUMNS.items():
         outs += [ok[p].alias(f"valid_{p}"), pl.when(ok[p]).then(pl.col(f"_{out}")).alias(out)]
@@ -139,6 +199,16 @@ def monthly_air_statistics(
     stats = stats.with_columns(outs)
     keep = [c for c in stats.collect_schema().names() if not c.startswith("_")]
     return stats.select(keep).sort("site", "period_start").collect()
+
+
+def _month_minimum(month: pl.Expr, eds: list[Edition]) -> pl.Expr:
+    """GB 3095 Table 4: the valid days a calendar month needs (February its own minimum, in
+    common and leap years alike)."""
+    return (
+        pl.when(month.dt.month() == 2)
+        .then(by_date_expr(month, eds, lambda ed: min_count(ed.code, "monthly_mean_february")))
+        .otherwise(by_date_expr(month, eds, lambda ed: min_count(ed.code, "monthly_mean")))
+    )
 
 
 def _good_aqi_max() -> int:

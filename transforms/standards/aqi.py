@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from transforms.standards.aqi_rules import (
+    DEFAULT_READING,
     Indicator,
     Level,
     RuleSet,
@@ -73,6 +74,7 @@ class AqiResult:
     primary_pollutants: tuple[str, ...] = ()
     exceeding_pollutants: tuple[str, ...] = ()
     missing: tuple[str, ...] = field(default_factory=tuple)
+    reading: str = DEFAULT_READING  # of the real-time report (aqi_rules.READINGS)
 
 
 def prepare_concentration(value: float | None, column: str, rules: RuleSet) -> float | None:
@@ -109,13 +111,16 @@ def iaqi_for(ind: Indicator, conc: Mapping[str, float | None], rules: RuleSet) -
     raise ValueError(f"unknown above-top action {rule.action!r}")
 
 
-def aqi_report(conc: Mapping[str, float | None], edition: str, report: str) -> AqiResult:
+def aqi_report(
+    conc: Mapping[str, float | None], edition: str, report: str, reading: str = DEFAULT_READING
+) -> AqiResult:
     """AQI of one report (daily or hourly) from its concentrations.
 
     `conc` maps the edition's concentration columns (see tables/aqi_indicators.csv, e.g.
     "pm25_24h_ugm3", "o3_8h_max_ugm3", "co_1h_mgm3") to values; absent/None = missing.
+    `reading`: of the real-time report, "national_practice" (default) or "literal" (aqi_rules).
     """
-    rules = rule_set(edition, report)
+    rules = rule_set(edition, report, reading)
     results = {ind.name: iaqi_for(ind, conc, rules) for ind in rules.indicators}
     missing = tuple(n for n, r in results.items() if r.status == "missing")
     scored = [
@@ -134,7 +139,9 @@ def aqi_report(conc: Mapping[str, float | None], edition: str, report: str) -> A
             if not publish:
                 aqi, aqi_raw = None, None
     if aqi is None:
-        return AqiResult(edition, report, results, None, None, valid, None, missing=missing)
+        return AqiResult(
+            edition, report, results, None, None, valid, None, missing=missing, reading=reading
+        )
     primary = (
         tuple(ind.primary_name for ind, r in scored if r.value == aqi)
         if aqi > rules.primary_above
@@ -158,4 +165,5 @@ def aqi_report(conc: Mapping[str, float | None], edition: str, report: str) -> A
         primary,
         exceeding,
         missing,
+        reading,
     )

@@ -1,6 +1,6 @@
 """HJ 633 AQI, vectorised over polars frames — the production path.
 
-`aqi_frame(frame, edition, report)` adds IAQI/AQI columns to a frame that already holds the
+`aqi_frame(frame, edition, report, reading)` adds IAQI/AQI columns to a frame that already holds the
 report's concentration columns. `aqi_daily` / `aqi_hourly` (in `air_reports`) choose the edition
 per row by date and build those columns.
 """
@@ -13,6 +13,7 @@ import polars as pl
 
 from transforms.standards.aqi import RAW_DECIMALS
 from transforms.standards.aqi_rules import (
+    DEFAULT_READING,
     Indicator,
     RuleSet,
     breakpoints,
@@ -85,14 +86,17 @@ def _indicator_exprs(ind: Indicator, rules: RuleSet) -> tuple[pl.Expr, pl.Expr]:
     return raw, missing
 
 
-def aqi_frame(frame: pl.DataFrame | pl.LazyFrame, edition: str, report: str) -> pl.LazyFrame:
+def aqi_frame(
+    frame: pl.DataFrame | pl.LazyFrame, edition: str, report: str, reading: str = DEFAULT_READING
+) -> pl.LazyFrame:
     """Add IAQI and AQI columns for one edition and report to `frame` (lazy result).
 
-    Input: the report's concentration columns (tables/aqi_indicators.csv), null = missing/invalid.
+    Input: the report's concentration columns (tables/aqi_indicators.csv, for `reading` of the
+    real-time report: "national_practice" or "literal"), null = missing/invalid.
     Output adds: iaqi_raw_<ind> (float), iaqi_<ind> (int, rounded up), and RESULT_COLUMNS.
     Concentration columns are replaced by the values used (HJ 633-2026: GB/T 8170 rounded).
     """
-    rules = rule_set(edition, report)
+    rules = rule_set(edition, report, reading)
     lf = frame.lazy()
     raw_cols, miss_cols = [], []
     for ind in rules.indicators:

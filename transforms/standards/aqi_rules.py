@@ -1,14 +1,25 @@
 """HJ 633 rule sets per edition, assembled from the tables (breakpoints, indicators, special
-cases, levels, rounding). Shared by the scalar and the vectorised AQI code."""
+cases, levels, rounding). Shared by the scalar and the vectorised AQI code.
+
+The real-time (hourly) report has two readings (tables/aqi_indicators.csv `reading`):
+`national_practice` — what the national platform (CNEMC) published under HJ 633-2012 and what
+HJ 633-2026 wrote down: PM10/PM2.5 IAQI from the 1-h values against the 24-h breakpoints, O3 from
+its 1-h value only — and `literal`, HJ 633-2012 §5 to the letter: PM from the 24-h moving means,
+plus an O3 8-h IAQI. Rows with reading `*` hold under both; the daily report has only those.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import get_args
 
+from core.settings import DEFAULT_AQI_REALTIME_READING, AqiRealtimeReading
 from transforms.standards import tables
 
 REPORTS = ("daily", "hourly")
+READINGS: tuple[str, ...] = get_args(AqiRealtimeReading)
+DEFAULT_READING: str = DEFAULT_AQI_REALTIME_READING
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class Level:
 class RuleSet:
     edition: str
     report: str
+    reading: str  # of the real-time report: "national_practice" | "literal" (READINGS)
     indicators: tuple[Indicator, ...]
     levels: tuple[Level, ...]
     missing_policy: str  # "all_required" | "partial_if_above"
@@ -117,13 +129,24 @@ def levels(edition: str) -> tuple[Level, ...]:
     return tuple(sorted(out, key=lambda lv: lv.level))
 
 
+def check_reading(reading: str) -> str:
+    """`reading` if it is one of READINGS; else a ValueError naming the choices."""
+    if reading not in READINGS:
+        raise ValueError(f"reading must be one of {', '.join(READINGS)}, got {reading!r}")
+    return reading
+
+
 @cache
-def rule_set(edition: str, report: str) -> RuleSet:
-    """The complete HJ 633 rule set of one edition for the daily or hourly (real-time) report."""
+def rule_set(edition: str, report: str, reading: str = DEFAULT_READING) -> RuleSet:
+    """The complete HJ 633 rule set of one edition for the daily or hourly (real-time) report,
+    under one reading of the real-time report (the daily report is the same under both)."""
     if report not in REPORTS:
         raise ValueError(f"report must be one of {REPORTS}, got {report!r}")
+    check_reading(reading)
     inds = []
     for r in tables.rows("aqi_indicators", edition=edition, report=report):
+        if r["reading"] not in ("*", reading):
+            continue
         inds.append(
             Indicator(
                 name=r["indicator"],
@@ -138,9 +161,16 @@ def rule_set(edition: str, report: str) -> RuleSet:
         raise LookupError(f"no {report} indicators for edition {edition!r}")
     partial = _rule(edition, "partial_publish_aqi_above")
     exceeding = _rule(edition, "exceeding_iaqi_above")
+    names = [i.name for i in inds]
+    if len(set(names)) != len(names):
+        raise LookupError(
+            f"tables/aqi_indicators.csv: {edition} {report} ({reading}) names an indicator twice: "
+            f"{sorted(n for n in names if names.count(n) > 1)}"
+        )
     return RuleSet(
         edition=edition,
         report=report,
+        reading=reading,
         indicators=tuple(inds),
         levels=levels(edition),
         missing_policy=_rule(edition, "missing_indicator_policy") or "all_required",

@@ -23,6 +23,7 @@ from core.errors import EnvmonError
 from core.spreadsheet import safe_cell
 from transforms.standards.air_daily import daily_air_values
 from transforms.standards.air_reports import aqi_daily, aqi_hourly
+from transforms.standards.aqi_rules import DEFAULT_READING, READINGS
 from transforms.standards.editions import all_editions
 from transforms.standards.emissions import hourly_emissions
 from transforms.standards.noise import noise_levels, zone_limits
@@ -49,11 +50,12 @@ AQI_HOURLY_OUTPUT = (
     "site", "period_start", "edition", "aqi", "level", "category", "primary_pollutants",
     "iaqi_so2", "iaqi_no2", "iaqi_pm10", "iaqi_pm25", "iaqi_co", "iaqi_o3_1h", "iaqi_o3_8h",
     "so2_1h_ugm3", "no2_1h_ugm3", "pm10_1h_ugm3", "pm25_1h_ugm3", "co_1h_mgm3", "o3_1h_ugm3",
-    "o3_8h_ugm3", "so2_24h_ugm3", "pm10_24h_ugm3", "pm25_24h_ugm3", "valid",
+    "o3_8h_ugm3", "so2_24h_ugm3", "pm10_24h_ugm3", "pm25_24h_ugm3", "valid", "realtime_reading",
 )  # fmt: skip
 NOISE_INPUT = ("site", "zone", "period_start", "leq_dba")
 NOISE_OUTPUT = (
     "site", "date", "zone", "ld_dba", "ln_dba", "ld_limit_dba", "ln_limit_dba", "day_exceeds", "night_exceeds",
+    "n_day_hours", "n_night_hours", "ld_missing_reason", "ln_missing_reason",
 )  # fmt: skip
 EMISSIONS_INPUT = (
     "outlet", "period_start", "interval_s", "pollutant", "conc_mgm3", "o2_pct", "ref_o2_pct", "flow_m3h",
@@ -224,11 +226,14 @@ def aqi_daily_csv(path: Path, edition: str | None = None) -> str:
     return _to_csv(report, AQI_DAILY_OUTPUT)
 
 
-def aqi_hourly_csv(path: Path, edition: str | None = None) -> str:
-    """Real-time AQI report per site and hour (columns AQI_HOURLY_OUTPUT); period_start is
-    written in local time with its offset."""
+def aqi_hourly_csv(path: Path, edition: str | None = None, reading: str = DEFAULT_READING) -> str:
+    """Real-time AQI report per site and hour (columns AQI_HOURLY_OUTPUT) under `reading`
+    (aqi_rules: national_practice or literal); period_start is written in local time with its
+    offset."""
     _check_edition(edition)
-    report = _run(aqi_hourly, read_air_hourly(path), edition=edition)
+    if reading not in READINGS:
+        raise EnvmonError(f"--reading must be one of {', '.join(READINGS)}, got {reading!r}")
+    report = _run(aqi_hourly, read_air_hourly(path), edition=edition, reading=reading)
     report = report.with_columns(pl.col("period_start").dt.convert_time_zone(LOCAL_TZ))
     return _to_csv(report, AQI_HOURLY_OUTPUT)
 

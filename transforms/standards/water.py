@@ -4,11 +4,17 @@ Each parameter gets the BEST class whose limit it meets (several classes share l
 judged upwards (≥), pH as a range; the section class is the worst parameter class. Lakes and
 reservoirs use their own TP (and TN) limits. Reference items (TN, fecal coliform — 环办〔2011〕22号)
 are left out of the section class unless asked for.
+
+A period's value of a parameter is the arithmetic mean of its valid results (环办〔2011〕22号);
+a result below the method's detection limit (stored as the limit, flag BDL) counts as a
+fraction of the limit (tables/water_statistics.csv: 1/2, 环办监测函〔2020〕82号 point 7,
+UNCONFIRMED), and a period whose every result is below the limit is shown as 未检出 (<limit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -57,6 +63,51 @@ def limits(waterbody: str) -> dict[str, Limit]:
             exceedance_multiple=r["exceedance_multiple"] == "yes",
         )
     return out
+
+
+@cache
+def below_detection_factor() -> float:
+    """The fraction of the detection limit a result below it counts as in a period's mean
+    (tables/water_statistics.csv `below_detection_factor`)."""
+    return float(tables.one("water_statistics", rule="below_detection_factor")["value"])
+
+
+def period_mean(values: Sequence[float], below_detection: Sequence[bool]) -> float | None:
+    """Arithmetic mean of a period's valid results (in the order given); a result below the
+    detection limit (its value = the limit) counts as below_detection_factor() x the limit.
+    None when there is no value."""
+    if len(values) != len(below_detection):
+        raise ValueError(f"{len(values)} values but {len(below_detection)} below-detection marks")
+    if not values:
+        return None
+    factor = below_detection_factor()
+    return math.fsum(v * factor if b else v for v, b in zip(values, below_detection, strict=True)) / len(values)
+
+
+def not_detected(n_below_detection: int, n_valid: int) -> bool:
+    """Every valid result of the period was below the detection limit (at least one result)."""
+    return n_valid > 0 and n_below_detection == n_valid
+
+
+def below_detection_text(
+    n_below_detection: int, n_valid: int, detection_limit: float | None, unit: str | None = None
+) -> str | None:
+    """'未检出 (<0.025)' ('未检出 (<0.025 mg/L)' with a unit) when every valid result of the
+    period was below the detection limit; None otherwise (show the mean, which counts the results
+    below the limit at below_detection_factor() of it). `detection_limit`: the highest limit of
+    those results."""
+    if not not_detected(n_below_detection, n_valid):
+        return None
+    return not_detected_text(detection_limit, unit)
+
+
+def not_detected_text(detection_limit: float | None, unit: str | None = None) -> str:
+    """How a period with no result above the detection limit is shown: '未检出 (<0.025 mg/L)'
+    ('未检出' when the limit is not known), e.g. for each 'p=limit' of water_class
+    `not_detected_limits`."""
+    if detection_limit is None:
+        return "未检出"
+    return f"未检出 (<{detection_limit:g}{' ' + unit if unit else ''})"
 
 
 def input_columns() -> dict[str, str]:

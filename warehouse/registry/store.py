@@ -14,7 +14,7 @@ import duckdb
 
 from core.installation_key import installation_key, password_hmac
 from core.registry.config import DEFAULT_TIMEZONE, Registry
-from core.registry.models import SPECIAL_GRID_LEVELS
+from core.registry.models import DEFAULT_NOISE_STANDARD, SPECIAL_GRID_LEVELS
 from core.settings import get_settings
 from warehouse.bulk import insert_rows
 from warehouse.db import transaction
@@ -40,7 +40,7 @@ def registry_rows(reg: Registry, key: bytes | None = None) -> dict[str, list[tup
     key = key if key is not None else installation_key(get_settings().home)
     rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in (
         "units", "parameters", "grids", "officers", "enterprises", "sites", "outlets",
-        "site_parameters", "permit_limits", "permitted_quantities")}
+        "site_parameters", "permit_limits", "permitted_quantities", "noise_points")}
     for u in reg.units.values():
         rows["units"].append((u.unit, u.quantity, u.to_base, u.name_zh))
     for p in reg.parameters.values():
@@ -55,6 +55,9 @@ def registry_rows(reg: Registry, key: bytes | None = None) -> dict[str, list[tup
                               s.timezone or DEFAULT_TIMEZONE, s.latitude, s.longitude, s.commissioned_on,
                               s.decommissioned_on, s.noise_zone, s.water_target_class, s.waterbody,
                               s.air_zone_class, s.in_city_assessment))
+        if s.kind == "noise":  # migration 0096: its standard and, at a boundary, the GB 12348 facts
+            rows["noise_points"].append((s.site_id, s.noise_standard or DEFAULT_NOISE_STANDARD,
+                                         s.enterprise_id, s.noise_indoor, s.night_sudden_noise))
         for m in s.parameters:
             rows["site_parameters"].append((s.site_id, m.parameter, m.interval_s, reg.site_unit(s.site_id, m.parameter)))
     for e in reg.enterprises.values():
@@ -96,6 +99,11 @@ def _units_missing(con: duckdb.DuckDBPyConnection) -> bool:
         return True
     # ... and before logger passwords were hashed (migration 0095 erased the clear ones)
     row = con.execute("SELECT count(*) FROM outlets WHERE logger_password_hmac IS NULL").fetchone()
+    if row and row[0]:
+        return True
+    # ... and noise points stored before they had their standard (migration 0096)
+    row = con.execute("SELECT count(*) FROM sites WHERE kind = 'noise' AND site_id NOT IN "
+                      "(SELECT site_id FROM noise_points)").fetchone()
     return bool(row and row[0])
 
 

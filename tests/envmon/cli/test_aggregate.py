@@ -76,7 +76,9 @@ def test_hourly_takes_times_with_offsets(worked_day) -> None:  # type: ignore[no
                           "ORDER BY 1").fetchall()
     assert [(ts.astimezone(UTC), d) for ts, d, _ in got] == [
         (datetime(2024, 2, 29, h, tzinfo=UTC), date(2024, 3, 1)) for h in (16, 17, 18)]
-    assert [i for *_, i in got] == [None, None, None]  # 1..3 hours: a 24-h mean needs 20
+    # real-time AQI under the national practice (default): PM2.5 1-h 80 on the 24-h breakpoints
+    # 75→100, 115→150: 100 + 50·5/40 = 106.25 → 107, from the first hour (no 24-h window needed)
+    assert [i for *_, i in got] == [107, 107, 107]
 
 
 def test_monthly_is_the_local_month_leap_february_included(worked_day) -> None:  # type: ignore[no-untyped-def]
@@ -110,3 +112,63 @@ def test_a_range_of_part_hours_is_refused(wh, monkeypatch: pytest.MonkeyPatch, c
                    "2024-02-29T19:00:00+00:00\n")
     code, _, err = main_exit(monkeypatch, capsys, "aggregate", "daily", "--date", "2024-13-01")
     assert code == 2 and "Invalid value for '--date'" in err
+
+
+# -- periods that have not ended: refused, by the clock read at the command (replaced here) ----
+def _clock_at(monkeypatch: pytest.MonkeyPatch, local: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    at = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setattr(aggregate_cli, "_clock", lambda: at.astimezone(UTC))
+
+
+@pytest.mark.parametrize(
+    ("args", "last_second", "message"),
+    [
+        (["daily", "--date", "2024-02-28", "--to", "2024-03-01"], "2024-03-01T23:59:59",
+         "the day 2024-03-01 (2024-03-01T00:00:00+08:00 to 2024-03-02T00:00:00+08:00) has not ended: it ends "
+         "at 2024-03-02T00:00:00+08:00 local time, and it is now 2024-03-01T23:59:59+08:00; a day is derived "
+         "once it has ended"),
+        (["monthly", "--month", "2024-02"], "2024-02-29T23:59:59",
+         "the month 2024-02 (2024-02-01T00:00:00+08:00 to 2024-03-01T00:00:00+08:00) has not ended: it ends "
+         "at 2024-03-01T00:00:00+08:00 local time, and it is now 2024-02-29T23:59:59+08:00; its statistics "
+         "are derived once it has ended (--allow-partial derives it to date)"),
+        (["yearly", "--year", "2024"], "2024-12-31T23:59:59",
+         "the year 2024 (2024-01-01T00:00:00+08:00 to 2025-01-01T00:00:00+08:00) has not ended: it ends "
+         "at 2025-01-01T00:00:00+08:00 local time, and it is now 2024-12-31T23:59:59+08:00; its statistics "
+         "are derived once it has ended (--allow-partial derives it to date)"),
+    ],
+)
+def test_a_period_whose_last_second_is_still_ahead_is_refused(
+    wh, args: list[str], last_second: str, message: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # type: ignore[no-untyped-def]
+    _clock_at(monkeypatch, last_second)  # the period's last second has begun, not ended
+    code, out, err = main_exit(monkeypatch, capsys, "aggregate", *args)
+    assert (code, out, err) == (2, "", f"envmon: error: {message}\n")
+    with connect(wh, write=False) as con:  # nothing was derived
+        assert con.execute("SELECT count(*) FROM air_period_stats").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM aqi_daily").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("args", "just_after", "stage"),
+    [
+        (["daily", "--date", "2024-03-01"], "2024-03-02T00:00:01", "daily"),
+        (["monthly", "--month", "2024-02"], "2024-03-01T00:00:01", "monthly"),
+        (["yearly", "--year", "2023"], "2024-01-01T00:00:01", "yearly"),
+    ],
+)
+def test_a_period_ended_one_second_ago_is_derived(
+    worked_day, args: list[str], just_after: str, stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    _clock_at(monkeypatch, just_after)
+    ((got, *_),) = parse(envmon("aggregate", *args))
+    assert got == stage
+
+
+def test_allow_partial_derives_the_month_to_date(worked_day, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    _clock_at(monkeypatch, "2024-03-02T12:00:00")  # March under way; 1 March holds the worked day
+    ((stage, lo, hi, _, tables),) = parse(envmon("aggregate", "monthly", "--month", "2024-03", "--allow-partial"))
+    assert (stage, lo, hi) == ("monthly", "2024-02-29 16:00", "2024-03-31 16:00")
+    assert "air_period_stats" in tables

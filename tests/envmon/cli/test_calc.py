@@ -76,7 +76,62 @@ def test_aqi_hourly_writes_local_time(tmp_path: Path) -> None:
                    encoding="utf-8")
     out = rows(envmon("calc", "aqi-hourly", str(src)))
     assert [r["period_start"] for r in out[:2]] == ["2016-05-01T00:00:00+08:00", "2016-05-01T01:00:00+08:00"]
-    assert out[0]["aqi"] == "" and out[0]["pm25_24h_ugm3"] == ""  # 1 hour < the 20 a 24-h mean needs
+    # the 24-h moving mean needs 20 hours; the real-time AQI (national practice) does not
+    assert out[0]["pm25_24h_ugm3"] == "" and out[0]["aqi"] == "107"
+
+
+def test_aqi_hourly_pre_2026_is_the_national_practice(tmp_path: Path) -> None:
+    # a day of the worked values, then an hour of PM2.5 76 ending the series (28 Feb 2026, still
+    # HJ 633-2012). CNEMC's practice (HJ 633-2026 wrote it down, aqi.md §7): PM IAQI from the
+    # 1-h value on the 24-h breakpoints, O3 from its 1-h value only. HJ 633-2012 §5 read
+    # literally would take the 24-h moving mean (≈ 80 → 107) and add an O3 8-h IAQI.
+    src = air_day(tmp_path / "in.csv", "2026-02-27")
+    with src.open("a", encoding="utf-8") as fh:
+        fh.write("东四,2026-02-28T00:00:00+08:00,12,46,98,76,1.1,100\n")
+    last = rows(envmon("calc", "aqi-hourly", str(src)))[-1]
+    assert (last["period_start"], last["edition"]) == ("2026-02-28T00:00:00+08:00", "HJ633-2012")
+    # 1-h: SO2 12 → 4, NO2 46 → 23, PM10 98 → 74, CO 1.1 → 11, O3 100 → 32 (1-h columns)
+    expected = {"iaqi_so2": iaqi(12, 0, 150, 0, 50), "iaqi_no2": iaqi(46, 0, 100, 0, 50),
+                "iaqi_pm10": iaqi(98, 50, 150, 50, 100), "iaqi_co": iaqi(1.1, 0, 5, 0, 50),
+                "iaqi_o3_1h": iaqi(100, 0, 160, 0, 50), "iaqi_pm25": iaqi(76, 75, 115, 100, 150)}
+    assert expected == {"iaqi_so2": 4, "iaqi_no2": 23, "iaqi_pm10": 74, "iaqi_co": 11, "iaqi_o3_1h": 32,
+                        "iaqi_pm25": 102}
+    assert {k: int(last[k]) for k in expected} == expected and last["iaqi_o3_8h"] == ""
+    assert (last["aqi"], last["primary_pollutants"], last["category"]) == ("102", "PM2.5", "轻度污染")
+    assert last["pm25_24h_ugm3"] == f"{(23 * 80 + 76) / 24:.3f}" == "79.833"  # shown, not used
+    # one µg/m³ less is the other side of the boundary: IAQI 100, 良
+    src.write_text(src.read_text(encoding="utf-8").replace(",76,1.1,100\n", ",75,1.1,100\n"), encoding="utf-8")
+    last = rows(envmon("calc", "aqi-hourly", str(src)))[-1]
+    assert (last["aqi"], last["iaqi_pm25"], last["category"]) == ("100", "100", "良")
+    assert last["realtime_reading"] == "national_practice"
+
+
+def test_aqi_hourly_literal_reading_by_option_or_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # HJ 633-2012 §5 read literally: PM2.5 from its 24-h moving mean, O3 with an 8-h IAQI
+    src = air_day(tmp_path / "in.csv", "2026-02-27")
+    with src.open("a", encoding="utf-8") as fh:
+        fh.write("东四,2026-02-28T00:00:00+08:00,12,46,98,76,1.1,100\n")
+    last = rows(envmon("calc", "aqi-hourly", str(src), "--reading", "literal"))[-1]
+    # 24-h mean (23·80 + 76)/24 = 79.83: 100 + 50·4.83/40 = 106.04 → 107; O3 8-h 100 → 50
+    assert (last["iaqi_pm25"], last["iaqi_o3_8h"], last["aqi"]) == ("107", "50", "107")
+    assert last["realtime_reading"] == "literal"
+    monkeypatch.setenv("ENVMON_AQI_REALTIME_READING", "literal")
+    from core.settings import reset_settings_cache
+
+    reset_settings_cache()
+    try:
+        assert rows(envmon("calc", "aqi-hourly", str(src)))[-1]["aqi"] == "107"  # from the setting
+        assert rows(envmon("calc", "aqi-hourly", str(src), "--reading", "national_practice"))[-1]["aqi"] == "102"
+    finally:
+        monkeypatch.delenv("ENVMON_AQI_REALTIME_READING")
+        reset_settings_cache()
+
+
+def test_aqi_hourly_bad_reading_names_the_choices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    src = air_day(tmp_path / "in.csv", "2016-05-01")
+    code, _, err = main_exit(monkeypatch, capsys, "calc", "aqi-hourly", str(src), "--reading", "letter")
+    assert code == 2 and "--reading must be one of national_practice, literal, got 'letter'" in err
 
 
 def test_water_class_worked_examples_both_sides_of_a_limit(tmp_path: Path) -> None:

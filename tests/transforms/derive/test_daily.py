@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from derivedata import query, reading
 
-from transforms.derive.daily import daily_hours_range, daily_means, derive_daily
-from transforms.standards import tables
+from transforms.derive.daily import _air_day_rows, daily_hours_range, daily_means, derive_daily
+from transforms.standards import daily_air_values, tables
 from transforms.standards.emissions import min_count as hj75_min_count
 from transforms.standards.noise import rule as noise_rule
 
@@ -141,3 +142,34 @@ def test_daily_means_need_the_count_less_the_shut_down_hours() -> None:
     assert daily_means(_day_hours(11, shut_down=8), "day_avg", need, "valid hours", 24)[
         "invalid_reason"
     ].to_list() == ["so2: 11 valid hours < 12 required"]
+
+
+def _o3_day(peak: float) -> pl.DataFrame:
+    """One station day, O3 missing 00..05 (13 valid 8-h means < 14) and `peak` at 12..19."""
+    t0 = datetime(2024, 6, 15, tzinfo=ZoneInfo("Asia/Shanghai"))
+    o3 = [None] * 6 + [60.0] * 6 + [peak] * 8 + [60.0] * 4
+    values = {"so2_ugm3": 10.0, "no2_ugm3": 20.0, "pm10_ugm3": 50.0, "pm25_ugm3": 35.0,
+              "co_mgm3": 0.5}  # fmt: skip
+    return pl.DataFrame(
+        {"site": ["s1"] * 24, "period_start": [t0 + h * HOUR for h in range(24)],
+         **{c: [v] * 24 for c, v in values.items()}, "o3_ugm3": o3},
+        schema_overrides={"o3_ugm3": pl.Float64},
+    )  # fmt: skip
+
+
+def test_an_o3_day_with_13_windows_over_the_limit_says_it_is_an_exceedance_day() -> None:
+    # HJ 663-2013: fewer than 14 valid 8-h means, maximum 200 > 160 (GB 3095-2012 Grade II):
+    # no MDA8 value (never a partial one), but the day counts as exceeding; 150 does not
+    def o3_row(peak: float) -> dict:
+        rows = _air_day_rows(daily_air_values(_o3_day(peak)), lambda s, p: "ug/m3")
+        return rows.filter(pl.col("statistic") == "o3_8h_max").row(0, named=True)
+
+    over = o3_row(200.0)
+    assert (over["value"], over["valid"], over["n_valid"]) == (None, False, 13)
+    assert over["invalid_reason"] == (
+        "o3_8h: 13 valid 8-h windows < 14 required; 最大值 200.0 > 160.0 计为超标日 "
+        "(maximum 200.0 > 160.0: an exceedance day, HJ 663-2013)"
+    )
+    under = o3_row(150.0)
+    assert (under["value"], under["valid"]) == (None, False)
+    assert under["invalid_reason"] == "o3_8h: 13 valid 8-h windows < 14 required"

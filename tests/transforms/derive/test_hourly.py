@@ -176,3 +176,36 @@ def test_the_range_must_be_given_with_a_zone_and_not_empty(wh) -> None:  # type:
     report = derive_hourly(wh, H.astimezone(ZoneInfo("Asia/Shanghai")), H + HOUR)
     assert (report.stage, report.range_start, report.range_end) == ("hourly", H, H + HOUR)
     assert report.range_start.tzinfo is UTC
+
+
+def test_aqi_hourly_follows_the_realtime_reading_setting(wh, insert) -> None:  # type: ignore[no-untyped-def]
+    # 3 hours (2024, HJ 633-2012) of SO2 10, NO2 20, PM10 160, PM2.5 76, CO 0.5, O3 60 at one
+    # station. National practice (default; CNEMC, HJ 633-2026): PM from the 1-h values on the
+    # 24-h breakpoints — PM2.5 76 → 100 + 50·1/40 = 101.25 → 102, PM10 160 → 100 + 50·10/100 = 105
+    # — O3 from its 1-h value only. Literal (HJ 633-2012 §5): PM from the 24-h moving means,
+    # which 3 hours cannot give (20 needed), so no AQI.
+    t0 = datetime(2024, 3, 1, 0, tzinfo=UTC)
+    values = {"so2": 10.0, "no2": 20.0, "pm10": 160.0, "pm25": 76.0, "o3": 60.0}
+    rows = [r for p, v in values.items() for r in _station_hours("dongsi", p, [v] * 3, "ug/m3", t0)]
+    rows += _station_hours("dongsi", "co", [0.5] * 3, "mg/m3", t0)
+    insert(rows, t0, t0 + 3 * HOUR)
+    sql = (
+        "SELECT realtime_reading, aqi, iaqi_pm25, iaqi_pm10, iaqi_o3_8h, primary_pollutants "
+        "FROM aqi_hourly WHERE site_id = 'dongsi' ORDER BY period_start"
+    )
+    assert wh.aqi_realtime_reading == "national_practice"
+    derive_hourly(wh, t0, t0 + 3 * HOUR)
+    assert query(wh, sql) == [("national_practice", 105, 102, 105, None, "PM10")] * 3
+    literal = wh.model_copy(update={"aqi_realtime_reading": "literal"})
+    derive_hourly(literal, t0, t0 + 3 * HOUR)
+    assert query(wh, sql) == [("literal", None, None, None, None, None)] * 3
+
+
+def test_a_bad_realtime_reading_fails_at_load_naming_the_choices(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.errors import ConfigError
+    from core.settings import load_settings
+
+    env = {"ENVMON_HOME": str(tmp_path), "ENVMON_AQI_REALTIME_READING": "letter"}
+    with pytest.raises(ConfigError, match=r"aqi_realtime_reading: .*'national_practice' or 'literal'"):
+        load_settings(env)
+    assert load_settings({**env, "ENVMON_AQI_REALTIME_READING": "literal"}).aqi_realtime_reading == "literal"

@@ -79,3 +79,43 @@ def test_a_period_sent_by_two_sources_counts_once(warehouse: Settings, add_readi
                                AND period_kind = 'hour' ORDER BY period_start LIMIT 6""", [AIR]).fetchall()
     assert day == [(24, 6, 5)]
     assert hours == [(1, 0), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]
+
+
+def _half_day(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    # 1 March 2024 local, hours 00..11 (the first half of the day): so2 misses hours 3 and 4,
+    # o2 is complete; hour 7 of so2 is flagged M (maintenance -> not valid).
+    rows = []
+    for h in range(12):
+        t = LOCAL_MIDNIGHT + timedelta(hours=h)
+        if h not in (3, 4):
+            rows.append(reading(OUTLET, "so2", t, 20.0, flag="M" if h == 7 else "N"))
+        rows.append(reading(OUTLET, "o2", t, 8.0, flag="N"))
+    with connect(warehouse) as con:
+        add_readings(con, rows)
+    run_qc(warehouse, date(2024, 3, 1), date(2024, 3, 1), now=LOCAL_MIDNIGHT + timedelta(hours=12))
+
+
+def test_efficiency_of_a_month_half_a_day_old_counts_only_the_elapsed_hours(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    _half_day(warehouse, add_readings)
+    noon = LOCAL_MIDNIGHT + timedelta(hours=12)  # 2024-03-01T12:00+08:00: hours 00..11 are over
+    [eff] = compute_transmission_efficiency(warehouse, date(2024, 3, 1), now=noon)
+    # expected so far 2 parameters x 12 hours = 24 (not 1488); received 10 + 12 = 22;
+    # valid 22 - 1 (so2 hour 7, M) = 21; efficiency = 21 / 24 = 87.5 % < 90 %
+    assert (eff.expected, eff.received, eff.valid) == (24, 22, 21)
+    assert abs(eff.efficiency - 21 / 24) < 1e-12 and eff.meets_requirement is False
+
+
+def test_efficiency_one_second_before_an_hour_ends_leaves_that_hour_out(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    _half_day(warehouse, add_readings)
+    just_before = LOCAL_MIDNIGHT + timedelta(hours=12) - timedelta(seconds=1)  # hour 11 not over
+    [eff] = compute_transmission_efficiency(warehouse, date(2024, 3, 1), now=just_before)
+    # hours 00..10: expected 22; received so2 9 + o2 11 = 20; valid 20 - 1 = 19
+    assert (eff.expected, eff.received, eff.valid) == (22, 20, 19)
+
+
+def test_efficiency_of_a_month_that_has_ended_counts_the_whole_month(warehouse: Settings, add_readings) -> None:  # type: ignore[no-untyped-def]
+    _half_day(warehouse, add_readings)
+    april = datetime(2024, 3, 31, 16, tzinfo=UTC) + timedelta(seconds=1)  # 2024-04-01T00:00:01+08:00
+    [eff] = compute_transmission_efficiency(warehouse, date(2024, 3, 1), now=april)
+    # the whole of March is due: 2 x 744 = 1488 expected, of which 22 received, 21 valid
+    assert (eff.expected, eff.received, eff.valid) == (1488, 22, 21)

@@ -38,7 +38,39 @@ def test_source_flag_table_follows_hj212() -> None:
     assert {f for f in "FMSDCB" if table.verdict(f) == Flag.FAIL} == set("FMSDCB")
     assert table.verdict("T") == Flag.SUSPECT
     assert table.verdict("Z") == Flag.SUSPECT  # unknown letter: suspect
-    assert all(sf.standard.startswith("HJ 212") for sf in table.flags.values())
+    assert all(sf.standard.startswith("HJ 212") for k, sf in table.flags.items() if k != "BDL")
+
+
+def test_one_flag_table_for_the_contract_and_qc() -> None:
+    """Every flag the reading contract lets in has a QC verdict (core/reading_flags.csv is the one
+    table): a lab result below the detection limit (BDL, HJ/T 91-2002 'L' mark) is valid data."""
+    from core.contract import reading_flags
+    from transforms.qc.flags import VALID_FLAGS
+    from transforms.qc.source_flags import FLAG_BELOW_DETECTION
+
+    table = load_source_flags()
+    assert set(table.flags) == set(reading_flags())
+    assert all((sf.verdict in VALID_FLAGS) == reading_flags()[k][1] for k, sf in table.flags.items())
+    assert table.verdict(FLAG_BELOW_DETECTION) == Flag.PASS
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("X,x,true,fail,x,s,c,n", "'X': usable=true contradicts verdict 'fail'"),
+        ("X,x,maybe,fail,x,s,c,n", "column 'usable': 'maybe'; valid: true, false"),
+        ("X,x,true,fine,x,s,c,n", "column 'verdict': unknown flag 'fine'"),
+    ],
+)
+def test_a_contradictory_flag_row_fails_at_load_naming_file_and_line(tmp_path: Path, row: str, message: str) -> None:
+    from transforms.qc.source_flags import SOURCE_FLAGS_CSV
+
+    path = tmp_path / "reading_flags.csv"
+    path.write_text(SOURCE_FLAGS_CSV.read_text(encoding="utf-8") + row + "\n", encoding="utf-8")
+    line = len(path.read_text(encoding="utf-8").splitlines())
+    with pytest.raises(ValueError) as err:
+        load_source_flags(path)
+    assert f"{path}:{line}: " in str(err.value) and message in str(err.value)
 
 
 def test_any_kind_is_merged_under_the_kind(tmp_path: Path) -> None:

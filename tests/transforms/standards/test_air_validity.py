@@ -100,10 +100,11 @@ def test_edition_by_date_in_daily_and_hourly():
 def test_hourly_2012_pm_uses_24h_moving_mean():
     rows = day_hours(DAY, CLEAN) + day_hours(DAY + dt.timedelta(days=1), CLEAN)
     rows[-1]["pm25_ugm3"] = 20.0 + 24 * 10  # last hour jumps: 24-h mean rises by exactly 10
-    out = aqi_hourly(hourly_frame(rows)).row(-1, named=True)
+    # HJ 633-2012 §5 read literally (the real-time report's default reading is national practice)
+    out = aqi_hourly(hourly_frame(rows), reading="literal").row(-1, named=True)
     assert out["pm25_24h_ugm3"] == pytest.approx(30.0)
     assert out["iaqi_pm25"] == 43  # 30/35·50 = 42.86 → 43 (not the 1-h 260)
-    first = aqi_hourly(hourly_frame(rows)).row(0, named=True)
+    first = aqi_hourly(hourly_frame(rows), reading="literal").row(0, named=True)
     assert first["pm25_24h_ugm3"] is None and first["aqi"] is None  # 1 hour < 20 in the window
 
 

@@ -145,24 +145,42 @@ def test_2026_daily_has_six_indicators_and_no_exceeding():
     assert len(rule_set("HJ633-2012", "daily").indicators) == 7
 
 
-def test_hourly_indicator_sets():
-    assert {i.name for i in rule_set("HJ633-2012", "hourly").indicators} == {
-        "so2",
-        "no2",
-        "co",
-        "o3_1h",
-        "o3_8h",
-        "pm10",
-        "pm25",
-    }
-    r26 = rule_set("HJ633-2026", "hourly")
-    assert len(r26.indicators) == 6
-    pm = {
+def _pm(rules) -> dict[str, tuple[str, str]]:
+    return {
         i.name: (i.breakpoint_column, i.concentration_column)
-        for i in r26.indicators
+        for i in rules.indicators
         if i.name.startswith("pm")
     }
-    assert pm == {"pm10": ("pm10_24h", "pm10_1h_ugm3"), "pm25": ("pm25_24h", "pm25_1h_ugm3")}
+
+
+PM_1H = {"pm10": ("pm10_24h", "pm10_1h_ugm3"), "pm25": ("pm25_24h", "pm25_1h_ugm3")}
+PM_24H = {"pm10": ("pm10_24h", "pm10_24h_ugm3"), "pm25": ("pm25_24h", "pm25_24h_ugm3")}
+
+
+def test_hourly_indicator_sets():
+    # HJ 633-2012 §5.1 / Table 4 read literally: 7 IAQIs, PM from the 24-h moving means (aqi.md §5)
+    literal = rule_set("HJ633-2012", "hourly", "literal")
+    assert {i.name for i in literal.indicators} == {
+        "so2", "no2", "co", "o3_1h", "o3_8h", "pm10", "pm25",
+    }  # fmt: skip
+    assert _pm(literal) == PM_24H
+    # the national practice (CNEMC, then HJ 633-2026, aqi.md §7): 6 one-hour values, no O3 8-h
+    practice = rule_set("HJ633-2012", "hourly", "national_practice")
+    assert {i.name for i in practice.indicators} == {"so2", "no2", "co", "o3_1h", "pm10", "pm25"}
+    assert _pm(practice) == PM_1H
+    assert rule_set("HJ633-2012", "hourly") == practice  # the default reading
+    for reading in ("national_practice", "literal"):
+        r26 = rule_set("HJ633-2026", "hourly", reading)
+        assert len(r26.indicators) == 6 and _pm(r26) == PM_1H
+        # the daily report has no reading: the same 7 (2012) / 6 (2026) indicators
+        for ed, n in (("HJ633-2012", 7), ("HJ633-2026", 6)):
+            assert rule_set(ed, "daily", reading).indicators == rule_set(ed, "daily").indicators
+            assert len(rule_set(ed, "daily", reading).indicators) == n
+
+
+def test_unknown_reading_names_the_choices():
+    with pytest.raises(ValueError, match=r"national_practice, literal.*'letter'"):
+        rule_set("HJ633-2012", "hourly", "letter")
 
 
 HOURLY_2012 = {
@@ -172,19 +190,23 @@ HOURLY_2012 = {
     "o3_8h_ugm3": 20,
     "pm10_24h_ugm3": 10,
     "pm25_24h_ugm3": 10,
+    "pm10_1h_ugm3": 10,
+    "pm25_1h_ugm3": 10,
 }
 
 
-def test_so2_above_800_2012_uses_24h_value():
+@pytest.mark.parametrize("reading", ["national_practice", "literal"])
+def test_so2_above_800_2012_uses_24h_value(reading):
+    # HJ 633-2012 Table 1 note 2 holds under both readings
     conc = {**HOURLY_2012, "so2_1h_ugm3": 801, "so2_24h_ugm3": 475}
-    r = aqi_report(conc, "HJ633-2012", "hourly")
+    r = aqi_report(conc, "HJ633-2012", "hourly", reading)
     assert (
         r.iaqi["so2"].value == 150 and r.iaqi["so2"].status == "fallback"
     )  # 475 = 150 on 24-h column
-    at = aqi_report({**conc, "so2_1h_ugm3": 800}, "HJ633-2012", "hourly")
+    at = aqi_report({**conc, "so2_1h_ugm3": 800}, "HJ633-2012", "hourly", reading)
     assert at.iaqi["so2"].value == 200  # 800 is still on the 1-h table
     out = aqi_frame(
-        pl.DataFrame({k: [float(v)] for k, v in conc.items()}), "HJ633-2012", "hourly"
+        pl.DataFrame({k: [float(v)] for k, v in conc.items()}), "HJ633-2012", "hourly", reading
     ).collect()
     assert out["iaqi_so2"].item() == 150
 
@@ -327,3 +349,113 @@ def test_2026_rounds_concentrations_gbt8170():
         "HJ633-2012",
         "daily",
     ).iaqi["pm25"].value == math.ceil(Fraction(50 * 345, 350))
+
+
+# --- the two readings of the HJ 633-2012 real-time report (issue #19) -------------------------
+# national_practice: what CNEMC published (fixtures/cnemc_realtime_2022.csv) and HJ 633-2026
+# wrote down (aqi.md §7): PM10/PM2.5 IAQI from the 1-h value against the 24-h breakpoints, O3
+# from its 1-h value only. literal: HJ 633-2012 §5.1 / Table 4 (aqi.md §5): PM from the 24-h
+# moving means, plus an O3 8-h IAQI. SO2/NO2/CO 1-h columns and O3 1-h under both.
+REALTIME_ZERO = {
+    "so2_1h_ugm3": 0.0, "so2_24h_ugm3": 0.0, "no2_1h_ugm3": 0.0, "co_1h_mgm3": 0.0,
+    "o3_1h_ugm3": 0.0, "o3_8h_ugm3": 0.0, "pm10_1h_ugm3": 0.0, "pm10_24h_ugm3": 0.0,
+    "pm25_1h_ugm3": 0.0, "pm25_24h_ugm3": 0.0,
+}  # fmt: skip
+# (reading, concentrations set, indicator, its IAQI, AQI) — worked by hand on Table 1 (aqi.md §1)
+READING_CASES = [
+    # PM2.5 1-h on the 24-h column 35→50, 75→100, 115→150: 75 → 100; 76 → 100 + 50·1/40 = 101.25 → 102
+    ("national_practice", {"pm25_1h_ugm3": 75}, "pm25", 100, 100),
+    ("national_practice", {"pm25_1h_ugm3": 76}, "pm25", 102, 102),
+    # PM10 1-h on the 24-h column 50→50, 150→100, 250→150: 150 → 100; 151 → 100.5 → 101
+    ("national_practice", {"pm10_1h_ugm3": 150}, "pm10", 100, 100),
+    ("national_practice", {"pm10_1h_ugm3": 151}, "pm10", 101, 101),
+    # the 24-h moving mean plays no part in the practice, however high
+    ("national_practice", {"pm25_24h_ugm3": 500, "pm25_1h_ugm3": 10}, "pm25", 15, 15),
+    # literal: the same breakpoints on the 24-h moving mean, the 1-h value plays no part
+    ("literal", {"pm25_24h_ugm3": 75, "pm25_1h_ugm3": 500}, "pm25", 100, 100),
+    ("literal", {"pm25_24h_ugm3": 76, "pm25_1h_ugm3": 0}, "pm25", 102, 102),
+    ("literal", {"pm10_24h_ugm3": 151}, "pm10", 101, 101),
+    # O3 8-h 160 → 100; 161 → 100 + 50·1/55 = 100.9 → 101 (O3 8-h column, literal only)
+    ("literal", {"o3_8h_ugm3": 160}, "o3_8h", 100, 100),
+    ("literal", {"o3_8h_ugm3": 161}, "o3_8h", 101, 101),
+    # an evening: O3 8-h 300 (265→200, 800→300: 200 + 100·35/535 = 206.5 → 207), O3 1-h 100
+    # (0→0, 160→50: 31.25 → 32). Literal AQI 207 from the 8-h; the practice has no 8-h IAQI.
+    ("literal", {"o3_8h_ugm3": 300, "o3_1h_ugm3": 100}, "o3_8h", 207, 207),
+    ("national_practice", {"o3_8h_ugm3": 300, "o3_1h_ugm3": 100}, "o3_1h", 32, 32),
+    # O3 1-h 160 → 50; 161 → 50 + 50·1/40 = 51.25 → 52, the same under both readings
+    ("national_practice", {"o3_1h_ugm3": 160}, "o3_1h", 50, 50),
+    ("literal", {"o3_1h_ugm3": 161}, "o3_1h", 52, 52),
+]
+
+
+@pytest.mark.parametrize(("reading", "conc", "name", "iaqi", "aqi"), READING_CASES)
+def test_realtime_readings_hand_worked(reading, conc, name, iaqi, aqi):
+    values = REALTIME_ZERO | {k: float(v) for k, v in conc.items()}
+    r = aqi_report(values, "HJ633-2012", "hourly", reading)
+    assert r.iaqi[name].value == iaqi and r.aqi == aqi and r.reading == reading
+    assert ("o3_8h" in r.iaqi) == (reading == "literal")
+    out = aqi_frame(pl.DataFrame([values]), "HJ633-2012", "hourly", reading).collect()
+    assert out[f"iaqi_{name}"].item() == iaqi and out["aqi"].item() == aqi
+    assert ("iaqi_o3_8h" in out.columns) == (reading == "literal")
+
+
+CNEMC_PRIMARY = {  # CNEMC's names of primary pollutants → ours (tables/aqi_indicators.csv)
+    "细颗粒物(PM2.5)": "PM2.5", "颗粒物(PM10)": "PM10", "臭氧1小时": "O3_1h",
+    "二氧化氮": "NO2", "二氧化硫": "SO2", "一氧化碳": "CO",
+}  # fmt: skip
+
+
+def _cnemc() -> tuple[pl.DataFrame, list[dict[str, str]]]:
+    """The published station-hours as the real-time report's concentrations (columns as the
+    archive's README defines them, see the fixture's header)."""
+    rows = read_fixture("cnemc_realtime_2022.csv")
+    source = {
+        "so2_1h_ugm3": "so2", "so2_24h_ugm3": "so2_24h", "no2_1h_ugm3": "no2", "co_1h_mgm3": "co",
+        "o3_1h_ugm3": "o3_24h", "o3_8h_ugm3": "o3_8h_24h", "pm10_1h_ugm3": "pm10",
+        "pm10_24h_ugm3": "pm10_24h", "pm25_1h_ugm3": "pm2_5", "pm25_24h_ugm3": "pm2_5_24h",
+    }  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            ours: [float(r[theirs]) if r[theirs] else None for r in rows]
+            for ours, theirs in source.items()
+        },
+        schema={c: pl.Float64 for c in source},
+    )
+    return frame, rows
+
+
+def test_national_practice_reproduces_every_published_cnemc_aqi():
+    frame, rows = _cnemc()
+    assert len(rows) == 159 and {r["timepoint"] for r in rows} == {
+        "2022-01-04T12:00:00", "2022-07-15T20:00:00",
+    }  # fmt: skip
+    out = aqi_frame(frame, "HJ633-2012", "hourly", "national_practice").collect()
+    published = [i for i, r in enumerate(rows) if r["aqi"]]
+    assert len(published) == 136
+    for i, r in enumerate(rows):
+        got = out.row(i, named=True)
+        if not r["aqi"]:  # CNEMC published no AQI: a pollutant is missing, as here
+            assert got["aqi"] is None and got["missing_indicators"], r["stationcode"]
+            continue
+        assert got["aqi"] == int(r["aqi"]), (r["timepoint"], r["stationcode"])
+        ours = set((got["primary_pollutants"] or "").split(";")) - {""}
+        theirs = {CNEMC_PRIMARY[p] for p in r["primarypollutant"].split(",") if p}
+        assert ours == theirs, (r["timepoint"], r["stationcode"])
+        scalar = aqi_report(frame.row(i, named=True), "HJ633-2012", "hourly", "national_practice")
+        assert scalar.aqi == int(r["aqi"])
+
+
+def test_literal_reading_misses_most_published_cnemc_aqi():
+    # HJ 633-2012 §5 read literally (PM 24-h means, O3 8-h) against the same published hours:
+    # it agrees only where neither the PM 24-h means nor the O3 8-h mean decide the AQI
+    frame, rows = _cnemc()
+    out = aqi_frame(frame, "HJ633-2012", "hourly", "literal").collect()
+    pairs = [(out["aqi"][i], int(r["aqi"])) for i, r in enumerate(rows) if r["aqi"]]
+    assert all(ours is not None for ours, _ in pairs)
+    assert sum(ours == theirs for ours, theirs in pairs) == 5  # of 136
+    # the summer evening's published O3 1-h primaries: literally, the O3 8-h mean raises 15 of 17
+    o3 = [i for i, r in enumerate(rows) if r["primarypollutant"] == "臭氧1小时"]
+    raised = [i for i in o3 if out["aqi"][i] > int(rows[i]["aqi"])]
+    assert len(o3) == 17 and len(raised) == 15
+    assert all(out["aqi"][i] == out["iaqi_o3_8h"][i] for i in raised)
+    assert all(out["aqi"][i] == int(rows[i]["aqi"]) for i in set(o3) - set(raised))

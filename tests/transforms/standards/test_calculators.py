@@ -113,10 +113,16 @@ def test_aqi_hourly_format(tmp_path):
     p = _air_file(tmp_path, "2016-05-01", "10,20,30,40,0.5,50")
     rows = _rows(aqi_hourly_csv(p))
     assert len(rows) == 24 and rows[0]["period_start"] == "2016-05-01T00:00:00+08:00"
+    # national practice (default): PM2.5 1-h 40 on the 24-h breakpoints, no 24-h window needed
+    assert rows[0]["pm25_24h_ugm3"] == "" and rows[0]["realtime_reading"] == "national_practice"
+    assert rows[0]["iaqi_pm25"] == str(math.ceil(50 + 50 * 5 / 40)) == rows[0]["aqi"]
+    # HJ 633-2012 §5 read literally: the 24-h moving mean, which 1 hour cannot give
+    rows = _rows(aqi_hourly_csv(p, reading="literal"))
     assert rows[0]["aqi"] == "" and rows[0]["pm25_24h_ugm3"] == ""  # 1 hour < 20 for the 24-h mean
     last = rows[-1]
     assert last["pm25_24h_ugm3"] == "40" and last["iaqi_pm25"] == str(math.ceil(50 + 50 * 5 / 40))
     assert last["aqi"] == last["iaqi_pm25"] and last["primary_pollutants"] == "PM2.5"
+    assert last["realtime_reading"] == "literal"
 
 
 @pytest.mark.parametrize(
@@ -217,8 +223,19 @@ def test_noise_csv(tmp_path):
         "ln_limit_dba",
         "day_exceeds",
         "night_exceeds",
+        "n_day_hours",
+        "n_night_hours",
+        "ld_missing_reason",
+        "ln_missing_reason",
     ]
     day1 = next(r for r in rows if r["date"] == "2024-05-01")
+    assert (day1["n_day_hours"], day1["n_night_hours"]) == ("16", "8")
+    assert day1["ld_missing_reason"] == day1["ln_missing_reason"] == ""
+    short = tmp_path / "short.csv"  # the night of 05-01 without its last hour (05:00)
+    short.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    night7 = next(r for r in _rows(noise_csv(short)) if r["date"] == "2024-05-01")
+    assert (night7["ld_dba"], night7["ln_dba"], night7["n_night_hours"]) == ("70", "", "7")
+    assert night7["ln_missing_reason"].startswith("7 of 8")
     expect_ln = round(10 * math.log10((2 * 10**6 + 6 * 10**5) / 8), 1)
     assert (day1["ld_dba"], day1["ld_limit_dba"], day1["ln_limit_dba"]) == ("70", "70", "55")
     assert (

@@ -1,7 +1,7 @@
 """The registry's configuration files, as pydantic models (shape and per-field checks).
 
-Cross-references (a site's grid, a parameter's unit, duplicate ids) are checked in
-`warehouse.registry.validate`, which sees all files at once.
+Cross-references (a site's grid, a parameter's unit, duplicate ids, a permit limit's basis)
+are checked in `core.registry.config`, which sees all files at once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Core commands: init, registry load, load, status.
+"""Core commands: init, registry load|enrol (show|validate: envmon.cli.registry), load, status.
 
 The warehouse jobs (DuckDB, pyarrow) are imported inside the commands: `envmon --help` and the
 other commands start without them."""
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from core.errors import EnvmonError
 from core.settings import get_settings
+from envmon.cli import registry as registry_cli
 
 console = Console()
 registry_app = typer.Typer(help="The registry of sites, enterprises, outlets and grids.", no_args_is_help=True)
@@ -41,6 +42,8 @@ def registry_load() -> None:
     for change in result.changes:
         if change.added or change.removed:
             console.print(f"  {change.table}: +{change.added} -{change.removed}")
+    for line in registry_cli.permit_warnings(registry, get_settings().config_dir):
+        console.print(f"warning: {line}", style="yellow", markup=False, highlight=False)
 
 
 @registry_app.command("enrol")
@@ -171,6 +174,9 @@ def status(
     waiting = ", ".join(f"{k}: {v}" for k, v in report.dead_letters_waiting.items()) or "none"
     console.print(f"readings: {report.readings_total}; conflicts recorded: {report.conflicts}; "
                   f"dead letters waiting: {waiting}; quarantined batches: {report.quarantined_batches}")
+
+
+registry_cli.register(registry_app)  # registry show, registry validate (no warehouse)
 
 
 def register(app: typer.Typer) -> None:

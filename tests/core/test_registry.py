@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from _registry_helpers import edit
 
 from core.errors import ConfigError
 from core.registry.config import load_registry
@@ -18,12 +18,6 @@ from warehouse.jobs import init_warehouse, load_registry_job
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
-def edit(config_dir: Path, name: str, change: Callable[[Any], None]) -> Path:
-    path = config_dir / "registry" / name
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def test_demo_network_is_valid_and_complete() -> None:

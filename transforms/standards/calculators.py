@@ -1,35 +1,46 @@
-"""Staff calculators: CSV in, CSV out (UTF-8), the same functions the pipeline uses.
+"""Staff calculators: CSV in, a table out, the same functions the pipeline uses.
 
-Each `*_csv` function reads an input file, checks it line by line (errors name the file, line,
-column and reason and raise EnvmonError), runs the standard's calculation and returns the output
-CSV text. Input `period_start`: ISO 8601, start of the hour, with or without offset (without =
-Asia/Shanghai local time); blank values are missing.
+Each `*_table` function reads an input file, checks it line by line (errors name the file, line,
+column and reason and raise EnvmonError), runs the standard's calculation and returns a `Table`:
+the output columns (named in the project vocabulary) and text cells; every output row that has
+no value or is not valid says why in words in its `reason` column. `to_csv(table)` is the plain
+CSV (bare column names); the command line writes the published form (BOM, bilingual headers).
+`*_csv` = `to_csv(*_table(...))`.
+
+Input text: UTF-8 (with or without BOM) or else GB18030 (a superset of GBK, what Chinese Excel
+saves as "CSV"); blank values are missing. Input `period_start` (air, noise): ISO 8601, start of
+the hour; without an offset it is local time in `tz` (the command line passes the settings'
+zone), with an offset (`+08:00`, `Z`) it is taken as given (`core.periods.from_local_input`).
+Emissions records must carry their offset.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import itertools
 import math
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from core.errors import EnvmonError
+from core.periods import from_local_input
 from core.spreadsheet import safe_cell
-from transforms.standards.air_daily import daily_air_values
+from transforms.standards import tables
+from transforms.standards.air_daily import DEFAULT_TZ, daily_air_values, with_moving_means
 from transforms.standards.air_reports import aqi_daily, aqi_hourly
-from transforms.standards.aqi_rules import DEFAULT_READING, READINGS
+from transforms.standards.aqi_rules import DEFAULT_READING, READINGS, Indicator, rule_set
 from transforms.standards.editions import all_editions
 from transforms.standards.emissions import hourly_emissions
 from transforms.standards.noise import noise_levels, zone_limits
-from transforms.standards.water import WATERBODIES, input_columns, water_class
+from transforms.standards.water import WATERBODIES, input_columns, limits, water_class
 
-LOCAL_TZ = "Asia/Shanghai"
 AIR_INPUT = (
     "site",
     "period_start",
@@ -44,18 +55,19 @@ AQI_DAILY_OUTPUT = (
     "site", "date", "edition", "aqi", "level", "category", "primary_pollutants",
     "iaqi_so2", "iaqi_no2", "iaqi_pm10", "iaqi_pm25", "iaqi_co", "iaqi_o3_1h", "iaqi_o3_8h",
     "so2_24h_ugm3", "no2_24h_ugm3", "pm10_24h_ugm3", "pm25_24h_ugm3", "co_24h_mgm3",
-    "o3_1h_max_ugm3", "o3_8h_max_ugm3", "valid",
+    "o3_1h_max_ugm3", "o3_8h_max_ugm3", "valid", "reason",
 )  # fmt: skip
 AQI_HOURLY_OUTPUT = (
     "site", "period_start", "edition", "aqi", "level", "category", "primary_pollutants",
     "iaqi_so2", "iaqi_no2", "iaqi_pm10", "iaqi_pm25", "iaqi_co", "iaqi_o3_1h", "iaqi_o3_8h",
     "so2_1h_ugm3", "no2_1h_ugm3", "pm10_1h_ugm3", "pm25_1h_ugm3", "co_1h_mgm3", "o3_1h_ugm3",
-    "o3_8h_ugm3", "so2_24h_ugm3", "pm10_24h_ugm3", "pm25_24h_ugm3", "valid", "realtime_reading",
+    "o3_8h_ugm3", "so2_24h_ugm3", "pm10_24h_ugm3", "pm25_24h_ugm3", "realtime_reading", "valid",
+    "reason",
 )  # fmt: skip
 NOISE_INPUT = ("site", "zone", "period_start", "leq_dba")
 NOISE_OUTPUT = (
     "site", "date", "zone", "ld_dba", "ln_dba", "ld_limit_dba", "ln_limit_dba", "day_exceeds", "night_exceeds",
-    "n_day_hours", "n_night_hours", "ld_missing_reason", "ln_missing_reason",
+    "n_day_hours", "n_night_hours", "reason",
 )  # fmt: skip
 EMISSIONS_INPUT = (
     "outlet", "period_start", "interval_s", "pollutant", "conc_mgm3", "o2_pct", "ref_o2_pct", "flow_m3h",
@@ -66,21 +78,86 @@ EMISSIONS_OUTPUT = (
 )  # fmt: skip
 HOUR_S = 3600
 WATER_KEYS = ("section", "date", "waterbody")
-WATER_OUTPUT = ("section", "date", "class", "limiting_parameters")
+WATER_OUTPUT = ("section", "date", "class", "limiting_parameters", "reason")
+OUTPUTS = (AQI_DAILY_OUTPUT, AQI_HOURLY_OUTPUT, WATER_OUTPUT, NOISE_OUTPUT, EMISSIONS_OUTPUT)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A calculator's result: column names (project vocabulary) and its rows of text cells,
+    made as they are read (`rows()`), so a large result is never held as Python strings."""
+
+    columns: tuple[str, ...]
+    cells: Callable[[], Iterable[tuple[str, ...]]]
+
+    def rows(self) -> Iterable[tuple[str, ...]]:
+        return self.cells()
+
+
+def to_csv(table: Table) -> str:
+    """The plain CSV of `table`: bare column names, LF line ends, cells spreadsheet-safe."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.columns)
+    writer.writerows([safe_cell(c) for c in row] for row in table.rows())
+    return out.getvalue()
+
+
+def decode(path: Path, raw: bytes) -> str:
+    """The text of an input file: UTF-8 (a BOM is dropped), else GB18030 (GBK is a subset).
+    Neither: an error naming the file and the byte offset where each failed."""
+    skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    bom = skip > 0
+    try:
+        return raw[skip:].decode("utf-8")  # strictly: any invalid byte fails
+    except UnicodeDecodeError as exc:
+        utf8 = f"not UTF-8 ({exc.reason} at byte offset {exc.start + skip})"
+        if bom:
+            raise EnvmonError(f"{path}: {utf8}, though it starts with a UTF-8 BOM") from exc
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise EnvmonError(
+            f"{path}: {utf8} and not GB18030/GBK ({exc.reason} at byte offset {exc.start}); "
+            "save it as CSV UTF-8 or as CSV in the Chinese (GBK/GB18030) encoding"
+        ) from exc
+
+
+def water_parameters() -> list[tuple[str, str, str, str]]:
+    """The water-class input columns as (column, Chinese name, unit, note), in the order of
+    tables/gb3838_limits.csv; the note says "lakes only", "river and lake limits" and "reference
+    item, not in the class"."""
+    rows = tables.load("gb3838_limits")
+    out = []
+    for col in dict.fromkeys(r["input_column"] for r in rows):
+        mine = [r for r in rows if r["input_column"] == col]
+        notes = []
+        bodies = {r["waterbody"] for r in mine}
+        if bodies == {"lake"}:
+            notes.append("lakes only")
+        elif bodies == {"river", "lake"}:
+            notes.append("river and lake limits")
+        if any(r["role"] == "reference" for r in mine):
+            notes.append("reference item, not in the class")
+        name = re.sub(r"\((河流|湖、库)\)$", "", mine[0]["name_zh"])
+        out.append((col, name, mine[0]["unit"], ", ".join(notes)))
+    return out
+
+
 DECIMALS_SHOWN = 3  # concentrations printed with at most this many decimals
 
 
 class _Reader:
     """Rows of a CSV file with their line numbers; every error names file, line and column."""
 
-    def __init__(self, path: Path, required: tuple[str, ...]):
+    def __init__(self, path: Path, required: tuple[str, ...], tz: str = DEFAULT_TZ):
         self.path = path
+        self.tz = tz
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            raw = path.read_bytes()
         except FileNotFoundError as exc:
             raise EnvmonError(f"{path}: file not found") from exc
-        except UnicodeDecodeError as exc:
-            raise EnvmonError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        text = decode(path, raw)
         self.reader = csv.DictReader(io.StringIO(text))
         self.columns = [c.strip() for c in (self.reader.fieldnames or [])]
         self.reader.fieldnames = self.columns
@@ -129,9 +206,7 @@ class _Reader:
             ts = dt.datetime.fromisoformat(text)
         except ValueError:
             raise self.fail(line, column, f"{text!r} is not an ISO 8601 timestamp") from None
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=ZoneInfo(LOCAL_TZ))
-        return ts.astimezone(dt.UTC)
+        return from_local_input(ts, self.tz)  # no offset: local time in self.tz
 
     def required_text(self, line: int, column: str, text: str) -> str:
         if not text:
@@ -156,18 +231,9 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _to_csv(
-    frame: pl.DataFrame,
-    columns: tuple[str, ...],
-    convert: dict[str, Callable[[object], object]] | None = None,
-) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    convert = convert or {}
-    for row in frame.select(columns).iter_rows(named=True):
-        writer.writerow([safe_cell(_fmt(convert.get(c, lambda v: v)(row[c]))) for c in columns])
-    return out.getvalue()
+def _table(frame: pl.DataFrame, columns: tuple[str, ...]) -> Table:
+    frame = frame.select(columns)
+    return Table(columns, lambda: (tuple(_fmt(v) for v in row) for row in frame.iter_rows()))
 
 
 def _check_edition(edition: str | None) -> None:
@@ -176,9 +242,9 @@ def _check_edition(edition: str | None) -> None:
         raise EnvmonError(f"--edition must be one of {', '.join(codes)}, got {edition!r}")
 
 
-def read_air_hourly(path: Path) -> pl.DataFrame:
+def read_air_hourly(path: Path, tz: str = DEFAULT_TZ) -> pl.DataFrame:
     """The hourly air input file as a frame (period_start in UTC), checked line by line."""
-    rd = _Reader(path, AIR_INPUT)
+    rd = _Reader(path, AIR_INPUT, tz)
     data: dict[str, list] = {c: [] for c in AIR_INPUT}
     seen: dict[tuple[str, dt.datetime], int] = {}
     for line, row in rd.rows():
@@ -217,30 +283,111 @@ def _run(fn, *args, **kwargs):
         raise EnvmonError(str(exc)) from exc
 
 
-def aqi_daily_csv(path: Path, edition: str | None = None) -> str:
-    """Daily AQI report per site and local day (columns AQI_DAILY_OUTPUT)."""
+def aqi_daily_table(path: Path, edition: str | None = None, tz: str = DEFAULT_TZ) -> Table:
+    """Daily AQI report per site and local day in `tz` (columns AQI_DAILY_OUTPUT); `reason`:
+    the indicators with too few valid hours (or 8-h windows) for the day."""
     _check_edition(edition)
-    hourly = read_air_hourly(path)
-    daily = _run(daily_air_values, hourly, edition=edition)
+    hourly = read_air_hourly(path, tz)
+    daily = _run(daily_air_values, hourly, edition=edition, tz=tz)
     report = _run(aqi_daily, daily, edition=edition)
-    return _to_csv(report, AQI_DAILY_OUTPUT)
+    reason = pl.coalesce(
+        "invalid_reasons",
+        pl.col("missing_indicators").str.replace_all(";", ": no valid value; ")
+        + ": no valid value",
+    )
+    return _table(report.with_columns(reason.alias("reason")), AQI_DAILY_OUTPUT)
 
 
-def aqi_hourly_csv(path: Path, edition: str | None = None, reading: str = DEFAULT_READING) -> str:
+def aqi_daily_csv(path: Path, edition: str | None = None, tz: str = DEFAULT_TZ) -> str:
+    return to_csv(aqi_daily_table(path, edition, tz))
+
+
+_WINDOW = re.compile(r"(?P<pollutant>[a-z0-9]+)_(?P<hours>\d+)h_(?P<unit>[a-z0-9]+)")
+
+
+def _window(column: str) -> tuple[str, int]:
+    """(input column, hours) of a report concentration column: pm25_24h_ugm3 -> (pm25_ugm3, 24)."""
+    m = _WINDOW.fullmatch(column)
+    if m is None:
+        raise ValueError(f"report column {column!r} names no averaging period")
+    return f"{m['pollutant']}_{m['unit']}", int(m["hours"])
+
+
+def _hourly_reasons(report: pl.DataFrame, hourly: pl.DataFrame, reading: str) -> pl.DataFrame:
+    """`reason` of each real-time row with a missing indicator, from the value the indicator
+    needs (tables/aqi_indicators.csv via aqi_rules): "pm25: no valid 1-h value", "pm25: 24-h
+    moving mean from 5 valid hours, too few", "so2: 1-h value above the scale and ..."."""
+    rules: dict[tuple[str, str], Indicator] = {}
+    for ed in report["edition"].unique().drop_nulls().to_list():
+        for ind in rule_set(ed, "hourly", reading).indicators:
+            rules[ed, ind.name] = ind
+    windows = {_window(i.concentration_column) for i in rules.values()}
+    windows |= {_window(i.above_top.fallback_concentration) for i in rules.values()
+                if i.above_top.fallback_concentration}  # fmt: skip
+    counts = hourly.lazy()
+    for src, hours in sorted(windows):  # the domain's own window count (air_daily)
+        if hours > 1:
+            counts = with_moving_means(counts, src, hours, f"{src}_{hours}h", pl.lit(0))
+    n_cols = [c for c in counts.collect_schema().names() if c.startswith("n_")]
+    counts_df = counts.select("site", "period_start", *n_cols).collect()
+    used = sorted({i.concentration_column for i in rules.values()})
+    missing = report.select(
+        pl.int_range(pl.len()).alias("_row"), "site", "period_start", "edition",
+        "missing_indicators", *used,
+    ).filter(pl.col("missing_indicators").is_not_null())  # fmt: skip
+    joined = missing.join(counts_df, on=["site", "period_start"], how="left")
+
+    def missing_value(row: dict, column: str) -> str:
+        src, hours = _window(column)
+        if hours == 1:
+            return "no valid 1-h value"
+        n = row.get(f"n_{src}_{hours}h") or 0
+        return f"{hours}-h moving mean from {n} valid hours, too few"
+
+    reasons: list[str | None] = [None] * report.height
+    for row in joined.iter_rows(named=True):
+        parts = []
+        for name in (row["missing_indicators"] or "").split(";"):
+            if not name:
+                continue
+            ind = rules[row["edition"], name]
+            col = ind.concentration_column
+            fallback = ind.above_top.fallback_concentration
+            if row[col] is not None and fallback:  # above its scale, and the fallback missing
+                parts.append(f"{name}: {col} above the top of its scale and "
+                             f"{missing_value(row, fallback)}")  # fmt: skip
+            else:
+                parts.append(f"{name}: {missing_value(row, col)}")
+        reasons[row["_row"]] = "; ".join(parts) or None
+    return report.with_columns(pl.Series("reason", reasons, pl.String))
+
+
+def aqi_hourly_table(
+    path: Path, edition: str | None = None, reading: str = DEFAULT_READING, tz: str = DEFAULT_TZ
+) -> Table:
     """Real-time AQI report per site and hour (columns AQI_HOURLY_OUTPUT) under `reading`
-    (aqi_rules: national_practice or literal); period_start is written in local time with its
-    offset."""
+    (aqi_rules: national_practice or literal); period_start is written in local time (`tz`)
+    with its offset; `reason`: the value each missing indicator lacks."""
     _check_edition(edition)
     if reading not in READINGS:
         raise EnvmonError(f"--reading must be one of {', '.join(READINGS)}, got {reading!r}")
-    report = _run(aqi_hourly, read_air_hourly(path), edition=edition, reading=reading)
-    report = report.with_columns(pl.col("period_start").dt.convert_time_zone(LOCAL_TZ))
-    return _to_csv(report, AQI_HOURLY_OUTPUT)
+    hourly = read_air_hourly(path, tz)
+    report = _run(aqi_hourly, hourly, edition=edition, tz=tz, reading=reading)
+    report = _hourly_reasons(report, hourly, reading)
+    report = report.with_columns(pl.col("period_start").dt.convert_time_zone(tz))
+    return _table(report, AQI_HOURLY_OUTPUT)
 
 
-def water_class_csv(path: Path) -> str:
+def aqi_hourly_csv(
+    path: Path, edition: str | None = None, reading: str = DEFAULT_READING, tz: str = DEFAULT_TZ
+) -> str:
+    return to_csv(aqi_hourly_table(path, edition, reading, tz))
+
+
+def water_class_table(path: Path) -> Table:
     """GB 3838-2002 class per row: input section,date,waterbody + `<parameter>_mgl` columns
-    (`ph` without unit); output section,date,class,limiting_parameters."""
+    (`ph` without unit; `water_parameters()`); output WATER_OUTPUT, `reason` when a row has no
+    value of a parameter that sets the class."""
     rd = _Reader(path, WATER_KEYS)
     known = input_columns()
     params = [c for c in rd.columns if c not in WATER_KEYS]
@@ -275,7 +422,27 @@ def water_class_csv(path: Path) -> str:
     frame = pl.DataFrame(data, schema=schema)
     # TN has lake limits only (and is a reference item): not evaluated on river rows
     result = _run(water_class, _river_safe(frame, params, known))
-    return _to_csv(result, WATER_OUTPUT)
+    reasons = [
+        None if row["class"] is not None else _water_reason(row, params, known)
+        for row in frame.with_columns(result["class"]).iter_rows(named=True)
+    ]
+    return _table(result.with_columns(pl.Series("reason", reasons, pl.String)), WATER_OUTPUT)
+
+
+def water_class_csv(path: Path) -> str:
+    return to_csv(water_class_table(path))
+
+
+def _water_reason(row: dict, params: list[str], known: dict[str, str]) -> str:
+    """Why a row has no class: each value given is of a parameter that does not set it."""
+    given = []
+    for c in params:
+        if row[c] is None:
+            continue
+        lim = limits(row["waterbody"]).get(known[c])
+        why = "no limit for a " + row["waterbody"] if lim is None else "reference item"
+        given.append(f"{c} ({why})")
+    return "no valid value of a parameter that sets the class; given: " + ", ".join(given)
 
 
 def _river_safe(frame: pl.DataFrame, params: list[str], known: dict[str, str]) -> pl.DataFrame:
@@ -288,9 +455,10 @@ def _river_safe(frame: pl.DataFrame, params: list[str], known: dict[str, str]) -
     )
 
 
-def noise_csv(path: Path) -> str:
-    """Day/night levels per site and date (columns NOISE_OUTPUT)."""
-    rd = _Reader(path, NOISE_INPUT)
+def noise_table(path: Path, tz: str = DEFAULT_TZ) -> Table:
+    """Day/night levels per site and date, days and nights cut in local time (`tz`) (columns
+    NOISE_OUTPUT; `reason`: noise.noise_levels' Ld and Ln missing reasons)."""
+    rd = _Reader(path, NOISE_INPUT, tz)
     data: dict[str, list] = {c: [] for c in NOISE_INPUT}
     for line, row in rd.rows():
         data["site"].append(rd.required_text(line, "site", row["site"]))
@@ -312,10 +480,28 @@ def noise_csv(path: Path) -> str:
         "leq_dba": pl.Float64,
     }
     frame = pl.DataFrame(data, schema=schema)
-    return _to_csv(_run(noise_levels, frame), NOISE_OUTPUT)
+    levels = _run(noise_levels, frame, tz=tz)
+    reason = pl.concat_str(
+        [
+            pl.lit("Ld: ") + pl.col("ld_missing_reason"),
+            pl.lit("Ln: ") + pl.col("ln_missing_reason"),
+        ],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    levels = levels.with_columns(pl.when(reason != "").then(reason).alias("reason"))
+    return _table(levels, NOISE_OUTPUT)
+
+
+def noise_csv(path: Path, tz: str = DEFAULT_TZ) -> str:
+    return to_csv(noise_table(path, tz))
 
 
 def emissions_csv(path: Path) -> str:
+    return to_csv(emissions_table(path))
+
+
+def emissions_table(path: Path) -> Table:
     """Hourly flue-gas / waste-water values per outlet, pollutant and hour from sub-hour records
     (HJ 75-2017, HJ 212-2017 Appendix D): input one row per record with EMISSIONS_INPUT
     (`period_start` ISO 8601 with its offset, `interval_s` the record's length in seconds,
@@ -401,14 +587,12 @@ def emissions_csv(path: Path) -> str:
               "c_mgm3": pl.Float64, "o2_pct": pl.Float64, "o2_ref_pct": pl.Float64,
               "flow_m3h": pl.Float64}  # fmt: skip
     hourly = _run(hourly_emissions, pl.DataFrame(data, schema=schema))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EMISSIONS_OUTPUT)
+    rows = []
     for row in hourly.iter_rows(named=True):
         outlet, pollutant = names[row["point"]]
         hour = row["period_start"]
         shown = hour.astimezone(offsets[row["point"], hour.astimezone(dt.UTC)])
         values = (outlet, pollutant, shown, row["c_mgm3"], row["c_zs_mgm3"], row["load_kg"],
                   row["valid_minutes"], row["valid"] and row["operating"], row["reason"])  # fmt: skip
-        writer.writerow([safe_cell(_fmt(v)) for v in values])
-    return out.getvalue()
+        rows.append(tuple(_fmt(v) for v in values))
+    return Table(EMISSIONS_OUTPUT, lambda: rows)

@@ -1,4 +1,5 @@
-"""Staff calculators: exact CSV formats and error messages."""
+"""Staff calculators: exact plain CSV formats, reasons, input encodings, the time zone of a
+time without offset, and error messages."""
 
 from __future__ import annotations
 
@@ -16,15 +17,18 @@ from transforms.standards.calculators import (
     AQI_DAILY_OUTPUT,
     aqi_daily_csv,
     aqi_hourly_csv,
+    decode,
     noise_csv,
     water_class_csv,
+    water_parameters,
 )
+from transforms.standards.water import input_columns
 
 HEADER = "site,period_start,so2_ugm3,no2_ugm3,pm10_ugm3,pm25_ugm3,co_mgm3,o3_ugm3\n"
 DAILY_HEADER = (
     "site,date,edition,aqi,level,category,primary_pollutants,iaqi_so2,iaqi_no2,iaqi_pm10,iaqi_pm25,iaqi_co,"
     "iaqi_o3_1h,iaqi_o3_8h,so2_24h_ugm3,no2_24h_ugm3,pm10_24h_ugm3,pm25_24h_ugm3,co_24h_mgm3,o3_1h_max_ugm3,"
-    "o3_8h_max_ugm3,valid"
+    "o3_8h_max_ugm3,valid,reason"
 )
 
 
@@ -66,6 +70,7 @@ def test_aqi_daily_format_2012(tmp_path):
     assert float(row["o3_8h_max_ugm3"]) == pytest.approx(o3_8h, abs=1e-3)
     assert row["iaqi_o3_8h"] == str(math.ceil(100 + 50 * (o3_8h - 160) / 55))
     assert row["aqi"] == row["iaqi_o3_8h"] and row["primary_pollutants"] == "O3_8h"
+    assert row["reason"] == ""
     assert row["category"] == "轻度污染" and row["level"] == "3"
 
 
@@ -97,6 +102,7 @@ def test_invalid_indicator_is_empty(tmp_path):
         and row["valid"] == "false"
         and row["aqi"] == ""
     )
+    assert row["reason"] == "pm25: 19 valid hours < 20 required"  # HJ 663: 20 of 24 hours
 
 
 def test_offsets_convert_to_local_days(tmp_path):
@@ -177,7 +183,13 @@ def test_cli_exit_status_2_and_stdout(tmp_path):
         text=True,
         check=False,
     )
-    assert proc.returncode == 0 and out.read_text(encoding="utf-8").splitlines()[0] == DAILY_HEADER
+    assert proc.returncode == 0 and out.read_text(encoding="utf-8-sig").splitlines()[0].startswith(
+        "站点 Site,监测日期 Date of monitoring,"
+    )
+    proc = subprocess.run(
+        [str(envmon), "calc", "aqi-daily", str(good), "-o", str(out), "--plain"], check=True
+    )
+    assert out.read_text(encoding="utf-8").splitlines()[0] == DAILY_HEADER
 
 
 def test_water_class_csv(tmp_path):
@@ -190,7 +202,7 @@ def test_water_class_csv(tmp_path):
         encoding="utf-8",
     )
     rows = _rows(water_class_csv(p))
-    assert list(rows[0]) == ["section", "date", "class", "limiting_parameters"]
+    assert list(rows[0]) == ["section", "date", "class", "limiting_parameters", "reason"]
     assert [(r["class"], r["limiting_parameters"]) for r in rows] == [
         ("V", "codmn;nh3n"),
         ("劣V", "do"),
@@ -225,17 +237,16 @@ def test_noise_csv(tmp_path):
         "night_exceeds",
         "n_day_hours",
         "n_night_hours",
-        "ld_missing_reason",
-        "ln_missing_reason",
+        "reason",
     ]
     day1 = next(r for r in rows if r["date"] == "2024-05-01")
     assert (day1["n_day_hours"], day1["n_night_hours"]) == ("16", "8")
-    assert day1["ld_missing_reason"] == day1["ln_missing_reason"] == ""
+    assert day1["reason"] == ""
     short = tmp_path / "short.csv"  # the night of 05-01 without its last hour (05:00)
     short.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
     night7 = next(r for r in _rows(noise_csv(short)) if r["date"] == "2024-05-01")
     assert (night7["ld_dba"], night7["ln_dba"], night7["n_night_hours"]) == ("70", "", "7")
-    assert night7["ln_missing_reason"].startswith("7 of 8")
+    assert night7["reason"] == "Ln: 7 of 8 night-time hours valid, 8 required"
     expect_ln = round(10 * math.log10((2 * 10**6 + 6 * 10**5) / 8), 1)
     assert (day1["ld_dba"], day1["ld_limit_dba"], day1["ln_limit_dba"]) == ("70", "70", "55")
     assert (
@@ -247,3 +258,52 @@ def test_noise_csv(tmp_path):
     bad.write_text("site,zone,period_start,leq_dba\nN,5,2024-05-01T00:00,50\n", encoding="utf-8")
     with pytest.raises(EnvmonError, match="line 2: column zone"):
         noise_csv(bad)
+
+
+def test_decode_utf8_bom_gbk_gb18030_and_neither(tmp_path):
+    p = tmp_path / "x.csv"
+    text = "site,断面\n东四,𠮷\n"
+    assert decode(p, text.encode("utf-8")) == text
+    assert decode(p, b"\xef\xbb\xbf" + text.encode("utf-8")) == text  # the BOM is dropped
+    assert decode(p, text.encode("gb18030")) == text  # 𠮷 needs GB18030's four-byte form
+    gbk = text.replace("𠮷", "黄河")
+    assert decode(p, gbk.encode("gbk")) == gbk
+    with pytest.raises(EnvmonError) as err:
+        decode(p, b"site\n" + "é".encode("latin-1") + b",x\n")  # 0xE9 then ',' : neither
+    assert str(err.value) == (
+        f"{p}: not UTF-8 (invalid continuation byte at byte offset 5) and not GB18030/GBK "
+        "(illegal multibyte sequence at byte offset 5); save it as CSV UTF-8 or as CSV in the "
+        "Chinese (GBK/GB18030) encoding"
+    )
+
+
+def test_gbk_file_with_chinese_headers_is_read(tmp_path):
+    # a GBK file whose Chinese site names reach the output, and one with a Chinese header that is
+    # then named in the error (as it was read, not as mojibake)
+    p = tmp_path / "gbk.csv"
+    body = "".join(f"东四,2016-05-01T{h:02d}:00,10,20,30,40,0.5,50\n" for h in range(24))
+    p.write_bytes((HEADER + body).encode("gbk"))
+    assert _rows(aqi_daily_csv(p))[0]["site"] == "东四"
+    q = tmp_path / "gbk_header.csv"
+    q.write_bytes("断面,date,waterbody,do_mgl\n湖心,2024-05-06,lake,8\n".encode("gbk"))
+    with pytest.raises(EnvmonError, match=r"missing column.*header: 断面,date,waterbody,do_mgl"):
+        water_class_csv(q)
+
+
+def test_time_without_offset_is_local_in_the_zone_given(tmp_path):
+    # the same naive hours are 8 hours apart read in Asia/Shanghai (the default) and in UTC
+    p = _air_file(tmp_path, "2016-05-01", "10,20,30,40,0.5,50")
+    assert _rows(aqi_hourly_csv(p))[0]["period_start"] == "2016-05-01T00:00:00+08:00"
+    assert _rows(aqi_hourly_csv(p, tz="UTC"))[0]["period_start"] == "2016-05-01T00:00:00+00:00"
+    z = _air_file(tmp_path, "2016-05-01", "10,20,30,40,0.5,50", offset="+08:00", name="z.csv")
+    assert _rows(aqi_hourly_csv(z, tz="UTC"))[0]["period_start"] == "2016-04-30T16:00:00+00:00"
+    # the local day follows the zone too: 24 hours of 1 May +08:00 span two UTC days
+    assert [r["date"] for r in _rows(aqi_daily_csv(z, tz="UTC"))] == ["2016-04-30", "2016-05-01"]
+
+
+def test_water_parameters_are_the_table_columns():
+    listed = water_parameters()
+    assert [c for c, *_ in listed] == list(input_columns())
+    assert ("tn_mgl", "总氮", "mg/L", "lakes only, reference item, not in the class") in listed
+    assert ("tp_mgl", "总磷", "mg/L", "river and lake limits") in listed
+    assert ("ph", "pH", "dimensionless", "") in listed

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.periods import from_local_input
+from core.errors import EnvmonError
+from core.periods import from_local_input, has_ended, local_text
 from core.settings import get_settings
 
 console = Console()
@@ -31,6 +32,7 @@ TIME_FORMATS = [
 
 
 def now() -> datetime:
+    """Now, read once at a command's boundary (tests replace it)."""
     return datetime.now(UTC)
 
 
@@ -256,7 +258,12 @@ def alerts_escalate(
     """Escalate overdue cases to the grid leader; recount continuing-exceedance days."""
     from alerts.jobs import escalate_overdue
 
-    r = escalate_overdue(None, from_local_input(at, get_settings().tz) if at is not None else now())
+    tz, current = get_settings().tz, now()
+    when = from_local_input(at, tz) if at is not None else current
+    if not has_ended(when, current):
+        raise EnvmonError(f"--at {local_text(when, tz)} is later than now ({local_text(current, tz)}): "
+                          "cases are escalated as of a time that has come")
+    r = escalate_overdue(None, when)
     for case_id, leader in r.escalated:
         console.print(f"{case_id} escalated to {leader or '(no leader)'}")
     for case_id, days in r.continuing_days.items():

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -25,8 +25,34 @@ To = Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m
 Month = Annotated[datetime | None, typer.Option("--month", formats=["%Y-%m"], help="month, YYYY-MM")]
 
 
+def _clock() -> datetime:
+    """Now, read once at the command's boundary (tests replace it)."""
+    return datetime.now(UTC)
+
+
+# How a stage's interval is named in a refusal: its local start, to the hour, day or month.
+_NAMES = {"hourly": ("the hour", "%Y-%m-%dT%H"), "daily": ("the day", "%Y-%m-%d"),
+          "maintenance": ("the day", "%Y-%m-%d"), "monthly": ("the month", "%Y-%m")}
+
+
 def _intervals(stage: str, hour: datetime | None, day: datetime | None, month: datetime | None,
                to: datetime | None) -> list[tuple[datetime, datetime]]:
+    """The intervals to run, in order; refused whole, before any task runs, unless the last one
+    has ended (core.periods.require_ended): a scheduled run's interval always has."""
+    from core import periods
+
+    out = _listed(stage, hour, day, month, to)
+    if out:
+        tz = get_settings().tz
+        start, end = out[-1]
+        label, fmt = _NAMES[stage]
+        periods.require_ended(start, end, _clock(), f"{label} {start.astimezone(tz):{fmt}}", tz,
+                              "run it once it has ended")
+    return out
+
+
+def _listed(stage: str, hour: datetime | None, day: datetime | None, month: datetime | None,
+            to: datetime | None) -> list[tuple[datetime, datetime]]:
     from envmon.pipeline import STAGES, day_interval, hour_interval, month_interval
 
     settings = get_settings()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from core.periods import require_ended
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -224,9 +225,14 @@ def loggers(
 
     settings = get_settings()
     registry = load_registry(settings.config_dir)
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    now = _clock()
+    end = now.replace(minute=0, second=0, microsecond=0)
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
+    if start is not None:  # the loggers send hours that have ended: refuse a start in the future
+        first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        require_ended(first, first + timedelta(hours=1), now, "the first hour of --start", settings.tz,
+                      "the loggers send the data of hours that have ended")
     begin = start or end - timedelta(days=days)
     stop = min(begin + timedelta(days=days), end) if days else end
     opts = LoggerSimOptions(
@@ -261,6 +267,11 @@ def loggers(
         f"{report.history_requests} history requests ({report.history_packets} packets re-sent); "
         f"{report.outages} outages, {report.corrupt} damaged packets; {report.expected_readings} readings generated"
     )
+
+
+def _clock() -> datetime:
+    """Now, read once at the command's boundary (tests replace it)."""
+    return datetime.now(UTC)
 
 
 def register(app: typer.Typer) -> None:

@@ -529,6 +529,11 @@ def station_ids(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, st
     ]
 
 
+# a station's hour or day without a report row: nothing to show but its time
+_NO_ROW = {"edition": None, "aqi": None, "level": None, "colour_hex": None, "category": None,
+           "category_en": None}  # fmt: skip
+
+
 def station_context(
     con: duckdb.DuckDBPyConnection,
     site_id: str,
@@ -566,8 +571,7 @@ def station_context(
         got = _rows_by(con, "aqi_hourly", "period_start", steps, site_id, HOURLY_CONCENTRATIONS)
         hours = []
         for t, _axis, _full in reversed(steps):
-            r = got.get(t, {"edition": None, "aqi": None, "level": None, "colour_hex": None,
-                            "category": None, "category_en": None})  # fmt: skip
+            r = got.get(t, dict(_NO_ROW))
             r = decorate(r, HOURLY_CONCENTRATIONS, "hourly", root)
             r["when"] = f"{t.astimezone(tz):%m-%d %H:00}"
             hours.append(r)
@@ -581,8 +585,7 @@ def station_context(
         got = _rows_by(con, "aqi_daily", "local_date", steps, site_id, DAILY_CONCENTRATIONS)
         days = []
         for d, _axis, _full in reversed(steps):
-            r = got.get(d, {"edition": None, "aqi": None, "level": None, "colour_hex": None,
-                            "category": None, "category_en": None})  # fmt: skip
+            r = got.get(d, dict(_NO_ROW))
             r = decorate(r, DAILY_CONCENTRATIONS, "daily", root)
             r["when"] = d.isoformat()
             r["day_href"] = f"{root}daily/{d.isoformat()}.html"

@@ -16,14 +16,14 @@ import duckdb
 from alerts import cases as case_flow
 from alerts.lifecycle import Evaluation, EvaluationReport
 from alerts.rules import RuleSet, Vocabulary, load_rules
-from core.errors import ConfigError
-from core.periods import utc
+from core.errors import ConfigError, EnvmonError
+from core.periods import local_minute, local_text, utc
 from core.registry.config import load_registry
 from core.settings import Settings, get_settings
 from notify.config import load_notification_config
 from notify.delivery import DeliveryReport, deliver, settle
-from notify.notice import Notice
-from notify.outbox import claim_due, enqueue, record
+from notify.notice import Notice, local_times, naming
+from notify.outbox import claim_due, contacts, enqueue, record, site_labels
 from warehouse.db import connect, transaction
 from warehouse.migrate import migrate
 
@@ -35,6 +35,10 @@ __all__ = [
     "load_ruleset",
     "send_notifications",
 ]
+
+
+class EmptyRangeError(EnvmonError, ValueError):
+    """An evaluation range that ends where or before it starts."""
 
 
 def load_ruleset(
@@ -62,7 +66,9 @@ def evaluate_rules(
     settings = settings or get_settings()
     start, end = utc(start, "start"), utc(end, "end")  # type: ignore[arg-type]
     if end <= start:
-        raise ValueError(f"end {end} must be after start {start}")
+        tz = settings.tz
+        raise EmptyRangeError(f"nothing to evaluate: the end {local_text(end, tz)} must be after the start "
+                              f"{local_text(start, tz)}")
     notifications = load_notification_config(settings.config_dir)
     with connect(settings, purpose="envmon alerts evaluate") as con:
         migrate(con)
@@ -100,6 +106,9 @@ def evaluate_rules(
 class EscalationReport:
     at: datetime
     escalated: list[tuple[str, str | None]] = field(default_factory=list)  # (case_id, leader)
+    # leader id -> "王敏 Wang Min"; case id -> the site's label ("华能北京热电厂 燃煤机组烟囱1号")
+    leader_names: dict[str, str] = field(default_factory=dict)
+    site_labels: dict[str, str] = field(default_factory=dict)
     continuing_days: dict[str, int] = field(default_factory=dict)  # case_id -> days counted
 
 
@@ -116,6 +125,7 @@ def escalate_overdue(
         migrate(con)
         policy = load_ruleset(settings, con).cases
         with transaction(con):
+            labels, people = site_labels(con), contacts(con)  # read once, named in every message
             rows = con.execute(
                 """
                 SELECT c.case_id, max(e.event_at) FILTER (WHERE e.to_state IS NOT NULL) AS last_change
@@ -136,16 +146,22 @@ def escalate_overdue(
                 )
                 if since is None or since > at:
                     continue
-                reason = (
-                    f"rectification deadline {since:%Y-%m-%d %H:%M} UTC passed"
+                label = labels.get(case.site_id)
+                tz = label.timezone if label is not None and label.timezone else settings.tz
+                reason = (  # read by people: local time with its offset
+                    f"rectification deadline {local_minute(since, tz)} passed"
                     if case.state == "rectification_ordered"
-                    else f"{case.state} since {last_change:%Y-%m-%d %H:%M} UTC, overdue from {since:%Y-%m-%d %H:%M} UTC "
+                    else f"{case.state} since {local_minute(last_change, tz)}, overdue from {local_minute(since, tz)} "
                     f"({policy.basis})"
                 )
                 leader = case_flow.escalate(con, case, since, at, reason)
                 if leader is None:
                     continue
                 report.escalated.append((case_id, leader or None))
+                if leader and leader in people:
+                    report.leader_names[leader] = people[leader].name
+                if label is not None:
+                    report.site_labels[case_id] = label.label_zh
                 payload = {
                     "event": "case_escalated",
                     "case_id": case_id,
@@ -157,12 +173,19 @@ def escalate_overdue(
                     "escalated_to": leader or None,
                     "reason": reason,
                     "title": case.title,
+                    "overdue_since": since,
+                    "escalated_at": at,
+                    **naming(label, people.get(case.officer_id or ""), people.get(leader or "")),
+                    **local_times({"overdue_since": since, "escalated_at": at}, tz),
                 }
+                # the subject names the enterprise, whatever opened the case
+                named = case.title if label is None or case.title.startswith(label.label_zh) else (
+                    f"{label.label_zh} {case.title}")
                 notice = Notice(
                     event="case_escalated",
                     severity="critical",
                     at=at,
-                    subject=f"[envmon] 案件逾期升级 {case.title} ({case_id})",
+                    subject=f"[envmon] 案件逾期升级 {named} ({case_id})",
                     payload=payload,
                     case_id=case_id,
                     officer_id=case.officer_id,

@@ -38,9 +38,11 @@ from alerts.hysteresis import (
 from alerts.observe import Observation, Observer, Window
 from alerts.routing import Router
 from alerts.rules import RuleSet, ThresholdRule
+from core.periods import Zone, local_minute
+from core.settings import get_settings
 from notify.config import NotificationConfig
-from notify.notice import Notice, OutboxRow, emails_from, plan
-from notify.outbox import insert_messages, officer_addresses
+from notify.notice import Notice, OutboxRow, SiteLabel, emails_from, local_times, naming, plan
+from notify.outbox import contacts, insert_messages, officer_addresses, site_labels
 from warehouse.bulk import insert_rows
 
 ALERT_COLUMNS = (
@@ -110,8 +112,13 @@ class Evaluation:
         # the registry cannot change while the evaluation holds the writer lock: read it once
         self.router = Router(con)
         self.emails_of = emails_from(officer_addresses(con))
+        # how people name sites and people (v_site_labels, v_people): case titles, messages and
+        # notifications name the enterprise, the outlet and the officers by name
+        self.labels = site_labels(con)
+        self.people = contacts(con)
+        self.tz: Zone = get_settings().tz
         self.cases: dict[str, case_flow.CaseRow] = {}
-        self.casebook = case_flow.CaseBatch(con, self.router)
+        self.casebook = case_flow.CaseBatch(con, self.router, ruleset.cases.reopen_days)
         # written when the rule is done (flush): alert rows (new ones apart), evidence, outbox
         self.dirty: dict[str, dict[str, Any]] = {}
         self.new_alerts: set[str] = set()
@@ -319,8 +326,8 @@ class Evaluation:
         if alert["silenced_by"]:
             return
         if rule.opens_case and alert["case_id"] is None:
-            site = self.observer.sites[alert["site_id"]]
-            title = f"{site.name_zh} {rule.name_zh} / {site.name_en}: {rule.name_en}"
+            label_zh, label_en = self._names(alert["site_id"])
+            title = f"{label_zh} {rule.name_zh} / {label_en}: {rule.name_en}"
             case_id, opened = self.casebook.open_or_attach(
                 alert_id=alert["alert_id"],
                 site_id=alert["site_id"],
@@ -332,6 +339,7 @@ class Evaluation:
                 at=at,
             )
             alert["case_id"] = case_id
+            self.cases.pop(case_id, None)  # it may have been reopened just now: read it again
             if opened:
                 self.report.cases_opened.append(case_id)
                 self._notify("case_opened", rule, alert, at)
@@ -358,7 +366,8 @@ class Evaluation:
                     o.period_end,
                     case_flow.SYSTEM,
                     "alert_resolved",
-                    note=f"alert {alert['alert_id']} cleared after {rule.clear_after} normal period(s)",
+                    note=f"alert {alert['alert_id']} cleared at {local_minute(o.period_end, self._zone(alert['site_id']))} "
+                    f"after {rule.clear_after} normal period(s)",
                 )
         if alert["last_notified_period"] is not None and not alert["silenced_by"]:
             self._notify("alert_resolved", rule, alert, o.period_end)
@@ -367,14 +376,31 @@ class Evaluation:
         self.dirty[alert["alert_id"]] = alert  # written by flush, as it is then
 
     def _case(self, case_id: str) -> case_flow.CaseRow:
-        # an evaluation opens cases but never changes one's state, grid or officer
+        # an evaluation opens or reopens cases but never changes one's grid or officer
         if case_id not in self.cases:
             self.cases[case_id] = case_flow.get_case(self.con, case_id)
         return self.cases[case_id]
 
     # ---------------------------------------------------------------------------- helpers
+    def _label(self, site_id: str) -> SiteLabel | None:
+        return self.labels.get(site_id)
+
+    def _names(self, site_id: str) -> tuple[str, str]:
+        """The site as people know it (Chinese, English): the enterprise and the outlet."""
+        label = self._label(site_id)
+        if label is not None:
+            return label.label_zh, label.label_en
+        site = self.observer.sites[site_id]
+        return site.name_zh, site.name_en
+
+    def _zone(self, site_id: str) -> Zone:
+        """The site's time zone, for times people read; the settings' when it has none."""
+        label = self._label(site_id)
+        return label.timezone if label is not None and label.timezone else self.tz
+
     def _message(self, rule: Any, site: Any, alert: dict[str, Any], o: Observation) -> str:
-        what = f"{site.name_zh} {site.name_en} ({site.site_id})" + (
+        label_zh, label_en = self._names(site.site_id)
+        what = f"{label_zh} {label_en} ({site.site_id})" + (
             f" {alert['parameter']}" if alert["parameter"] else ""
         )
         text = f"{rule.name_en}: {what}"
@@ -398,6 +424,9 @@ class Evaluation:
         if alert["case_id"]:
             case = self._case(alert["case_id"])
             officer, grid = case.officer_id, case.grid_id
+        leader = self.router.leader(grid) if grid else None
+        label = self._label(site.site_id)
+        label_zh = label.label_zh if label is not None else site.name_zh
         payload = {
             "event": event,
             "alert_id": alert["alert_id"],
@@ -424,15 +453,25 @@ class Evaluation:
             "grid_id": grid,
             "officer_id": officer,
             "message": alert["message"],
+            **naming(label, self.people.get(officer or ""), self.people.get(leader or "")),
+            **local_times(
+                {
+                    "at": at,
+                    "first_period": alert["first_period"],
+                    "last_period": alert["last_period"],
+                    "resolved_period": alert["resolved_period"],
+                },
+                self._zone(site.site_id),
+            ),
         }
-        label = {
+        event_label = {
             "alert_firing": "告警",
             "alert_repeat": "告警(重复)",
             "alert_resolved": "告警解除",
             "case_opened": "立案",
         }.get(event, event)
         subject = (
-            f"[envmon {rule.severity}] {label} {site.name_zh} {rule.name_zh} ({alert['alert_id']})"
+            f"[envmon {rule.severity}] {event_label} {label_zh} {rule.name_zh} ({alert['alert_id']})"
         )
         notice = Notice(
             event=event,
@@ -443,6 +482,6 @@ class Evaluation:
             alert_id=alert["alert_id"],
             case_id=alert["case_id"],
             officer_id=officer,
-            leader_id=self.router.leader(grid) if grid else None,
+            leader_id=leader,
         )
         self.outbox += plan(notice, self.notifications, self.emails_of)

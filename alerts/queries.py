@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from alerts.cases import CaseError, open_at_sql, overdue_at_sql
+from core.errors import EnvmonError
 
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -126,6 +127,33 @@ def cases_by_grid(
     )
 
 
+ALERT_STATES = ("firing", "resolved")
+
+
+class UnknownFilterError(EnvmonError):
+    """A list filter (state, site, rule, ...) that names nothing: refused with the choices."""
+
+
+def site_of(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    """The site id `text` names: the id, the Chinese or English name, or the label people know it
+    by ("华能北京热电厂 燃煤机组烟囱1号", view v_site_labels); refused, with the candidates, when
+    no site or several have it."""
+    typed = text.strip()
+    found = con.execute(
+        "SELECT site_id, label_zh FROM v_site_labels WHERE ? IN (site_id, site_name_zh, label_zh) "
+        "OR lower(?) IN (lower(site_name_en), lower(label_en)) ORDER BY site_id",
+        [typed, typed],
+    ).fetchall()
+    exact = [s for s, _ in found if s == typed]
+    if exact or len(found) == 1:
+        return (exact or [found[0][0]])[0]
+    if found:
+        raise UnknownFilterError(f"{typed!r} names {len(found)} sites: "
+                                 + ", ".join(f"{s} ({label})" for s, label in found) + "; give the id or the enterprise's name with it")
+    ids = [s for (s,) in con.execute("SELECT site_id FROM sites ORDER BY site_id").fetchall()]
+    raise UnknownFilterError(f"unknown site {typed!r}: give a site id or its Chinese name; sites: {', '.join(ids)}")
+
+
 def list_alerts(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -133,18 +161,34 @@ def list_alerts(
     site_id: str | None = None,
     rule_id: str | None = None,
     limit: int = 200,
+    known_rules: set[str] | None = None,
 ) -> list[dict[str, Any]]:
+    """Alerts, firing first, newest first. `site_id` may be the site's id or name (site_of); an
+    unknown state, site or rule (not in `known_rules`, when given) is refused with the valid
+    choices. Rows also carry the site's label (site_label_zh/en: the enterprise and the outlet)
+    and who acknowledged or silenced it by name (acknowledged_by_name, silenced_by_name)."""
+    if state and state not in ALERT_STATES:
+        raise UnknownFilterError(f"unknown alert state {state!r}; states: {', '.join(ALERT_STATES)}")
+    if rule_id and known_rules is not None and rule_id not in known_rules:
+        raise UnknownFilterError(f"unknown rule {rule_id!r}; rules: {', '.join(sorted(known_rules))}")
+    site_id = site_of(con, site_id) if site_id else None
     where, params = ["1 = 1"], []
     for column, value in (("state", state), ("site_id", site_id), ("rule_id", rule_id)):
         if value:
-            where.append(f"{column} = ?")
+            where.append(f"a.{column} = ?")
             params.append(value)
     return _dicts(
         con,
-        f"SELECT alert_id, rule_id, site_id, parameter, severity, state, first_period, last_period, resolved_period, "
-        f"max_value, limit_value, unit, max_multiple, periods_exceeded, hours_exceeded, acknowledged_by, silenced_by, "
-        f"case_id, grid_id, message FROM alerts WHERE {' AND '.join(where)} "
-        f"ORDER BY state = 'firing' DESC, last_period DESC, alert_id LIMIT {int(limit)}",
+        f"SELECT a.alert_id, a.rule_id, a.site_id, a.parameter, a.severity, a.state, a.first_period, a.last_period, "
+        f"a.resolved_period, a.max_value, a.limit_value, a.unit, a.max_multiple, a.periods_exceeded, a.hours_exceeded, "
+        f"a.acknowledged_by, a.acknowledged_at, a.silenced_by, a.case_id, a.grid_id, a.message, "
+        f"l.label_zh AS site_label_zh, l.label_en AS site_label_en, "
+        f"pa.name_zh || ' ' || pa.name_en AS acknowledged_by_name, ps.name_zh || ' ' || ps.name_en AS silenced_by_name "
+        f"FROM alerts a LEFT JOIN v_site_labels l ON l.site_id = a.site_id "
+        f"LEFT JOIN v_people pa ON pa.person_id = a.acknowledged_by "
+        f"LEFT JOIN silences si ON si.silence_id = a.silenced_by LEFT JOIN v_people ps ON ps.person_id = si.created_by "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY a.state = 'firing' DESC, a.last_period DESC, a.alert_id LIMIT {int(limit)}",
         params,
     )
 
@@ -218,51 +262,91 @@ def list_cases(
     officer_id: str | None = None,
     case_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases with their site, grid and officer names and their alert figures, newest first;
-    `case_id` picks one case (case_file)."""
+    """Cases named as people know them, with their alert figures, newest first; `case_id` picks
+    one case (case_file).
+
+    Filters as people type them, refused when unknown (naming the valid choices): `state` an id
+    or a label (alerts.cases.resolve_state: "已销号", "closed"), `grid_id` a grid's id or its
+    Chinese or English name, `officer_id` an officer's id or name.
+
+    Columns: case_id, state, state_label ("整改中 rectification_ordered"), site_id,
+    site_name_zh/en (the outlet or station), site_label_zh/en ("华能北京热电厂 燃煤机组烟囱1号",
+    v_site_labels), timezone (the site's), enterprise_id, enterprise_name_zh/en (registered
+    name), credit_code, enterprise_address, rule_family, parameter, severity, grid_id,
+    grid_name_zh/en, officer_id, officer_name_zh/en, officer_phone, routed_by, opened_at,
+    deadline, rectification_ordered_at, closed_at, dismissed_reason, escalated_to,
+    escalated_to_name_zh/en, escalated_at, title, alerts, max_multiple, periods_exceeded,
+    hours_exceeded, continuing_days, reopened (times reopened, from case_events).
+    """
+    from alerts.cases import find_grid, find_officer, resolve_state, state_label
+
     where, params = ["1 = 1"], []
-    for column, value in (("c.state", state), ("c.grid_id", grid_id), ("c.officer_id", officer_id)):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
+    if state:
+        where.append("c.state = ?")
+        params.append(resolve_state(state))
+    if grid_id:
+        where.append("c.grid_id = ?")
+        params.append(find_grid(con, grid_id))
+    if officer_id:
+        where.append("c.officer_id = ?")
+        params.append(find_officer(con, officer_id))
     if case_id is not None:
         where.append("c.case_id = ?")
         params.append(case_id)
-    return _dicts(
+    rows = _dicts(
         con,
         f"""
-        SELECT c.case_id, c.state, c.site_id, s.name_zh AS site_name_zh, s.name_en AS site_name_en, c.rule_family,
-               c.parameter, c.severity, c.grid_id, g.name_zh AS grid_name_zh, c.officer_id, o.name_zh AS officer_name_zh,
+        SELECT c.case_id, c.state, c.site_id, l.site_name_zh, l.site_name_en, l.label_zh AS site_label_zh,
+               l.label_en AS site_label_en, l.timezone, l.enterprise_id, l.enterprise_name_zh, l.enterprise_name_en,
+               l.credit_code, l.enterprise_address, c.rule_family, c.parameter, c.severity,
+               c.grid_id, g.name_zh AS grid_name_zh, g.name_en AS grid_name_en,
+               c.officer_id, o.name_zh AS officer_name_zh, o.name_en AS officer_name_en, o.phone AS officer_phone,
                c.routed_by, c.opened_at, c.deadline, c.rectification_ordered_at, c.closed_at, c.dismissed_reason,
-               c.escalated_to, c.escalated_at, c.title,
+               c.escalated_to, x.name_zh AS escalated_to_name_zh, x.name_en AS escalated_to_name_en,
+               c.escalated_at, c.title,
                (SELECT count(*) FROM alerts a WHERE a.case_id = c.case_id) AS alerts,
                (SELECT max(a.max_multiple) FROM alerts a WHERE a.case_id = c.case_id) AS max_multiple,
                (SELECT count(DISTINCT ap.period_start) FROM alerts a JOIN alert_periods ap USING (alert_id)
                  WHERE a.case_id = c.case_id AND ap.exceeded) AS periods_exceeded,
                (SELECT sum(h) FROM (SELECT DISTINCT ap.period_start, ap.interval_s / 3600.0 AS h
                  FROM alerts a JOIN alert_periods ap USING (alert_id) WHERE a.case_id = c.case_id AND ap.exceeded)) AS hours_exceeded,
-               (SELECT count(*) FROM case_exceedance_days d WHERE d.case_id = c.case_id) AS continuing_days
-        FROM cases c JOIN sites s USING (site_id) LEFT JOIN grids g ON g.grid_id = c.grid_id
-        LEFT JOIN officers o ON o.officer_id = c.officer_id
+               (SELECT count(*) FROM case_exceedance_days d WHERE d.case_id = c.case_id) AS continuing_days,
+               (SELECT count(*) FROM case_events e WHERE e.case_id = c.case_id AND e.action = 'reopened') AS reopened
+        FROM cases c JOIN v_site_labels l ON l.site_id = c.site_id LEFT JOIN grids g ON g.grid_id = c.grid_id
+        LEFT JOIN v_people o ON o.person_id = c.officer_id
+        LEFT JOIN v_people x ON x.person_id = c.escalated_to
         WHERE {" AND ".join(where)} ORDER BY c.opened_at DESC, c.case_id
         """,
         params,
     )
+    for row in rows:
+        row["state_label"] = state_label(row["state"])
+    return rows
 
 
 def case_file(con: duckdb.DuckDBPyConnection, case_id: str, context_h: float = 3) -> dict[str, Any]:
-    """Everything on one case: the case, its events, alerts, evidence periods, the raw readings
-    around the exceedance (context_h hours either side), and the continuing-exceedance days."""
+    """Everything on one case: the case, its events (actors named: actor_name_zh/en,
+    actor_label "李艳 Li Yan" or "系统 system"; from/to state labels), alerts, evidence periods,
+    the raw readings around the exceedance (context_h hours either side), and the
+    continuing-exceedance days. `case_id`: the id or a unique prefix of it."""
+    from alerts.cases import actor_label, resolve_case_id, state_label
+
+    case_id = resolve_case_id(con, case_id)
     cases = list_cases(con, case_id=case_id)
     if not cases:
         raise CaseError(f"no case {case_id!r} (see `envmon cases list`)")
     case = cases[0]
     events = _dicts(
         con,
-        "SELECT seq, event_at, actor, action, from_state, to_state, note FROM case_events "
-        "WHERE case_id = ? ORDER BY seq",
+        "SELECT e.seq, e.event_at, e.actor, p.name_zh AS actor_name_zh, p.name_en AS actor_name_en, e.action, "
+        "e.from_state, e.to_state, e.note FROM case_events e LEFT JOIN v_people p ON p.person_id = e.actor "
+        "WHERE e.case_id = ? ORDER BY e.seq",
         [case_id],
     )
+    for e in events:
+        e["actor_label"] = actor_label(e["actor"], e["actor_name_zh"], e["actor_name_en"])
+        e["from_label"] = state_label(e["from_state"])
+        e["to_label"] = state_label(e["to_state"])
     alerts = _dicts(
         con,
         "SELECT alert_id, rule_id, parameter, state, first_period, last_period, resolved_period, "

@@ -301,6 +301,34 @@ class CasePolicy(StrictModel):
         gt=0, description="an under_inspection case is overdue after this"
     )
     basis: str
+    reopen_days: float = Field(
+        gt=0,
+        description="a closed (销号) case is reopened, not a new one opened, when its exceedance "
+        "recurs within this many days of the closure (alerts.cases.reopen, CaseBatch.open_or_attach)",
+    )
+    reopen_basis: str = Field(min_length=1, description="where reopen_days comes from")
+
+
+def load_case_policy(config_dir: Path) -> CasePolicy:
+    """The case policy (the `cases:` section of config_dir/rules/*.yaml) alone, without
+    checking the rules against the registry: what a case command needs."""
+    rules_dir = Path(config_dir) / "rules"
+    found: list[tuple[Path, Any]] = []
+    for path in sorted(rules_dir.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if isinstance(raw, dict) and raw.get("cases") is not None:
+            found.append((path, raw["cases"]))
+    if len(found) != 1:
+        raise ConfigError(
+            f"{rules_dir}: "
+            + ("no file has a cases: section" if not found else "the case policy is given twice: "
+               + ", ".join(str(p) for p, _ in found))
+        )
+    path, raw = found[0]
+    try:
+        return TypeAdapter(CasePolicy).validate_python(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(f"{path}: cases", exc)) from exc
 
 
 class RulesFile(StrictModel):

@@ -119,6 +119,15 @@ def local_text(ts: datetime | None, tz: Zone) -> str | None:
     return None if ts is None else from_stored(ts).astimezone(zone(tz)).isoformat(timespec="seconds")
 
 
+def local_minute(ts: datetime | None, tz: Zone) -> str:
+    """An instant in a sentence or a table cell a person reads: local time to the minute with
+    its offset ("2026-12-05 00:00+08:00"); "" for None."""
+    if ts is None:
+        return ""
+    local = from_stored(ts).astimezone(zone(tz))
+    return f"{local:%Y-%m-%d %H:%M}{local:%z}"[:-2] + ":" + f"{local:%z}"[-2:]
+
+
 # ---------------------------------------------------------------- periods that have not ended
 class PeriodNotEndedError(EnvmonError, ValueError):
     """A period that has not ended was to be derived, evaluated or published."""

@@ -9,8 +9,14 @@
    analyser and an outage (config/demo/scenario.yaml);
 4. the ingestors land everything in the landing zone; then the real Airflow DAGs run for those
    dates (`dag.test()`, as `airflow dags test`): load, QC, aggregation, AQI, rules, cases,
-   the daily report and the month's disclosure tables;
-5. a summary: readings, invalid data, AQI by station, alerts, cases by grid, the report's path.
+   the daily report and the month's disclosure tables. Between them, day by day, the grid's
+   officers work the night exceedance's case with the commands staff type (`envmon cases
+   assign|move`, `envmon alerts escalate`, `envmon cases show`), each at an explicit local time
+   inside the data's period: a rectification order with a deadline, the exceedance continuing
+   on the three following days, the escalation to the leader and the count of continuing days
+   (按日连续处罚; the scenario file's `enforcement:`);
+5. a summary: readings, invalid data, AQI by station, alerts and cases naming the enterprise
+   and outlet, in local time with whole ids, and each scripted expectation checked.
 """
 
 from __future__ import annotations
@@ -18,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,12 +41,15 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import EnvmonError
+from core.periods import local_minute
 from core.registry.config import Registry, load_registry
 from core.settings import REPO_ROOT, Settings, get_settings, reset_settings_cache
 
 # A log file or a CI job is not a terminal: keep the tables readable there too.
 console = Console(width=None if sys.stdout.isatty() else 140)
 SCENARIO_FILE = REPO_ROOT / "config" / "demo" / "scenario.yaml"
+# the enforcement story: the day of the order and the three days the exceedance continues
+DEFAULT_DAYS = 4
 
 
 def demo_days(days: int, today: date | None = None) -> list[date]:
@@ -86,6 +96,106 @@ def load_scenario(path: Path = SCENARIO_FILE) -> list[ScriptedEvent]:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise EnvmonError(f"{path}: events[{i}]: {exc!r} (keys: {_SCENARIO_KEYS})") from exc
     return events
+
+
+# --------------------------------------------------------------------------- the case, as staff work it
+@dataclass(frozen=True)
+class CaseStep:
+    """One command staff type, run after the DAG runs of its day (day_offset) at the local time
+    `at` of that day ("HH:MM", given as --at), or with no --at when `at` is None. In `args`,
+    {case} is the case's whole id and {date} the step's local date."""
+
+    day_offset: int
+    at: str | None
+    args: tuple[str, ...]
+
+    def command(self, case_id: str, day: date) -> list[str]:
+        """The arguments after `envmon`, as typed."""
+        args = [a.replace("{case}", case_id).replace("{date}", day.isoformat()) for a in self.args]
+        return args + (["--at", f"{day.isoformat()} {self.at}"] if self.at else [])
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """按日连续处罚: the case of an exceedance at `site_id` (rule family `rule_family`), worked by
+    its officers through `steps`; expected in the end: `continuing_days` local days on which the
+    exceedance continued after the rectification order, and the case escalated to `escalated_to`."""
+
+    site_id: str
+    rule_family: str
+    continuing_days: int
+    escalated_to: str | None
+    steps: tuple[CaseStep, ...]
+
+    def days_needed(self, events: list[ScriptedEvent]) -> int:
+        """Days of data the story needs: through its last step and its site's last episode."""
+        offsets = [s.day_offset for s in self.steps] + [e.day_offset for e in events if e.site_id == self.site_id]
+        return max(offsets, default=0) + 1
+
+
+_ENFORCEMENT_KEYS = ("site_id, rule_family, expect.continuing_days, expect.escalated_to, "
+                     "steps[].day_offset, steps[].at (HH:MM), steps[].args")
+
+
+def load_enforcement(path: Path = SCENARIO_FILE) -> Enforcement | None:
+    """The scenario file's `enforcement:` (None when it has none)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")).get("enforcement")
+    if data is None:
+        return None
+    try:
+        steps = []
+        for s in data["steps"]:
+            at = s.get("at")
+            if at is not None:
+                datetime.strptime(str(at), "%H:%M")  # refused here, not at the step's turn
+            args = s["args"]
+            if not isinstance(args, list) or not args:
+                raise ValueError(f"args {args!r}: a list of the command's words after `envmon`")
+            steps.append(CaseStep(int(s["day_offset"]), None if at is None else str(at), tuple(str(a) for a in args)))
+        expect = data["expect"]
+        return Enforcement(data["site_id"], data["rule_family"], int(expect["continuing_days"]),
+                           expect.get("escalated_to"), tuple(steps))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise EnvmonError(f"{path}: enforcement: {exc!r} (keys: {_ENFORCEMENT_KEYS})") from exc
+
+
+def plan_runs(day_ends: list[datetime], steps: tuple[CaseStep, ...]) -> list[tuple[str, object]]:
+    """The demo's order of work: ("dags", [(dag_id, interval end), ...]) and ("steps", (day_offset,
+    [steps])), so that every event lands in time order: the file inbox and the loading, then each
+    day's daily run followed by that day's staff commands; the last hour (hourly) after the last
+    day's daily run. `day_ends`: the end of each demo day (UTC)."""
+    plan: list[tuple[str, object]] = []
+    pending: list[tuple[str, datetime]] = [("ingest_files", day_ends[-1]), ("load_landing", day_ends[-1])]
+    for i, end in enumerate(day_ends):
+        pending.append(("daily", end))
+        if i == len(day_ends) - 1:
+            pending.append(("hourly", end))
+        today = [s for s in steps if s.day_offset == i]
+        if today:
+            plan.append(("dags", pending))
+            plan.append(("steps", (i, today)))
+            pending = []
+    if pending:
+        plan.append(("dags", pending))
+    return plan
+
+
+def find_case(con, site_id: str, rule_family: str) -> str | None:  # type: ignore[no-untyped-def]
+    """The whole id of the site's latest case of the family that is not closed or dismissed."""
+    row = con.execute(
+        """SELECT case_id FROM cases WHERE site_id = ? AND rule_family = ? AND state NOT IN ('closed', 'dismissed')
+           ORDER BY opened_at DESC, case_id LIMIT 1""", [site_id, rule_family]).fetchall()
+    return row[0][0] if row else None
+
+
+@dataclass
+class EnforcementRun:
+    """What the demo did of the enforcement story: the case, each command and its exit code,
+    or why it was skipped."""
+
+    case_id: str | None = None
+    commands: list[tuple[str, int]] = field(default_factory=list)
+    skipped: str | None = None
 
 
 # --------------------------------------------------------------------------- services
@@ -238,7 +348,7 @@ def drop_lab_file(settings: Settings, registry: Registry, days: list[date]) -> P
 
 
 # --------------------------------------------------------------------------- the demo
-def run_demo(home: str | None = None, days: int = 1) -> None:
+def run_demo(home: str | None = None, days: int = DEFAULT_DAYS) -> None:
     if home:
         os.environ["ENVMON_HOME"] = home
         reset_settings_cache()
@@ -262,6 +372,11 @@ def run_demo(home: str | None = None, days: int = 1) -> None:
     start = day_interval(settings, day_list[0])[0]
     end = day_interval(settings, day_list[-1])[1]
     events = load_scenario()
+    enforcement = load_enforcement()
+    for e in events:
+        if e.day_offset >= len(day_list):
+            console.print(f"    scenario: {e.kind} at {e.site_id} on day {e.day_offset + 1} skipped "
+                          f"(the demo has {len(day_list)} day(s); --days {e.day_offset + 1} or more)")
 
     with ExitStack() as stack:
         broker = Broker.for_registry(Path(settings.home) / "mosquitto", settings.home, registry).start()
@@ -295,26 +410,88 @@ def run_demo(home: str | None = None, days: int = 1) -> None:
 
     # The DAGs for the demo's dates, as a backfill runs them: the file inbox and loading, each
     # day (its hours are derived and its rules evaluated hour by hour, in order), then the last
-    # hour (the real-time page). The monthly DAG waits for a whole month (`envmon dags run
-    # monthly --month YYYY-MM`): a month that has not ended is refused (`envmon publish monthly
-    # --allow-partial` publishes one to date, marked provisional).
+    # hour (the real-time page). Between the days, the staff commands of the enforcement story
+    # at their local times, so that the case's events stay in time order. The monthly DAG waits
+    # for a whole month (`envmon dags run monthly --month YYYY-MM`): a month that has not ended
+    # is refused (`envmon publish monthly --allow-partial` publishes one to date, marked
+    # provisional).
     t = time.monotonic()
-    runs: list[tuple[str, datetime]] = [("ingest_files", end), ("load_landing", end)]
-    runs += [("daily", day_interval(settings, day)[1]) for day in day_list]
-    runs += [("hourly", end)]
-    console.print(f"[4] Airflow: {len(runs)} DAG runs (dag.test, as `airflow dags test`)")
+    story = EnforcementRun()
+    steps: tuple[CaseStep, ...] = ()
+    if enforcement is not None:
+        needed = enforcement.days_needed(events)
+        if needed > len(day_list):
+            story.skipped = (f"the enforcement story (按日连续处罚) at {enforcement.site_id} needs {needed} days of "
+                             f"data (--days {needed} or more); this run has {len(day_list)}: skipped")
+        else:
+            steps = enforcement.steps
+    plan = plan_runs([day_interval(settings, day)[1] for day in day_list], steps)
+    n_runs = sum(len(item) for kind, item in plan if kind == "dags")  # type: ignore[arg-type]
+    console.print(f"[4] Airflow: {n_runs} DAG runs (dag.test, as `airflow dags test`)"
+                  + (f", and {len(steps)} commands the grid's officers type, at their local times" if steps else ""))
+    if story.skipped:
+        console.print(f"    {story.skipped}")
 
     def show(r: DagRunResult) -> None:
-        console.print(f"    {r.dag_id:<13} {r.interval_start[:16]} → {r.interval_end[:16]} UTC: {r.state} "
-                      f"({r.seconds:.0f} s, {len(r.task_states)} tasks)")
+        console.print(f"    {r.dag_id:<13} {dag_interval_text(r.interval_start, r.interval_end, settings.tz)}: "
+                      f"{r.state} ({r.seconds:.0f} s, {len(r.task_states)} tasks)")
 
-    results = run_dags(runs, settings, on_result=show)
+    results: list[DagRunResult] = []
+    for kind, item in plan:
+        if kind == "dags":
+            results += run_dags(item, settings, on_result=show)  # type: ignore[arg-type]
+            continue
+        offset, todays = item  # type: ignore[misc]
+        work_case(settings, enforcement, story, day_list[offset], todays)  # type: ignore[arg-type]
     failed = [r for r in results if r.state != "success"]
     console.print(f"    {len(results) - len(failed)} succeeded, {len(failed)} failed ({time.monotonic() - t:.0f} s)")
-    summary(settings, day_list, events)
+    summary(settings, day_list, events, enforcement, story)
     console.print(f"done in {time.monotonic() - started:.0f} s")
     if failed:
         raise EnvmonError(f"{len(failed)} DAG run(s) failed: {[(r.dag_id, r.task_states) for r in failed]}")
+
+
+def dag_interval_text(start: str, end: str, tz: ZoneInfo) -> str:
+    """A DAG run's data interval in local time with the offset; the end's date only where it
+    differs: "2026-12-01 00:00+08:00 → 2026-12-02 00:00+08:00", "2026-12-01 23:00+08:00 → 00:00"."""
+    lo, hi = local_minute(datetime.fromisoformat(start), tz), local_minute(datetime.fromisoformat(end), tz)
+    return f"{lo} → {hi[11:] if hi[:10] == lo[:10] else hi}"
+
+
+def work_case(settings: Settings, enforcement: Enforcement, story: EnforcementRun, day: date,
+              steps: list[CaseStep]) -> None:
+    """The day's commands of the enforcement story, each a real `envmon` process as staff run
+    it, printed as typed with its output. The case's id comes from the warehouse (read-only,
+    between DAG runs, when no other process writes), so nobody copies ids."""
+    from warehouse.db import connect
+
+    if story.skipped:
+        return
+    console.print(f"    [bold]{day}[/]: the grid's officers work the case (按日连续处罚)")
+    if story.case_id is None:
+        with connect(settings, write=False, purpose="envmon demo: the case") as con:
+            story.case_id = find_case(con, enforcement.site_id, enforcement.rule_family)
+        if story.case_id is None:
+            story.skipped = (f"no open {enforcement.rule_family} case at {enforcement.site_id} after the DAG runs "
+                             f"of {day}: the enforcement story cannot go on")
+            console.print(f"    [red]{story.skipped}[/]")
+            return
+    env = {**_child_env(settings), "COLUMNS": str(max(80, console.width - 6))}
+    for step in steps:
+        args = step.command(story.case_id, day)
+        typed = shlex.join(["envmon", *args])
+        console.print(f"    $ {typed}", markup=False, highlight=False, soft_wrap=True)  # one line, to copy
+        done = subprocess.run(_envmon(*args), env=env, capture_output=True, text=True, timeout=600)
+        lines = (done.stdout + done.stderr).rstrip().splitlines()
+        if args[:2] == ["cases", "show"] and "alerts" in (stripped := [line.strip() for line in lines]):
+            cut = stripped.index("alerts")
+            lines = [*lines[:cut], f"(… its alerts, evidence and the readings around the exceedance: "
+                                   f"{len(lines) - cut} more lines)"]
+        for line in lines:
+            console.print(f"      {line}", markup=False, highlight=False)
+        if done.returncode != 0:
+            console.print(f"      [red]exit code {done.returncode}[/]")
+        story.commands.append((typed, done.returncode))
 
 
 def _episode_utc(settings: Settings, day_list: list[date], e: ScriptedEvent) -> tuple[datetime, datetime]:
@@ -336,23 +513,28 @@ def scenario_checks(con, settings: Settings, day_list: list[date],  # type: igno
         return con.execute(sql, params).fetchall()
 
     out: list[tuple[str, bool]] = []
+    labels = dict(q("SELECT site_id, label_zh FROM v_site_labels"))
     for e in events:
         if e.day_offset >= len(day_list):
             continue
         first, end = _episode_utc(settings, day_list, e)
-        window = (f"{first.astimezone(settings.tz):%m-%d %H:%M}–{end.astimezone(settings.tz):%H:%M %z}")
+        window = f"{local_minute(first, settings.tz)[:16]}–{local_minute(end, settings.tz)[11:]}"
+        where = f"{labels.get(e.site_id, e.site_id)} ({e.site_id}, {window})"
         if e.expect_rule is not None:
-            hit = q("""SELECT a.alert_id, c.grid_id FROM alerts a LEFT JOIN cases c USING (case_id)
-                       WHERE a.rule_id = $r AND a.site_id = $s""", r=e.expect_rule, s=e.site_id)
-            ok = bool(hit) and all(g == e.expect_grid for _, g in hit)
-            out.append((f"scenario {e.kind} at {e.site_id} ({window}): expected {e.expect_rule} → case in "
-                        f"{e.expect_grid}; got {len(hit)} alert(s) in {sorted({g or '-' for _, g in hit})}", ok))
+            # the alert of the episode: its exceeded periods overlap the episode's hours
+            hit = q("""SELECT a.alert_id, a.case_id, c.grid_id FROM alerts a LEFT JOIN cases c USING (case_id)
+                       WHERE a.rule_id = $r AND a.site_id = $s AND a.first_period < $end AND a.last_period >= $first
+                       ORDER BY a.first_period""", r=e.expect_rule, s=e.site_id, first=first, end=end)
+            ok = bool(hit) and all(g == e.expect_grid for _, _, g in hit)
+            got = "; ".join(f"{a} → case {c or '-'} in {g or '-'}" for a, c, g in hit)
+            out.append((f"scenario {e.kind} at {where}: expected {e.expect_rule} → case in {e.expect_grid}; "
+                        f"got {len(hit)} alert(s){': ' + got if hit else ''}", ok))
         if e.expect_no_family is not None:
             hit = q("""SELECT rule_id, parameter, round(max_value, 1), limit_value FROM alerts
                        WHERE site_id = $s AND rule_family = $f AND first_period < $end
                          AND last_period >= $first ORDER BY first_period""",
                     s=e.site_id, f=e.expect_no_family, first=first, end=end)
-            out.append((f"scenario {e.kind} at {e.site_id} ({window}): expected no {e.expect_no_family} alert; "
+            out.append((f"scenario {e.kind} at {where}: expected no {e.expect_no_family} alert; "
                         f"got {len(hit)}{': ' + str(hit) if hit else ''}", not hit))
         if e.kind == "shutdown" and _has_table(con, "outlet_hours"):
             hours = q("""SELECT count(*), count(*) FILTER (WHERE NOT operating),
@@ -361,7 +543,7 @@ def scenario_checks(con, settings: Settings, day_list: list[date],  # type: igno
                               WHERE site_id = $s AND period_start >= $first AND period_start < $end)""",
                       s=e.site_id, first=first, end=end)
             _, stopped, reason = hours[0]
-            out.append((f"shut-down hours at {e.site_id}: {stopped} of {e.hours} shown as not operating "
+            out.append((f"shut-down hours at {where}: {stopped} of {e.hours} shown as not operating "
                         f"({reason or '-'})", stopped >= e.hours))
     # loggers with real habits (not 1-minute, or end-labelled) and no scripted episode: their hours
     # must come out right, so no consistency alert (their hourly values agree with their minutes)
@@ -376,14 +558,57 @@ def scenario_checks(con, settings: Settings, day_list: list[date],  # type: igno
                      FROM outlet_hours WHERE site_id = $s""", s=site_id)[0] if _has_table(
             con, "outlet_hours") else (0, 0)
         out.append((f"{facts.minute_interval_s // 60}-minute logger with {facts.hour_label}-labelled periods at "
-                    f"{site_id}: {valid[0]} of {valid[1]} hours valid, {len(hit)} consistency alert(s), expected none",
+                    f"{labels.get(site_id, site_id)} ({site_id}): {valid[0]} of {valid[1]} hours valid, "
+                    f"{len(hit)} consistency alert(s), expected none",
                     not hit and valid[0] > 0))
     return out
 
 
-def summary(settings: Settings, day_list: list[date], events: list[ScriptedEvent]) -> None:
+def enforcement_checks(con, settings: Settings, day_list: list[date],  # type: ignore[no-untyped-def]
+                       events: list[ScriptedEvent], enforcement: Enforcement,
+                       story: EnforcementRun) -> list[tuple[str, bool]]:
+    """The enforcement story's outcome: every command accepted, the case escalated to the
+    expected leader, and the continuing days (按日连续处罚) counted: as many as expected, on the
+    days of the site's scripted exceedances after the order's day."""
+    from alerts.cases import deadline_text, state_label
+
+    if story.skipped and story.case_id is None:
+        return []
+    tz = settings.tz
+    failed = [typed for typed, code in story.commands if code != 0]
+    out = [(f"enforcement: {len(story.commands)} staff command(s) run, "
+            + (f"{len(failed)} refused: {'; '.join(failed)}" if failed else "all accepted"), not failed)]
+    row = con.execute(
+        """SELECT c.case_id, l.label_zh, c.state, c.rectification_ordered_at, c.deadline, c.escalated_to,
+                  p.name_zh || ' ' || p.name_en, c.escalated_at
+           FROM cases c JOIN v_site_labels l USING (site_id) LEFT JOIN v_people p ON p.person_id = c.escalated_to
+           WHERE c.case_id = ?""", [story.case_id]).fetchall()
+    if not row:
+        return [*out, (f"enforcement: case {story.case_id} not found", False)]
+    case_id, label, state, ordered, deadline, leader, leader_name, escalated_at = row[0]
+    days = [d for (d,) in con.execute("SELECT local_date FROM case_exceedance_days WHERE case_id = ? ORDER BY 1",
+                                      [case_id]).fetchall()]
+    order_day = min((s.day_offset for s in enforcement.steps if "rectification_ordered" in s.args), default=0)
+    scripted = sorted({day_list[e.day_offset] for e in events if e.site_id == enforcement.site_id
+                       and e.kind == "exceedance" and order_day < e.day_offset < len(day_list)})
+    out.append((f"enforcement at {label} ({enforcement.site_id}): case {case_id} {state_label(state)}, "
+                f"rectification ordered {local_minute(ordered, tz) or '-'}, deadline {deadline_text(deadline, tz) or '-'}; "
+                f"escalated to {leader_name or 'nobody'} ({leader or '-'}) at {local_minute(escalated_at, tz) or '-'}, "
+                f"expected {enforcement.escalated_to}",
+                ordered is not None and leader == enforcement.escalated_to))
+    out.append((f"enforcement: the exceedance continued on {len(days)} day(s) after the order "
+                f"({', '.join(str(d) for d in days) or 'none'}); expected {enforcement.continuing_days} "
+                f"({', '.join(str(d) for d in scripted)})",
+                len(days) == enforcement.continuing_days and days == scripted))
+    return out
+
+
+def summary(settings: Settings, day_list: list[date], events: list[ScriptedEvent],
+            enforcement: Enforcement | None = None, story: EnforcementRun | None = None) -> None:
+    from alerts.cases import state_label
     from warehouse.db import connect
 
+    tz = settings.tz
     last = day_list[-1]
     with connect(settings, write=False, purpose="envmon demo summary") as con:
         def q(sql: str, **params: object) -> list[tuple]:
@@ -411,26 +636,53 @@ def summary(settings: Settings, day_list: list[date], events: list[ScriptedEvent
                           "yes" if valid else "no")
         console.print(table)
 
-        alerts = Table(title="alerts")
-        for col in ("rule", "site", "parameter", "state", "max", "limit", "case"):
-            alerts.add_column(col)
-        for row in q("""SELECT rule_id, site_id, coalesce(parameter, ''), state, max_value, limit_value,
-                               coalesce(case_id, '') FROM alerts ORDER BY first_period, rule_id, site_id"""):
-            alerts.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        # enterprises by their registered name and outlet (v_site_labels), times local with the
+        # offset, ids whole (no_wrap: a folded id cannot be copied)
+        alerts = Table(title=f"alerts (times {tz})")
+        alerts.add_column("alert", no_wrap=True)
+        alerts.add_column("case", no_wrap=True)
+        alerts.add_column("enterprise / outlet · rule", overflow="fold")
+        alerts.add_column("state")
+        alerts.add_column("first period", no_wrap=True)
+        alerts.add_column("max / limit", justify="right")
+        for alert_id, case_id, rule, label, param, state, first, vmax, vlim in q(
+            """SELECT a.alert_id, coalesce(a.case_id, ''), a.rule_id, l.label_zh, coalesce(a.parameter, ''),
+                      a.state, a.first_period, a.max_value, a.limit_value
+               FROM alerts a JOIN v_site_labels l USING (site_id)
+               ORDER BY a.first_period, a.rule_id, a.site_id"""):
+            limit = f"{vmax:.4g} / {vlim:.4g}" if vmax is not None and vlim is not None else (
+                f"{vmax:.4g}" if vmax is not None else "")
+            alerts.add_row(alert_id, case_id, f"{label}\n{rule} {param}".rstrip(), state,
+                           local_minute(first, tz), limit)
         console.print(alerts)
 
-        cases = Table(title="inspection cases by grid")
-        for col in ("grid", "网格", "officer", "case", "site", "family", "state", "deadline"):
-            cases.add_column(col)
-        for row in q("""SELECT c.grid_id, g.name_zh, coalesce(c.officer_id, ''), c.case_id, c.site_id,
-                               c.rule_family, c.state, coalesce(CAST(c.deadline AS VARCHAR), '')
-                        FROM cases c JOIN grids g USING (grid_id) ORDER BY c.grid_id, c.opened_at"""):
-            cases.add_row(*[str(v) for v in row])
+        cases = Table(title=f"inspection cases by grid (times {tz})")
+        cases.add_column("case", no_wrap=True)
+        cases.add_column("enterprise / outlet · family", overflow="fold")
+        cases.add_column("state")
+        cases.add_column("grid · officer", overflow="fold", min_width=31)  # "(key_enterprises_responsible)"
+        cases.add_column("opened → deadline", no_wrap=True)
+        for case_id, label, family, state, grid, officer, leader, opened, deadline in q(
+            """SELECT c.case_id, l.label_zh, c.rule_family, c.state, g.name_zh,
+                      coalesce(p.name_zh || ' ' || p.name_en || ' (' || c.officer_id || ')', c.officer_id, '(nobody)'),
+                      coalesce(e.name_zh || ' ' || e.name_en || ' (' || c.escalated_to || ')', c.escalated_to),
+                      c.opened_at, c.deadline
+               FROM cases c JOIN grids g USING (grid_id) JOIN v_site_labels l USING (site_id)
+               LEFT JOIN v_people p ON p.person_id = c.officer_id
+               LEFT JOIN v_people e ON e.person_id = c.escalated_to
+               ORDER BY c.grid_id, c.opened_at"""):
+            cases.add_row(case_id, f"{label}\n{family}", state_label(state).replace(" ", "\n", 1),
+                          f"{grid}\n{officer}" + (f"\nescalated to {leader}" if leader else ""),
+                          local_minute(opened, tz) + (f"\n→ {local_minute(deadline, tz)}" if deadline else ""))
         console.print(cases)
 
         checks = scenario_checks(con, settings, day_list, events)
+        if enforcement is not None and story is not None:
+            checks += enforcement_checks(con, settings, day_list, events, enforcement, story)
         for line, ok in checks:
             console.print(f"{line}: " + ("[green]as expected[/]" if ok else "[red]NOT as expected[/]"))
+        if story is not None and story.skipped:
+            console.print(story.skipped)
     site = Path(settings.site_dir)
     console.print(f"published daily air quality report: {site / 'index.html'} "
                   f"(real-time page: {site / 'realtime.html'})")

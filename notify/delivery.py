@@ -176,6 +176,10 @@ def deliver(
     channels = {c.channel_id: c for c in config.channels}
     outcome: dict[str, str | None] = {}
     run = _Run(log_dir)
+    # failed messages by (channel, cause): logged once per group at the end of the run, not once
+    # per message (a channel that is down would repeat one line for each of its messages); a
+    # message not tried because its channel failed earlier counts with that failure
+    failures: dict[tuple[str, str], list[str]] = {}
     try:
         for m in messages:
             channel = channels.get(m.channel_id)
@@ -187,11 +191,14 @@ def deliver(
                 outcome[m.notification_id] = None
             except SEND_ERRORS as exc:
                 outcome[m.notification_id] = _describe(exc)
-                log.warning(
-                    "notification %s via %s failed: %s", m.notification_id, m.channel_id, exc
-                )
+                cause = run.unreachable.get(m.channel_id, _describe(exc))
+                failures.setdefault((m.channel_id, cause), []).append(m.notification_id)
     finally:
         run.close()
+        for (channel_id, cause), ids in failures.items():
+            log.warning(
+                "%d notification(s) via %s failed: %s (first %s)", len(ids), channel_id, cause, ids[0]
+            )
     return outcome
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from core.periods import Zone, local_minute
 from notify.config import (
     SEVERITY_RANK,
     EmailChannel,
@@ -93,6 +94,76 @@ class Message:
     subject: str
     payload: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class SiteLabel:
+    """How people know a site (warehouse view v_site_labels): an outlet by its enterprise's
+    registered name and its own ("华能北京热电厂 燃煤机组烟囱1号"), with the enterprise's unified
+    social credit code and registered address; a station or boundary point by its name."""
+
+    site_id: str
+    kind: str
+    site_name_zh: str
+    site_name_en: str
+    timezone: str | None
+    enterprise_id: str | None
+    enterprise_name_zh: str | None
+    enterprise_name_en: str | None
+    credit_code: str | None
+    enterprise_address: str | None
+    label_zh: str
+    label_en: str
+
+    @property
+    def label(self) -> str:
+        """Chinese first, English beside."""
+        return f"{self.label_zh} {self.label_en}"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A person a notice names (warehouse view v_people): officer or staff, with a phone."""
+
+    person_id: str
+    name_zh: str
+    name_en: str
+    phone: str | None = None
+
+    @property
+    def name(self) -> str:
+        """As people know them: "李艳 Li Yan"."""
+        return f"{self.name_zh} {self.name_en}"
+
+
+def naming(
+    label: SiteLabel | None,
+    officer: Contact | None,
+    leader: Contact | None,
+) -> dict[str, Any]:
+    """The payload fields that name what a notice is about, as people know it: the enterprise
+    (registered name, credit code, address), the site's label, the officer and the leader by
+    name and phone. Keys are always present (None when unknown), so receivers can rely on them."""
+    return {
+        "enterprise_id": label.enterprise_id if label else None,
+        "enterprise_name_zh": label.enterprise_name_zh if label else None,
+        "enterprise_name_en": label.enterprise_name_en if label else None,
+        "credit_code": label.credit_code if label else None,
+        "enterprise_address": label.enterprise_address if label else None,
+        "site_label_zh": label.label_zh if label else None,
+        "site_label_en": label.label_en if label else None,
+        "officer_name": officer.name if officer else None,
+        "officer_phone": officer.phone if officer else None,
+        "leader_id": leader.person_id if leader else None,
+        "leader_name": leader.name if leader else None,
+        "leader_phone": leader.phone if leader else None,
+    }
+
+
+def local_times(times: Mapping[str, datetime | None], tz: Zone) -> dict[str, str | None]:
+    """`<key>_local` text fields beside a payload's ISO UTC times: local time to the minute with
+    its offset ("2026-12-05 00:00+08:00"), None for None."""
+    return {f"{k}_local": (local_minute(v, tz) if v is not None else None) for k, v in times.items()}
 
 
 def no_emails(ids: list[str | None]) -> list[str]:

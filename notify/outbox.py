@@ -17,10 +17,11 @@ import duckdb
 
 from notify.config import NotificationConfig
 from notify.delivery import Settled
-from notify.notice import Message, Notice, OutboxRow, emails_from, plan
+from notify.notice import Contact, Message, Notice, OutboxRow, SiteLabel, emails_from, plan
 
 __all__ = [
     "claim_due",
+    "contacts",
     "enqueue",
     "insert_messages",
     "list_messages",
@@ -28,6 +29,7 @@ __all__ = [
     "officer_emails",
     "record",
     "requeue_failed",
+    "site_labels",
 ]
 
 LIST_LIMIT = 500
@@ -40,6 +42,25 @@ def officer_addresses(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
             "SELECT officer_id, email FROM officers WHERE email IS NOT NULL AND email <> ''"
         ).fetchall()
     )
+
+
+def site_labels(con: duckdb.DuckDBPyConnection) -> dict[str, SiteLabel]:
+    """Site id -> how people name it (view v_site_labels), for every site: read once by a job."""
+    return {
+        r[0]: SiteLabel(*r)
+        for r in con.execute(
+            "SELECT site_id, kind, site_name_zh, site_name_en, timezone, enterprise_id, enterprise_name_zh, "
+            "enterprise_name_en, credit_code, enterprise_address, label_zh, label_en FROM v_site_labels"
+        ).fetchall()
+    }
+
+
+def contacts(con: duckdb.DuckDBPyConnection) -> dict[str, Contact]:
+    """Person id -> name and phone (view v_people: officers and staff), read once by a job."""
+    return {
+        r[0]: Contact(*r)
+        for r in con.execute("SELECT person_id, name_zh, name_en, phone FROM v_people").fetchall()
+    }
 
 
 def officer_emails(con: duckdb.DuckDBPyConnection, officer_ids: list[str | None]) -> list[str]:

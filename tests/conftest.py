@@ -27,7 +27,7 @@ SHARED = REPO.parent / "shared"
 # (besides those marked `slow`): node-id prefixes, relative to the repository.
 LONGEST_FIRST = (
     "tests/dags/test_dag_runs.py",
-    "tests/envmon/test_cli.py::test_demo_runs_end_to_end",
+    "tests/envmon/test_demo_end_to_end.py",
     "tests/ingest/hj212/test_hj212_server_capture.py",
 )
 

@@ -261,6 +261,16 @@ CREATE TABLE day_status (
     PRIMARY KEY(site_id, local_date)
 );
 
+CREATE TABLE day_status_events (
+    site_id VARCHAR NOT NULL,
+    local_date DATE NOT NULL,
+    status VARCHAR NOT NULL,
+    status_by VARCHAR NOT NULL,
+    status_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    note VARCHAR,
+    review_id VARCHAR
+);
+
 CREATE TABLE dead_letters (
     dead_letter_id VARCHAR PRIMARY KEY,
     source_kind VARCHAR NOT NULL,
@@ -306,7 +316,8 @@ CREATE TABLE enterprises (
     special_grid_id VARCHAR,
     industry VARCHAR NOT NULL,
     key_monitored BOOLEAN NOT NULL,
-    credit_code VARCHAR
+    credit_code VARCHAR,
+    address VARCHAR
 );
 
 CREATE TABLE grids (
@@ -654,6 +665,15 @@ CREATE TABLE sites (
     in_city_assessment BOOLEAN
 );
 
+CREATE TABLE staff (
+    person_id VARCHAR PRIMARY KEY,
+    name_zh VARCHAR NOT NULL,
+    name_en VARCHAR NOT NULL,
+    "role" VARCHAR NOT NULL,
+    phone VARCHAR,
+    email VARCHAR
+);
+
 CREATE TABLE transmission_efficiency (
     site_id VARCHAR,
     "month" DATE,
@@ -719,6 +739,16 @@ CREATE TABLE water_class (
 --     period_start TIMESTAMP WITH TIME ZONE
 CREATE VIEW v_latest_readings AS SELECT site_id, parameter, interval_s, source_kind, arg_max("value", period_start) AS "value", arg_max(unit, period_start) AS unit, arg_max(flag, period_start) AS flag, max(period_start) AS period_start FROM readings GROUP BY site_id, parameter, interval_s, source_kind;
 
+-- v_people:
+--     person_id VARCHAR
+--     name_zh VARCHAR
+--     name_en VARCHAR
+--     role VARCHAR
+--     grid_id VARCHAR
+--     phone VARCHAR
+--     email VARCHAR
+CREATE VIEW v_people AS (SELECT officer_id AS person_id, name_zh, name_en, "role", grid_id, phone, email FROM officers) UNION ALL (SELECT person_id, name_zh, name_en, "role", NULL AS grid_id, phone, email FROM staff);
+
 -- v_review_in_force:
 --     review_id VARCHAR
 --     action VARCHAR
@@ -757,3 +787,18 @@ CREATE VIEW v_review_in_force AS SELECT e.* FROM review_events AS e WHERE ((e."a
 --     effective_verdict VARCHAR
 --     valid BOOLEAN
 CREATE VIEW v_readings_qc AS WITH worst AS (SELECT site_id, parameter, period_start, interval_s, source_kind, max(flag) AS qc_flag FROM qc_flags GROUP BY ALL), cuts AS ((SELECT range_start AS t FROM qc_coverage) UNION (SELECT range_end FROM qc_coverage)), bounds AS (SELECT t AS seg_start, lead(t) OVER (ORDER BY t) AS seg_end FROM cuts), segments AS (SELECT b.seg_start, b.seg_end, max(c.evaluated_at) AS evaluated_at FROM (bounds AS b INNER JOIN qc_coverage AS c ON (((c.range_start <= b.seg_start) AND (b.seg_end <= c.range_end)))) WHERE (b.seg_end IS NOT NULL) GROUP BY ALL), segment_days AS (SELECT s.*, unnest("range"((epoch_us(s.seg_start) // 86400000000), (((epoch_us(s.seg_end) - 1) // 86400000000) + 1))) AS "day" FROM segments AS s), base AS (SELECT r.*, CASE  WHEN ((w.qc_flag IS NOT NULL)) THEN (w.qc_flag) WHEN ((l.loaded_at <= c.evaluated_at)) THEN (0) ELSE NULL END AS qc_flag FROM (((readings AS r LEFT JOIN load_ledger AS l ON ((l.batch_id = r.batch_id))) LEFT JOIN segment_days AS c ON (((c."day" = (epoch_us(r.period_start) // 86400000000)) AND (r.period_start >= c.seg_start) AND (r.period_start < c.seg_end)))) LEFT JOIN worst AS w ON (((w.site_id = r.site_id) AND (w.parameter = r.parameter) AND (w.period_start = r.period_start) AND (w.interval_s = r.interval_s) AND (w.source_kind = r.source_kind))))), reviewed AS (SELECT r.site_id, r.parameter, r.period_start, r.interval_s, r.source_kind, arg_max(e."action", "row"(e.reviewed_at, e.review_id)) AS review_action, arg_max(e.review_id, "row"(e.reviewed_at, e.review_id)) AS review_id FROM (readings AS r INNER JOIN v_review_in_force AS e ON (((e.site_id = r.site_id) AND ((e.parameter IS NULL) OR (e.parameter = r.parameter)) AND (r.period_start >= e.period_from) AND (r.period_start < e.period_to)))) GROUP BY ALL), verdicts AS (SELECT b.*, v.review_action, v.review_id, CASE  WHEN ((b."value" IS NULL)) THEN (3) WHEN ((v.review_action = 'flag')) THEN (2) WHEN ((v.review_action = 'unflag')) THEN (0) ELSE b.qc_flag END AS effective_flag FROM (base AS b LEFT JOIN reviewed AS v USING (site_id, parameter, period_start, interval_s, source_kind))) SELECT *, CASE  WHEN ((qc_flag = 0)) THEN ('pass') WHEN ((qc_flag = 1)) THEN ('suspect') WHEN ((qc_flag = 2)) THEN ('fail') WHEN ((qc_flag = 3)) THEN ('missing') ELSE 'not_evaluated' END AS qc_verdict, CASE  WHEN ((effective_flag = 0)) THEN ('pass') WHEN ((effective_flag = 1)) THEN ('suspect') WHEN ((effective_flag = 2)) THEN ('fail') WHEN ((effective_flag = 3)) THEN ('missing') ELSE 'not_evaluated' END AS effective_verdict, COALESCE((effective_flag <= 1), false) AS "valid" FROM verdicts;
+
+-- v_site_labels:
+--     site_id VARCHAR
+--     kind VARCHAR
+--     site_name_zh VARCHAR
+--     site_name_en VARCHAR
+--     timezone VARCHAR
+--     enterprise_id VARCHAR
+--     enterprise_name_zh VARCHAR
+--     enterprise_name_en VARCHAR
+--     credit_code VARCHAR
+--     enterprise_address VARCHAR
+--     label_zh VARCHAR
+--     label_en VARCHAR
+CREATE VIEW v_site_labels AS SELECT s.site_id, s.kind, s.name_zh AS site_name_zh, s.name_en AS site_name_en, s.timezone, e.enterprise_id, e.name_zh AS enterprise_name_zh, e.name_en AS enterprise_name_en, e.credit_code, e.address AS enterprise_address, CASE  WHEN ((e.enterprise_id IS NULL)) THEN (s.name_zh) ELSE ((e.name_zh || ' ') || s.name_zh) END AS label_zh, CASE  WHEN ((e.enterprise_id IS NULL)) THEN (s.name_en) ELSE ((e.name_en || ', ') || s.name_en) END AS label_en FROM (((sites AS s LEFT JOIN outlets AS o ON ((o.site_id = s.site_id))) LEFT JOIN noise_points AS n ON ((n.site_id = s.site_id))) LEFT JOIN enterprises AS e ON ((e.enterprise_id = COALESCE(o.enterprise_id, n.enterprise_id))));

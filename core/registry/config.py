@@ -30,6 +30,7 @@ from core.registry.models import (
     Outlet,
     Parameter,
     ParametersFile,
+    StaffMember,
     Station,
     StationsFile,
     Unit,
@@ -62,6 +63,8 @@ class Registry:
     outlets: dict[str, tuple[Enterprise, Outlet]] = field(default_factory=dict)
     # site id -> (file, key path) where it is defined (an outlet's path names its enterprise)
     places: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    # bureau staff who are not grid officers (grids.yaml `staff:`), by person_id
+    staff: dict[str, StaffMember] = field(default_factory=dict)
 
     @cached_property
     def site_ids(self) -> frozenset[str]:
@@ -327,6 +330,21 @@ def _cross_check(
                 problems.add(f_grids, opath, f"duplicate id {o.officer_id!r} (also {f_grids}: {officer_ids[o.officer_id]})")
             else:
                 officer_ids[o.officer_id] = opath
+    staff: dict[str, StaffMember] = {}
+    logins: dict[str, str] = {}  # login name -> the key path of the person who has it
+    for i, g in known.numbered("grids.yaml", grids_file.grids):
+        for j, o in enumerate(g.officers):
+            for login in o.os_users:
+                _claim_login(logins, login, f"grids[{i}].officers[{j}].os_users", f_grids, problems)
+    for i, m in enumerate(grids_file.staff):
+        spath = f"staff[{i}]"
+        if m.person_id in officer_ids or m.person_id in staff:
+            other = officer_ids.get(m.person_id) or f"staff (person {m.person_id!r})"
+            problems.add(f_grids, f"{spath}.person_id", f"duplicate id {m.person_id!r} (also {f_grids}: {other})")
+        else:
+            staff[m.person_id] = m
+        for login in m.os_users:
+            _claim_login(logins, login, f"{spath}.os_users", f_grids, problems)
     territorial = {k for k, g in grids.items() if g.level not in SPECIAL_GRID_LEVELS}
     special = {k for k, g in grids.items() if g.level in SPECIAL_GRID_LEVELS}
 
@@ -427,7 +445,16 @@ def _cross_check(
                                  f"enterprise {e.enterprise_id!r}, outlet {o.site_id!r}, {q.parameter} per {q.period}: "
                                  "the basis is empty; cite the permit the quantity comes from")
 
-    return Registry(reg_dir.parent, config_hash, units, params, grids, stations, enterprises, outlets, site_ids)
+    return Registry(reg_dir.parent, config_hash, units, params, grids, stations, enterprises, outlets, site_ids,
+                    staff)
+
+
+def _claim_login(logins: dict[str, str], login: str, path: str, file: Path, problems: _Problems) -> None:
+    """One person per login name: the actor of every action is whoever the login maps to."""
+    if login in logins:
+        problems.add(file, path, f"login {login!r} is already {logins[login]}'s; one login names one person")
+    else:
+        logins[login] = path
 
 
 def _boundary_point_problems(s: Station) -> list[tuple[str, str]]:

@@ -20,6 +20,9 @@ GridLevel = Literal[
 ]
 SPECIAL_GRID_LEVELS = ("key_enterprise", "drinking_water")
 OfficerRole = Literal["responsible", "leader", "inspector"]
+# bureau staff who are not grid officers: station technicians (运维), data reviewers (数据审核),
+# administrators (系统管理员)
+StaffRole = Literal["station_staff", "data_reviewer", "administrator"]
 Domain = Literal["air", "water", "noise", "flue_gas", "waste_water", "meteo"]
 NoiseZone = Literal["0", "1", "2", "3", "4a", "4b"]
 # ambient points (GB 3096-2008) or industrial-enterprise boundary points (GB 12348-2008)
@@ -68,6 +71,21 @@ class Officer(StrictModel):
     role: OfficerRole
     phone: str | None = None
     email: str | None = None
+    # the login names (OS user; later the console's) this person acts under (core.identity)
+    os_users: list[str] = []
+
+
+class StaffMember(StrictModel):
+    """A member of the bureau's staff who is not a grid officer: recorded as the actor of QC
+    reviews, alert acknowledgements and silences."""
+
+    person_id: str = Id
+    name_zh: str
+    name_en: str
+    role: StaffRole
+    phone: str | None = None
+    email: str | None = None
+    os_users: list[str] = []
 
 
 class Grid(StrictModel):
@@ -81,6 +99,7 @@ class Grid(StrictModel):
 
 class GridsFile(StrictModel):
     grids: list[Grid]
+    staff: list[StaffMember] = []
 
 
 class MeasuredParameter(StrictModel):
@@ -201,6 +220,7 @@ class Enterprise(StrictModel):
     industry: str
     key_monitored: bool = False
     credit_code: str | None = None  # 统一社会信用代码, checked against GB 32100-2015
+    address: str | None = None  # registered address (注册地址), as on the business licence
     outlets: list[Outlet]
 
     @field_validator("credit_code", mode="before")

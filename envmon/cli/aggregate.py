@@ -39,35 +39,39 @@ def _clock() -> datetime:
 
 
 def _iso(text: str, what: str) -> datetime:
+    """A time a person typed: ISO 8601, local time (the settings' zone) unless an offset is given."""
     try:
         ts = datetime.fromisoformat(text)
     except ValueError as exc:
         raise EnvmonError(
-            f"{what}: {text!r} is not an ISO 8601 time (e.g. 2024-03-01T00:00+08:00)"
+            f"{what}: {text!r} is not an ISO 8601 time (e.g. 2024-03-01T00:00, local time, or 2024-03-01T00:00+08:00)"
         ) from exc
-    if ts.tzinfo is None:
-        raise EnvmonError(f"{what}: {text!r} needs a UTC offset (e.g. 2024-03-01T00:00Z or +08:00)")
-    return ts
+    return periods.from_local_input(ts, get_settings().tz)
 
 
 def _show(report) -> None:  # type: ignore[no-untyped-def]
+    tz = get_settings().tz
     rows = ", ".join(f"{t} {n}" for t, n in report.rows.items())
     console.print(
-        f"{report.stage} {report.range_start:%Y-%m-%d %H:%M}..{report.range_end:%Y-%m-%d %H:%M} UTC: "
+        f"{report.stage} {periods.local_minute(report.range_start, tz)} → {periods.local_minute(report.range_end, tz)}: "
         f"{report.rows_written} rows ({rows})"
     )
 
 
 @aggregate_app.command("hourly")
 def hourly(
-    start: Annotated[str, typer.Option("--start", help="first hour, ISO 8601 with offset")],
-    end: Annotated[str, typer.Option("--end", help="end hour (excluded), ISO 8601 with offset")],
+    start: Annotated[str, typer.Option("--start", help="first hour, ISO 8601; local time unless an offset is given")],
+    end: Annotated[str, typer.Option("--end", help="end hour (excluded), ISO 8601; local time unless an offset is given")],
 ) -> None:
-    """Hourly aggregates and the real-time AQI for the hours in [START, END)."""
+    """Hourly aggregates and the real-time AQI for the hours in [START, END); the last hour must
+    have ended."""
     from transforms.derive import derive_hourly
 
+    lo, hi = _iso(start, "--start"), _iso(end, "--end")
+    tz = get_settings().tz
+    periods.require_ended(lo, hi, _clock(), "the range of hours", tz, "an hour is derived once it has ended")
     try:
-        _show(derive_hourly(None, _iso(start, "--start"), _iso(end, "--end")))
+        _show(derive_hourly(None, lo, hi))
     except ValueError as exc:
         raise EnvmonError(str(exc)) from exc
 

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from core.errors import EnvmonError
 from core.settings import get_settings
@@ -156,24 +155,64 @@ def _first_line(exc: BaseException) -> str:
 
 def status(
     at: Annotated[datetime | None, typer.Option(
-        help="evaluate as of this time (ISO 8601; without an offset: local time); default now")] = None,
+        metavar="TIME", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M%z",
+                 "%Y-%m-%dT%H:%M:%S%z"],
+        help="as of this time: local time unless an offset is given (2026-12-02T08:00 or "
+             "2026-12-02T08:00+08:00); default now")] = None,
 ) -> None:
-    """Per site: last reading, readings today, gaps over the last 24 hours; dead letters waiting."""
-    from core.periods import from_local_input
-    from warehouse.jobs import status_job
+    """Per site, as of a time (nothing later counted): hours missing over the last 24 hours
+    (worst first within air, water, noise, outlets), last reading, readings today; why an air
+    station has no daily AQI for the day before, invalid daily values and QC flags; dead letters
+    waiting."""
+    import textwrap
 
-    report = status_job(at=None if at is None else from_local_input(at, get_settings().tz))
-    table = Table(title=f"envmon status at {report.at:%Y-%m-%d %H:%M} UTC")
-    for col in ("site", "kind", "名称", "last period (UTC)", "today", "missing 24h"):
-        table.add_column(col)
-    for s in report.sites:
-        last = f"{s.last_period_start:%Y-%m-%d %H:%M}" if s.last_period_start else "—"
-        missing = f"{s.missing_last_24h}/{s.expected_last_24h}" if s.expected_last_24h else "—"
-        table.add_row(s.site_id, s.kind, s.name_zh, last, str(s.readings_today), missing)
-    console.print(table)
+    from rich.cells import cell_len
+
+    from core.periods import from_local_input, local_minute
+    from warehouse.jobs import KIND_ORDER, status_job
+
+    tz = get_settings().tz
+    report = status_job(at=None if at is None else from_local_input(at, tz))
+    say = lambda text="", style=None: console.print(text, style=style, markup=False, highlight=False)  # noqa: E731
+    wrap = lambda text: textwrap.fill(text, 78, initial_indent=" " * 6, subsequent_indent=" " * 8)  # noqa: E731
+    day = report.sites[0].day.isoformat() if report.sites else ""
+    say(f"envmon status at {local_minute(report.at, tz)}")
+    say(f"hours missing: of the 24 hours {local_minute(report.window_start, tz)} to "
+        f"{local_minute(report.window_end, tz)[11:]}")
+    say(f"daily AQI and invalid days: {day}")
+    kinds = sorted({s.kind for s in report.sites},
+                   key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
+    for kind in kinds:
+        sites = [s for s in report.sites if s.kind == kind]
+        say()
+        say(f"{kind} ({len(sites)} sites)", style="bold")
+        for s in sites:
+            if not s.hours_expected:
+                gap = "no parameters"
+            else:
+                gap = f"{s.hours_missing:>2} h missing"
+                if s.hours_incomplete:
+                    gap += f", {s.hours_incomplete} h incomplete"
+            bad = s.hours_missing or s.hours_incomplete
+            head = f"  {s.site_id}  {s.label_zh}"
+            if cell_len(f"{head}  {s.name_en}") <= 80:
+                head = f"{head}  {s.name_en}"
+            say(head, style="red" if s.hours_missing else None)
+            last = local_minute(s.last_period_start, tz) or "never"
+            say(f"      {gap}; last {last}; {s.readings_today} today",
+                style="red" if s.hours_missing else ("yellow" if bad else None))
+            if s.kind == "air":
+                say(wrap(f"AQI {s.aqi}" if s.aqi is not None else f"no daily AQI: {s.aqi_reason}"),
+                    style=None if s.aqi is not None else "yellow")
+            if s.day_invalid:
+                say(wrap("invalid day: " + "; ".join(s.day_invalid)))
+            if s.qc_flags:
+                say(wrap("QC 24 h: " + ", ".join(f"{n} {sev} {check}" for sev, check, n in s.qc_flags)))
+    say()
     waiting = ", ".join(f"{k}: {v}" for k, v in report.dead_letters_waiting.items()) or "none"
-    console.print(f"readings: {report.readings_total}; conflicts recorded: {report.conflicts}; "
-                  f"dead letters waiting: {waiting}; quarantined batches: {report.quarantined_batches}")
+    say(f"readings: {report.readings_total}; conflicts recorded: {report.conflicts}; "
+        f"quarantined batches: {report.quarantined_batches}")
+    say(wrap(f"dead letters waiting: {waiting}").strip())
 
 
 registry_cli.register(registry_app)  # registry show, registry validate (no warehouse)

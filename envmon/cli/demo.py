@@ -9,7 +9,9 @@ import typer
 
 def demo(
     home: Annotated[str | None, typer.Option(help="state folder for the demo (default: ENVMON_HOME or ./var)")] = None,
-    days: Annotated[int, typer.Option(min=1, max=31, help="days of data to generate")] = 1,
+    days: Annotated[int, typer.Option(min=1, max=31, help=(
+        "days of data to generate: the last whole local days before today; the enforcement story "
+        "(按日连续处罚, config/demo/scenario.yaml) needs 4"))] = 4,
 ) -> None:
     """Run the demo pipeline: warehouse, registry, simulated data, load, summary."""
     from envmon.demo import run_demo

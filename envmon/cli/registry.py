@@ -14,12 +14,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from core.identity import People
 from core.registry.config import Registry, check_registry
 from core.registry.models import Grid, Officer
+from core.registry.terms import term
 from core.settings import get_settings
 
 console = Console()
-KINDS = ("air", "water", "noise", "enterprise", "outlet", "grid", "parameter")
+KINDS = ("air", "water", "noise", "enterprise", "outlet", "grid", "people", "parameter")
 _ROLE_ORDER = ("responsible", "leader", "inspector")
 
 
@@ -98,7 +100,20 @@ def permit_warnings(registry: Registry, config_dir: Path) -> list[str]:
 
 def _warnings(registry: Registry, rules: list[Any]) -> list[str]:
     warnings = unchecked_permit_limits(registry, rules)
-    return [*warnings, describe_permit_rules(rules)] if warnings else []
+    return [*([*warnings, describe_permit_rules(rules)] if warnings else []), *unnamed_facts(registry)]
+
+
+def unnamed_facts(registry: Registry) -> list[str]:
+    """Enterprises without the facts every case and export names them by (issue 20): the unified
+    social credit code and the registered address."""
+    out = []
+    for e in sorted(registry.enterprises.values(), key=lambda e: e.enterprise_id):
+        missing = [what for what, value in (("credit_code (统一社会信用代码)", e.credit_code),
+                                            ("address (注册地址)", e.address)) if not value]  # fmt: skip
+        if missing:
+            out.append(f"enterprise {e.enterprise_id!r} ({e.name_zh}) has no {' and no '.join(missing)}: "
+                       "its cases, notifications and exports will name it without")
+    return out
 
 
 def registry_validate() -> None:
@@ -117,6 +132,8 @@ def registry_validate() -> None:
     _say(f"OK: {counts(registry)} ({settings.config_dir / 'registry'}, config {registry.config_hash[:12]})")
 
 
+# what people call the registry's internal ids (statistics, outlet types, industries, grid
+# levels): one table, each row citing where the term comes from
 def _officer(grid: Grid | None) -> Officer | None:
     if grid is None or not grid.officers:
         return None
@@ -132,7 +149,7 @@ def _where(registry: Registry, grid_id: str, special_grid_id: str | None) -> str
         officer = _officer(grid)
         text = f"grid {grid.name_zh} {grid.name_en} ({gid})" if grid else f"grid {gid}"
         if officer:
-            text += f", {officer.role} {officer.name_zh} {officer.name_en}"
+            text += f", {term('role', officer.role)} {officer.name_zh} {officer.name_en}"
         parts.append(text)
     return "; ".join(parts)
 
@@ -158,8 +175,12 @@ def show_registry(registry: Registry, kind: str | None) -> None:
         _say(f"\nEnterprises 企业 ({len(registry.enterprises)}, {len(registry.outlets)} outlets)", style="bold")
         for e in sorted(registry.enterprises.values(), key=lambda e: e.enterprise_id):
             key = ", key monitored 重点排污单位" if e.key_monitored else ""
+            industry = term("industry", e.industry)
+            industry += f" ({e.industry})" if industry != e.industry else ""  # the id the YAML holds
+            facts = "".join(f"; {label} {value}" for label, value in (
+                ("统一社会信用代码 credit code", e.credit_code), ("注册地址 address", e.address)) if value)
             _item(e.enterprise_id, e.name_zh, e.name_en,
-                  f"industry {e.industry}{key}; {_where(registry, e.grid_id, e.special_grid_id)}")  # fmt: skip
+                  f"industry {industry}{key}{facts}; {_where(registry, e.grid_id, e.special_grid_id)}")  # fmt: skip
             for o in e.outlets:
                 _item(o.site_id, o.name_zh, o.name_en, _outlet_detail(o), indent=6)
     if kind == "outlet":
@@ -169,10 +190,18 @@ def show_registry(registry: Registry, kind: str | None) -> None:
     if kind in (None, "grid"):
         _say(f"\nGrids 网格 ({len(registry.grids)})", style="bold")
         for g in registry.grids.values():
-            officers = ", ".join(f"{o.role} {o.name_zh} {o.name_en}" for o in
+            officers = ", ".join(f"{term('role', o.role)} {o.name_zh} {o.name_en}" for o in
                                  sorted(g.officers, key=lambda o: _ROLE_ORDER.index(o.role)))  # fmt: skip
             parent = f" in {g.parent_id}" if g.parent_id else ""
-            _item(g.grid_id, g.name_zh, g.name_en, f"{g.level.replace('_', ' ')}{parent}; {officers or 'no officer'}")
+            _item(g.grid_id, g.name_zh, g.name_en, f"{term('grid_level', g.level)}{parent}; {officers or 'no officer'}")
+    if kind in (None, "people"):
+        people = People.from_registry(registry)
+        _say(f"\nPeople 人员 ({len(people.by_id)}: officers by grid, then bureau staff)", style="bold")
+        for p in people:
+            where = f"{registry.grids[p.grid_id].name_zh} ({p.grid_id})" if p.grid_id in registry.grids else "bureau staff"
+            contact = ", ".join(c for c in (p.phone, p.email) if c)
+            logins = f"; login {', '.join(p.os_users)}" if p.os_users else ""
+            _item(p.person_id, p.name_zh, p.name_en, f"{term('role', p.role)}, {where}; {contact or 'no contact'}{logins}")
     if kind in (None, "parameter"):
         _say(f"\nParameters 监测项目 ({len(registry.parameters)})", style="bold")
         for p in registry.parameters.values():
@@ -182,10 +211,15 @@ def show_registry(registry: Registry, kind: str | None) -> None:
 
 
 def _outlet_detail(o: Any) -> str:
+    """'废气排放口 flue gas outlet, MN ...; dust, nox, ...; limits as 小时均值（折算） hourly mean at
+    reference O2: dust 20 mg/m3, so2 50 mg/m3': the permit limits by statistic, each named as
+    people call it."""
     params = sorted({m.parameter for m in o.parameters})
-    limits = ", ".join(f"{lim.parameter} {lim.limit:g} {lim.unit} {lim.statistic}" for lim in o.permit_limits)
-    return (f"{o.outlet_type.replace('_', ' ')}, MN {o.logger.mn}; {', '.join(params)}"
-            + (f"; limits {limits}" if limits else ""))
+    by_statistic: dict[str, list[str]] = {}
+    for lim in o.permit_limits:
+        by_statistic.setdefault(lim.statistic, []).append(f"{lim.parameter} {lim.limit:g} {lim.unit}")
+    limits = "; ".join(f"limits as {term('statistic', stat)}: {', '.join(values)}" for stat, values in by_statistic.items())
+    return f"{term('outlet_type', o.outlet_type)}, MN {o.logger.mn}; {', '.join(params)}" + (f"; {limits}" if limits else "")
 
 
 def registry_show(

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from core.periods import require_ended
+from core.errors import EnvmonError
+from core.periods import from_local_input, local_text, require_ended
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -32,7 +33,11 @@ def stations(
     days: Annotated[float, typer.Option(min=0.0, help="days of data, ending now")] = 1.0,
     start: Annotated[
         datetime | None,
-        typer.Option(help="first period start (UTC unless an offset is given); default now - days"),
+        typer.Option(
+            help="first period start, local time (the settings' zone, e.g. Asia/Shanghai) unless an "
+            "offset is given: 2026-11-30T08:00 or 2026-11-30T08:00+08:00; not later than now; "
+            "default now - days"
+        ),
     ] = None,
     speedup: Annotated[
         float,
@@ -63,9 +68,16 @@ def stations(
     from core.registry.config import load_registry
 
     settings = get_settings()
+    now = _clock()
+    if start is not None:  # typed by a person: local time unless an offset is given
+        start = from_local_input(start, settings.tz)
+        if start > now:  # the stations publish readings of times that have come
+            raise EnvmonError(
+                f"--start {local_text(start, settings.tz)} is later than now "
+                f"({local_text(now, settings.tz)}): the stations publish readings of times that "
+                "have come; give a start before now"
+            )
     registry = load_registry(settings.config_dir)
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
     from sim.publisher import publish_paced
     from sim.station_simulator import SimOptions, StationSimulator
 
@@ -75,7 +87,6 @@ def stations(
         end = start + timedelta(days=days) if start is not None and days else None
         messages = beijing_messages(replay_beijing, registry, start, end)
     else:
-        now = datetime.now(UTC)
         begin = start or now - timedelta(days=days)
         sim = StationSimulator(
             registry,
@@ -138,7 +149,11 @@ def loggers(
     ] = 1.0,
     start: Annotated[
         datetime | None,
-        typer.Option(help="first period start (UTC unless an offset is given); default end - days"),
+        typer.Option(
+            help="first period start, local time (the settings' zone, e.g. Asia/Shanghai) unless an "
+            "offset is given: 2026-11-30T08:00 or 2026-11-30T08:00+08:00; its hour must have "
+            "ended; default end - days"
+        ),
     ] = None,
     speedup: Annotated[
         float,
@@ -227,9 +242,9 @@ def loggers(
     registry = load_registry(settings.config_dir)
     now = _clock()
     end = now.replace(minute=0, second=0, microsecond=0)
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    if start is not None:  # the loggers send hours that have ended: refuse a start in the future
+    if start is not None:  # typed by a person: local time unless an offset is given
+        start = from_local_input(start, settings.tz)
+        # the loggers send hours that have ended: refuse a start in the future
         first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         require_ended(first, first + timedelta(hours=1), now, "the first hour of --start", settings.tz,
                       "the loggers send the data of hours that have ended")

@@ -44,7 +44,8 @@ def test_flat_line_coverage_boundary_over_several_outlets_in_one_query(wh):
             t0 + timedelta(hours=3),
             0.0,
             "Outlet values unchanged for hours (analyser fault or tampering suspected): "
-            "燃气锅炉排气筒1号 gas boiler stack no. 1 (yizhuang_auto_da001) nox "
+            "北京奔驰汽车亦庄工厂 燃气锅炉排气筒1号 Yizhuang Automotive Plant, gas boiler stack no. 1 "
+            "(yizhuang_auto_da001) nox "
             "[180 values at 60 s over 4 h, range 0]",
         )
     ]
@@ -86,7 +87,7 @@ def test_case_events_keep_numbering_across_runs_and_staff_notes(wh):
     (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
     with connect(wh) as con, transaction(con):
         case_flow.add_note(
-            con, case_id, "called the operator", by="li", at=t0 + timedelta(hours=4, minutes=5)
+            con, case_id, "called the operator", by="station_tech_zhao", at=t0 + timedelta(hours=4, minutes=5)
         )
     # the next hour: two more parameters stick at the same outlet, the first keeps sticking
     nxt = t0 + timedelta(hours=4)
@@ -100,7 +101,7 @@ def test_case_events_keep_numbering_across_runs_and_staff_notes(wh):
     )
     assert events == [
         (1, "system", "opened"),
-        (2, "li", "note"),
+        (2, "station_tech_zhao", "note"),
         (3, "system", "evidence_attached"),  # dust (series run in site, parameter order)
         (4, "system", "evidence_attached"),  # so2
     ]

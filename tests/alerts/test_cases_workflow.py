@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ OUTLET = (
     "huaneng_gaobeidian_da001"  # so2 limit 50, nox limit 100 (hour_avg_o2); grid key_enterprises
 )
 RULE = ["flue_gas_hour_over_permit"]
+LEADER, INSPECTOR = "key_enterprises_leader", "key_enterprises_inspector"  # 徐明, 胡军
 ENVMON = str(Path(sys.executable).with_name("envmon"))
 
 
@@ -61,22 +63,22 @@ def test_workflow_transitions_and_refusals(wh):
     with connect(wh) as con, transaction(con):
         with pytest.raises(
             case_flow.CaseError,
-            match=r"case \S+ is open: cannot move to closed; allowed: assigned, dismissed",
+            match=r"case \S+ is 待派发 open: cannot move to closed; allowed: assigned, dismissed",
         ):
-            case_flow.move(con, case_id, "closed", by="li", at=now)
-        case_flow.assign(con, case_id, "key_enterprises_inspector", by="li", at=now)
-        case_flow.move(con, case_id, "under_inspection", by="hu", at=now)
+            case_flow.move(con, case_id, "closed", by=LEADER, at=now)
+        case_flow.assign(con, case_id, "key_enterprises_inspector", by=LEADER, at=now)
+        case_flow.move(con, case_id, "under_inspection", by=INSPECTOR, at=now)
         with pytest.raises(case_flow.CaseError, match="needs a deadline"):
-            case_flow.move(con, case_id, "rectification_ordered", by="hu", at=now)
+            case_flow.move(con, case_id, "rectification_ordered", by=INSPECTOR, at=now)
         case_flow.move(
-            con, case_id, "rectification_ordered", by="hu", at=now, deadline=now + timedelta(days=3)
+            con, case_id, "rectification_ordered", by=INSPECTOR, at=now, deadline=now + timedelta(days=3)
         )
-        case_flow.move(con, case_id, "verified", by="hu", at=now + timedelta(days=2))
+        case_flow.move(con, case_id, "verified", by=INSPECTOR, at=now + timedelta(days=2))
         case_flow.move(
-            con, case_id, "closed", by="li", at=now + timedelta(days=2), note="rectified"
+            con, case_id, "closed", by=LEADER, at=now + timedelta(days=2), note="rectified"
         )
         with pytest.raises(case_flow.CaseError, match="allowed: none"):
-            case_flow.move(con, case_id, "dismissed", by="li", at=now, note="x")
+            case_flow.move(con, case_id, "dismissed", by=LEADER, at=now, note="x")
     events = rows(
         wh,
         "SELECT seq, actor, action, from_state, to_state FROM case_events WHERE case_id = ? ORDER BY seq",
@@ -102,12 +104,12 @@ def test_dismissal_needs_a_reason(wh):
     (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
     with connect(wh) as con, transaction(con):
         with pytest.raises(case_flow.CaseError, match="needs the reason"):
-            case_flow.move(con, case_id, "dismissed", by="li", at=t0)
+            case_flow.move(con, case_id, "dismissed", by=LEADER, at=t0)
         case_flow.move(
             con,
             case_id,
             "dismissed",
-            by="li",
+            by=LEADER,
             at=t0 + timedelta(hours=3),
             note="analyser fault confirmed on site",
         )
@@ -149,13 +151,13 @@ def test_continuing_exceedance_days_after_rectification_order(wh):
     (case_id,) = rows(wh, "SELECT case_id FROM cases")[0]
     ordered = local(2025, 3, 3, 12)
     with connect(wh) as con, transaction(con):
-        case_flow.assign(con, case_id, "key_enterprises_inspector", by="li", at=ordered)
-        case_flow.move(con, case_id, "under_inspection", by="hu", at=ordered)
+        case_flow.assign(con, case_id, "key_enterprises_inspector", by=LEADER, at=ordered)
+        case_flow.move(con, case_id, "under_inspection", by=INSPECTOR, at=ordered)
         case_flow.move(
             con,
             case_id,
             "rectification_ordered",
-            by="hu",
+            by=INSPECTOR,
             at=ordered,
             deadline=local(2025, 3, 10, 0),
         )
@@ -248,8 +250,8 @@ def test_acknowledged_alerts_stop_repeating(wh):
     ) == [(1,)]
 
 
-def test_export_xlsx_and_csv(wh, tmp_path):
-    t0 = local(2025, 3, 3, 9)
+def test_export_names_the_enterprise_and_officer_in_local_time(wh, tmp_path):
+    t0 = local(2025, 3, 4, 1)  # the hour ends 02:00 local on 03-04, 18:00 UTC on 03-03
     _exceed(wh, t0, [60.0])
     evaluate_rules(wh, t0, t0 + timedelta(hours=1), rule_ids=RULE)
     with connect(wh, write=False) as con:
@@ -258,18 +260,30 @@ def test_export_xlsx_and_csv(wh, tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "cases.xlsx")
     header, row = list(wb["cases"].iter_rows(values_only=True))
     record = dict(zip(header, row, strict=True))
-    assert (record["grid_id"], record["officer_id"], record["max_multiple"]) == (
+    assert record["案件编号 case_id"].startswith("C20250304-")  # the local date of opening
+    assert (record["网格编号 grid_id"], record["网格员编号 officer_id"], record["最大倍数 max_multiple"]) == (
         "key_enterprises",
         "key_enterprises_responsible",
         1.2,
     )
-    assert record["site_name_zh"] == "燃煤机组烟囱1号"
-    assert [r[4] for r in wb["events"].iter_rows(values_only=True)][1:] == ["opened"]
-    text = (tmp_path / "cases.csv").read_text(encoding="utf-8-sig")
-    assert (
-        text.splitlines()[0].startswith("case_id,state,site_id")
-        and "key_enterprises_responsible" in text
-    )
+    assert (record["企业名称 enterprise_name_zh"], record["统一社会信用代码 credit_code"]) == (
+        "华能北京热电厂", "91110105950647043T")
+    assert record["注册地址 enterprise_address"] == "北京市朝阳区高碑店乡西店村甲1号"
+    assert (record["网格员 officer_name_zh"], record["网格员电话 officer_phone"]) == ("孙伟", "010-69760210")
+    assert record["排放口/点位 site_name_zh"] == "燃煤机组烟囱1号"
+    assert record["状态 state_label"] == "待派发 open"
+    # local wall time, the zone in the header (not naive UTC: 2025-03-03 18:00)
+    assert record["立案时间 opened_at (Asia/Shanghai, UTC+08:00)"] == datetime(2025, 3, 4, 2, 0)
+    events = list(wb["events"].iter_rows(values_only=True))
+    ev = dict(zip(events[0], events[1], strict=True))
+    assert (ev["动作 action"], ev["经办人 actor_label"]) == ("opened", "系统 system")
+    assert "孙伟 Sun Wei (key_enterprises_responsible)" in ev["说明 note"]
+    assert "重点排污单位专项网格" in ev["说明 note"]
+    with (tmp_path / "cases.csv").open(encoding="utf-8-sig", newline="") as fh:
+        (row_csv,) = list(csv.DictReader(fh))
+    assert row_csv["立案时间 opened_at (Asia/Shanghai, UTC+08:00)"] == "2025-03-04 02:00+08:00"
+    assert row_csv["企业名称 enterprise_name_zh"] == "华能北京热电厂"
+    assert row_csv["网格员 officer_name_zh"] == "孙伟"
 
 
 def test_cli_move_and_rule_evaluation_at_the_same_time(wh):
@@ -286,7 +300,7 @@ def test_cli_move_and_rule_evaluation_at_the_same_time(wh):
     )
     with connect(wh, purpose="test holds the lock"):  # both writers must wait for this one
         staff = subprocess.Popen(
-            [ENVMON, "cases", "assign", case_id, "--to", "key_enterprises_inspector", "--by", "li"],
+            [ENVMON, "cases", "assign", case_id, "--to", "key_enterprises_inspector", "--by", LEADER],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

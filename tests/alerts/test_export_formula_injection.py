@@ -28,25 +28,27 @@ def test_case_export_neutralises_formula_text(wh, tmp_path):
     with connect(wh) as con:
         (case_id,) = con.execute("SELECT case_id FROM cases").fetchone()
         with transaction(con):
-            case_flow.add_note(con, case_id, ATTACK, by="li", at=t0 + timedelta(hours=2))
+            case_flow.add_note(con, case_id, ATTACK, by="data_reviewer_sun", at=t0 + timedelta(hours=2))
             case_flow.add_note(
-                con, case_id, "@SUM(1+1)*cmd|' /C calc'!A0", by="li", at=t0 + timedelta(hours=3)
+                con, case_id, "@SUM(1+1)*cmd|' /C calc'!A0", by="data_reviewer_sun", at=t0 + timedelta(hours=3)
             )
-            case_flow.add_note(con, case_id, "plain note 东四", by="li", at=t0 + timedelta(hours=4))
+            case_flow.add_note(con, case_id, "plain note 东四", by="data_reviewer_sun", at=t0 + timedelta(hours=4))
     with connect(wh, write=False) as con:
         export_cases(con, tmp_path / "cases.xlsx")
         export_cases(con, tmp_path / "cases.csv")
     wb = openpyxl.load_workbook(tmp_path / "cases.xlsx")
     notes = {}
+    heads = [c.value for c in next(wb["events"].iter_rows(max_row=1))]
     for row in wb["events"].iter_rows(min_row=2):
-        note = row[7]
-        if row[4].value == "note":
+        cells = dict(zip(heads, row, strict=True))
+        note = cells["说明 note"]
+        if cells["动作 action"].value == "note":
             notes[note.value] = note.data_type
     assert notes == {"'" + ATTACK: "s", "'@SUM(1+1)*cmd|' /C calc'!A0": "s", "plain note 东四": "s"}
     header, record = list(wb["cases"].iter_rows(min_row=1, max_row=2))
     by_name = dict(zip([c.value for c in header], record, strict=True))
-    assert by_name["max_multiple"].value == 1.2 and by_name["max_multiple"].data_type == "n"
-    assert by_name["site_name_zh"].value == "燃煤机组烟囱1号"
+    assert by_name["最大倍数 max_multiple"].value == 1.2 and by_name["最大倍数 max_multiple"].data_type == "n"
+    assert by_name["排放口/点位 site_name_zh"].value == "燃煤机组烟囱1号"
     with open(tmp_path / "cases.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert rows[0]["max_multiple"] == "1.2" and rows[0]["site_id"] == OUTLET
+    assert rows[0]["最大倍数 max_multiple"] == "1.2" and rows[0]["点位编号 site_id"] == OUTLET

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from _alerts_helpers import add_aggregates, hours, local, rows
+from _so2_rule import OUTLET, RULE
 from pydantic import TypeAdapter
 
 from alerts.hysteresis import alert_id
@@ -20,25 +21,7 @@ from notify.config import load_notification_config
 from warehouse.db import connect
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
-OUTLET = "huaneng_gaobeidian_da001"  # so2 hour_avg_o2 permit limit 50 mg/m3 (GB 13223-2011 表2)
 H = timedelta(hours=1)
-RULE: dict[str, Any] = {
-    "rule_id": "so2_two_hours",
-    "family": "emission_exceedance",
-    "name_zh": "二氧化硫超标",
-    "name_en": "SO2 over the permit",
-    "severity": "major",
-    "kind": "threshold",
-    "site_kinds": ["outlet"],
-    "statistic": "hour_avg_o2",
-    "parameters": ["so2"],
-    "limit": {"source": "permit"},
-    "duration": {"consecutive": 2},
-    "clear_after": 2,
-    "context_periods": 1,
-    "opens_case": True,
-    "repeat_every_h": 2,
-}
 
 
 @pytest.fixture(scope="module")

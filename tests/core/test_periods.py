@@ -284,3 +284,12 @@ def test_elapsed_end_is_the_earlier_of_end_and_now_never_before_start() -> None:
     assert periods.elapsed_end(lo, hi, lo + 12 * H) == z(2016, 12, 5, 4, 0)  # half the day
     assert periods.elapsed_end(lo, hi, hi + H) == hi  # over: the whole day
     assert periods.elapsed_end(lo, hi, lo - H) == lo  # not begun: nothing elapsed
+
+
+def test_local_minute_writes_local_time_with_its_offset() -> None:
+    # the deadline typed as 2026-12-05 (local midnight) is stored as 12-04T16:00Z: read back local
+    assert periods.local_minute(z(2026, 12, 4, 16, 0), SH) == "2026-12-05 00:00+08:00"
+    assert periods.local_minute(z(2026, 12, 4, 15, 59), SH) == "2026-12-04 23:59+08:00"
+    assert periods.local_minute(datetime(2026, 12, 4, 16, 0), SH) == "2026-12-05 00:00+08:00"  # stored naive = UTC
+    assert periods.local_minute(z(2026, 12, 4, 16, 0), ZoneInfo("America/St_Johns")) == "2026-12-04 12:30-03:30"
+    assert periods.local_minute(None, SH) == ""

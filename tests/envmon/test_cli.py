@@ -15,24 +15,7 @@ def envmon(*args: str, env: dict[str, str] | None = None, timeout: float = 300) 
                           env=(env or dict(os.environ)) | {"COLUMNS": "200"}, cwd=REPO, timeout=timeout)
 
 
-def test_demo_runs_end_to_end_and_summarises(tmp_path: Path) -> None:
-    # the README's main job: real broker, ingestors, HJ 212 server, simulators and Airflow DAGs
-    out = envmon("demo", "--home", str(tmp_path / "demo"), timeout=900)
-    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-5000:]
-    text = out.stdout
-    assert "summary" in text and "4 succeeded, 0 failed" in text
-    for source in ("readings from hj212", "readings from mqtt", "readings from file"):
-        assert source in text
-    # each scripted event raised its alert and opened its case in the expected grid (four), the
-    # shut-down raised no exceedance and its hours show as not operating, and the 10-minute
-    # end-labelled logger's hours are valid: seven checks
-    assert text.count("as expected") == 7 and "NOT as expected" not in text
-    for check in ("scenario shutdown", "shut-down hours", "10-minute logger"):
-        assert check in text
-    assert "全市" in text  # the city's daily AQI row
-    assert (tmp_path / "demo" / "site" / "index.html").is_file()
-    again = envmon("load", env=dict(os.environ) | {"ENVMON_HOME": str(tmp_path / "demo")})
-    assert again.returncode == 0 and "loaded 0 batches" in again.stdout
+# the demo end to end (the README's main job) is tests/envmon/test_demo_end_to_end.py
 
 
 def test_init_registry_load_status() -> None:

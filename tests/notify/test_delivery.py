@@ -159,8 +159,8 @@ def test_email_webhook_and_log_delivered(channels):
         sorted(m["To"] for m in smtp.messages)
         == ["key.enterprises.responsible@eeb.example.gov.cn"] * 2
     )
-    assert any(
-        "华能" not in m["Subject"] and "燃煤机组烟囱1号" in m["Subject"] for m in smtp.messages
+    assert all(  # the subject names the enterprise, not the outlet alone
+        "华能北京热电厂 燃煤机组烟囱1号" in m["Subject"] for m in smtp.messages
     )
     assert sorted(p["event"] for p in Hook.received) == ["alert_firing", "case_opened"]
     assert {p["max_multiple"] for p in Hook.received} == {1.5}

@@ -51,7 +51,8 @@ def test_the_dump_has_tables_constraints_and_every_view() -> None:
     assert "    PRIMARY KEY(site_id, period, period_start)\n);" in text  # air_period_stats
     assert "    logger_mn VARCHAR UNIQUE,\n" in text
     created = re.findall(r"^CREATE VIEW (\w+) AS", text, flags=re.MULTILINE)
-    assert created == ["v_latest_readings", "v_review_in_force", "v_readings_qc"]  # v_readings_qc reads v_review_in_force
+    # by name, each after the views it reads: v_readings_qc reads v_review_in_force
+    assert created == ["v_latest_readings", "v_people", "v_review_in_force", "v_readings_qc", "v_site_labels"]
     assert "-- v_review_in_force:\n--     review_id VARCHAR\n" in text
 
 

@@ -39,7 +39,7 @@ def registry_rows(reg: Registry, key: bytes | None = None) -> dict[str, list[tup
     as keyed hashes (`key`: the installation's, core/installation_key.py; migration 0095)."""
     key = key if key is not None else installation_key(get_settings().home)
     rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in (
-        "units", "parameters", "grids", "officers", "enterprises", "sites", "outlets",
+        "units", "parameters", "grids", "officers", "staff", "enterprises", "sites", "outlets",
         "site_parameters", "permit_limits", "permitted_quantities", "noise_points")}
     for u in reg.units.values():
         rows["units"].append((u.unit, u.quantity, u.to_base, u.name_zh))
@@ -50,6 +50,8 @@ def registry_rows(reg: Registry, key: bytes | None = None) -> dict[str, list[tup
         rows["grids"].append((g.grid_id, g.name_en, g.name_zh, g.level, g.parent_id, g.level in SPECIAL_GRID_LEVELS))
         for o in g.officers:
             rows["officers"].append((o.officer_id, o.name_zh, o.name_en, g.grid_id, o.role, o.phone, o.email))
+    for m in reg.staff.values():  # migration 0102
+        rows["staff"].append((m.person_id, m.name_zh, m.name_en, m.role, m.phone, m.email))
     for s in reg.stations.values():
         rows["sites"].append((s.site_id, s.kind, s.name_zh, s.name_en, s.grid_id, s.special_grid_id,
                               s.timezone or DEFAULT_TIMEZONE, s.latitude, s.longitude, s.commissioned_on,
@@ -62,7 +64,7 @@ def registry_rows(reg: Registry, key: bytes | None = None) -> dict[str, list[tup
             rows["site_parameters"].append((s.site_id, m.parameter, m.interval_s, reg.site_unit(s.site_id, m.parameter)))
     for e in reg.enterprises.values():
         rows["enterprises"].append((e.enterprise_id, e.name_zh, e.name_en, e.grid_id, e.special_grid_id,
-                                    e.industry, e.key_monitored, e.credit_code))
+                                    e.industry, e.key_monitored, e.credit_code, e.address))
         for o in e.outlets:
             rows["sites"].append((o.site_id, "outlet", o.name_zh, o.name_en, e.grid_id, e.special_grid_id,
                                   DEFAULT_TIMEZONE, o.latitude, o.longitude, o.commissioned_on, None,

@@ -4,9 +4,13 @@ alerts tests' fixture rows (_alerts_helpers) are importable by name (tests/conft
 
 from __future__ import annotations
 
-import pytest
+import shutil
+from pathlib import Path
 
-from core.settings import Settings
+import pytest
+from _cli_run import REPO
+
+from core.settings import Settings, reset_settings_cache
 
 
 @pytest.fixture
@@ -18,3 +22,13 @@ def wh(migrated_warehouse: Settings, monkeypatch: pytest.MonkeyPatch) -> Setting
     monkeypatch.setattr(alerts.console, "width", 250)
     monkeypatch.setattr(cases.console, "width", 250)
     return migrated_warehouse
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the demo's configuration (registry and rules) this test may edit."""
+    target = tmp_path / "config"
+    shutil.copytree(REPO / "config", target)
+    monkeypatch.setenv("ENVMON_CONFIG_DIR", str(target))
+    reset_settings_cache()
+    return target

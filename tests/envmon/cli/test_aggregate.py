@@ -16,7 +16,8 @@ from _cli_run import WIDE, envmon, load_worked_day, main_exit
 from envmon.cli import aggregate as aggregate_cli
 from warehouse.db import connect
 
-LINE = re.compile(r"^(\w+) (\d{4}-\d\d-\d\d \d\d:\d\d)\.\.(\d{4}-\d\d-\d\d \d\d:\d\d) UTC: (\d+) rows \((.*)\)$")
+# times as people read them: local, with the offset (core.periods.local_minute)
+LINE = re.compile(r"^(\w+) (\d{4}-\d\d-\d\d \d\d:\d\d\+08:00) → (\d{4}-\d\d-\d\d \d\d:\d\d\+08:00): (\d+) rows \((.*)\)$")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +52,7 @@ def test_register_adds_the_aggregate_group() -> None:
 
 def test_daily_is_the_local_day_with_the_worked_aqi(worked_day) -> None:  # type: ignore[no-untyped-def]
     ((stage, lo, hi, total, tables),) = parse(envmon("aggregate", "daily", "--date", "2024-03-01"))
-    assert (stage, lo, hi) == ("daily", "2024-02-29 16:00", "2024-03-01 16:00")
+    assert (stage, lo, hi) == ("daily", "2024-03-01 00:00+08:00", "2024-03-02 00:00+08:00")
     assert total == sum(tables.values()) and tables["aqi_daily"] >= 1
     with connect(worked_day, write=False) as con:
         got = con.execute("SELECT local_date, edition, aqi, level, category, primary_pollutants, iaqi_pm25, "
@@ -61,15 +62,18 @@ def test_daily_is_the_local_day_with_the_worked_aqi(worked_day) -> None:  # type
 
 def test_daily_to_runs_each_day_and_reruns_give_the_same_rows(worked_day) -> None:  # type: ignore[no-untyped-def]
     first = parse(envmon("aggregate", "daily", "--date", "2024-03-01", "--to", "2024-03-02"))
-    assert [(s, lo, hi) for s, lo, hi, _, _ in first] == [("daily", "2024-02-29 16:00", "2024-03-01 16:00"),
-                                                           ("daily", "2024-03-01 16:00", "2024-03-02 16:00")]
+    assert [(s, lo, hi) for s, lo, hi, _, _ in first] == [("daily", "2024-03-01 00:00+08:00", "2024-03-02 00:00+08:00"),
+                                                           ("daily", "2024-03-02 00:00+08:00", "2024-03-03 00:00+08:00")]
     assert parse(envmon("aggregate", "daily", "--date", "2024-03-01")) == first[:1]  # same rows again
 
 
-def test_hourly_takes_times_with_offsets(worked_day) -> None:  # type: ignore[no-untyped-def]
+def test_hourly_takes_local_times_or_times_with_offsets(worked_day) -> None:  # type: ignore[no-untyped-def]
+    # a time without an offset is local time, as everywhere a person types one
+    assert parse(envmon("aggregate", "hourly", "--start", "2024-03-01T00:00", "--end", "2024-03-01T03:00"))[0][:3] == (
+        "hourly", "2024-03-01 00:00+08:00", "2024-03-01 03:00+08:00")
     out = envmon("aggregate", "hourly", "--start", "2024-03-01T00:00+08:00", "--end", "2024-02-29T19:00Z")
     ((stage, lo, hi, total, tables),) = parse(out)
-    assert (stage, lo, hi) == ("hourly", "2024-02-29 16:00", "2024-02-29 19:00")
+    assert (stage, lo, hi) == ("hourly", "2024-03-01 00:00+08:00", "2024-03-01 03:00+08:00")
     assert total == sum(tables.values()) and "aqi_hourly" in tables
     with connect(worked_day, write=False) as con:
         got = con.execute("SELECT period_start, local_date, iaqi_pm25 FROM aqi_hourly WHERE site_id = 'dongsi' "
@@ -83,17 +87,15 @@ def test_hourly_takes_times_with_offsets(worked_day) -> None:  # type: ignore[no
 
 def test_monthly_is_the_local_month_leap_february_included(worked_day) -> None:  # type: ignore[no-untyped-def]
     ((stage, lo, hi, total, tables),) = parse(envmon("aggregate", "monthly", "--month", "2024-02"))
-    assert (stage, lo, hi) == ("monthly", "2024-01-31 16:00", "2024-02-29 16:00")
+    assert (stage, lo, hi) == ("monthly", "2024-02-01 00:00+08:00", "2024-03-01 00:00+08:00")
     assert total == sum(tables.values()) and "air_period_stats" in tables
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["hourly", "--start", "2024-03-01T00:00", "--end", "2024-03-01T03:00+08:00"],
-         "--start: '2024-03-01T00:00' needs a UTC offset (e.g. 2024-03-01T00:00Z or +08:00)"),
         (["hourly", "--start", "2024-03-01T00:00+08:00", "--end", "tomorrow"],
-         "--end: 'tomorrow' is not an ISO 8601 time (e.g. 2024-03-01T00:00+08:00)"),
+         "--end: 'tomorrow' is not an ISO 8601 time (e.g. 2024-03-01T00:00, local time, or 2024-03-01T00:00+08:00)"),
         (["daily", "--date", "2024-03-02", "--to", "2024-03-01"], "--to 2024-03-01 is before --date 2024-03-02"),
     ],
 )
@@ -133,6 +135,9 @@ def _clock_at(monkeypatch: pytest.MonkeyPatch, local: str) -> None:
          "the month 2024-02 (2024-02-01T00:00:00+08:00 to 2024-03-01T00:00:00+08:00) has not ended: it ends "
          "at 2024-03-01T00:00:00+08:00 local time, and it is now 2024-02-29T23:59:59+08:00; its statistics "
          "are derived once it has ended (--allow-partial derives it to date)"),
+        (["hourly", "--start", "2024-03-01T22:00", "--end", "2024-03-02T00:00"], "2024-03-01T23:59:59",
+         "the range of hours (2024-03-01T22:00:00+08:00 to 2024-03-02T00:00:00+08:00) has not ended: it ends at 2024-03-02T00:00:00+08:00 local time, and it is "
+         "now 2024-03-01T23:59:59+08:00; an hour is derived once it has ended"),
         (["yearly", "--year", "2024"], "2024-12-31T23:59:59",
          "the year 2024 (2024-01-01T00:00:00+08:00 to 2025-01-01T00:00:00+08:00) has not ended: it ends "
          "at 2025-01-01T00:00:00+08:00 local time, and it is now 2024-12-31T23:59:59+08:00; its statistics "
@@ -155,6 +160,7 @@ def test_a_period_whose_last_second_is_still_ahead_is_refused(
     ("args", "just_after", "stage"),
     [
         (["daily", "--date", "2024-03-01"], "2024-03-02T00:00:01", "daily"),
+        (["hourly", "--start", "2024-03-01T22:00", "--end", "2024-03-02T00:00"], "2024-03-02T00:00:01", "hourly"),
         (["monthly", "--month", "2024-02"], "2024-03-01T00:00:01", "monthly"),
         (["yearly", "--year", "2023"], "2024-01-01T00:00:01", "yearly"),
     ],
@@ -170,5 +176,5 @@ def test_a_period_ended_one_second_ago_is_derived(
 def test_allow_partial_derives_the_month_to_date(worked_day, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     _clock_at(monkeypatch, "2024-03-02T12:00:00")  # March under way; 1 March holds the worked day
     ((stage, lo, hi, _, tables),) = parse(envmon("aggregate", "monthly", "--month", "2024-03", "--allow-partial"))
-    assert (stage, lo, hi) == ("monthly", "2024-02-29 16:00", "2024-03-31 16:00")
+    assert (stage, lo, hi) == ("monthly", "2024-03-01 00:00+08:00", "2024-04-01 00:00+08:00")
     assert "air_period_stats" in tables

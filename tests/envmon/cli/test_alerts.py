@@ -44,10 +44,13 @@ def test_evaluate_reads_local_time_and_an_offset_alike(wh) -> None:
     assert "0 alerts opened, 0 resolved, 0 cases opened, 0 notifications queued" in out.output
     listed = envmon("alerts", "list").output
     assert "1 alert(s)" in listed
-    line = next(line for line in listed.splitlines() if alert_id in line)
-    for cell in ("firing", "major", "flue_gas_hour_over_permit", OUTLET, "so2", "2025-03-03 09:00"):
+    lines = listed.splitlines()
+    at = next(k for k, line in enumerate(lines) if alert_id in line)
+    line, second = lines[at], lines[at + 1]  # a row: alert id, then its case id below it
+    for cell in ("firing", "major", "1.50×", "华能北京热电厂 燃煤机组烟囱1号 so2", "2025-03-03"):
         assert cell in line
-    assert case_id in line and "1.50" in line
+    for cell in (case_id, "flue_gas_hour_over_permit", "09:00"):
+        assert cell in second
     assert "0 alert(s)" in envmon("alerts", "list", "--state", "resolved").output
     alarms = envmon("alerts", "list", "--with-alarms").output
     assert "0 logger alarm(s) 数采仪报警 (HJ 212 CN 2072)" in alarms
@@ -56,37 +59,40 @@ def test_evaluate_reads_local_time_and_an_offset_alike(wh) -> None:
 def test_ack_and_silence_then_unsilence(wh) -> None:
     alert_id, _ = fire(wh)
     assert (
-        f"{alert_id} acknowledged by li" in envmon("alerts", "ack", alert_id, "--by", "li").output
+        f"{alert_id} acknowledged by 赵磊 Zhao Lei at "
+        in envmon("alerts", "ack", alert_id, "--by", "station_tech_zhao").output
     )
-    assert rows(wh, "SELECT acknowledged_by FROM alerts") == [("li",)]
+    assert rows(wh, "SELECT acknowledged_by FROM alerts") == [("station_tech_zhao",)]
     out = envmon(
         "alerts", "silence", "--site", OUTLET, "--from", "2025-03-03 12:00",
-        "--until", "2025-03-04 00:00", "--reason", "calibration", "--by", "li",
+        "--until", "2025-03-04 00:00", "--reason", "calibration", "--by", "赵磊",
     ).output  # fmt: skip
     ((silence_id, starts, ends),) = rows(wh, "SELECT silence_id, starts_at, ends_at FROM silences")
     assert (starts, ends) == (local(2025, 3, 3, 12), local(2025, 3, 4, 0))
-    assert out.strip() == f"{silence_id}: silence {OUTLET} (every rule)  until 2025-03-04 00:00"
+    assert out.strip() == (f"{silence_id}: silence {OUTLET} 华能北京热电厂 燃煤机组烟囱1号 (every rule) "
+                           "from 2025-03-03 12:00+08:00 until 2025-03-04 00:00+08:00, by 赵磊 Zhao Lei")
     out = envmon(
         "alerts", "silence", "--rule", "flue_gas_hour_over_permit", "--from", "2025-03-03T00:00+0000",
-        "--until", "2025-03-04T00:00+0000", "--reason", "r", "--by", "li",
+        "--until", "2025-03-04T00:00+0000", "--reason", "r", "--by", "station_tech_zhao",
     ).output  # fmt: skip
-    assert out.strip().endswith("(every site) flue_gas_hour_over_permit  until 2025-03-04 08:00")
+    assert out.strip().endswith("(every site) flue_gas_hour_over_permit from 2025-03-03 08:00+08:00 "
+                                "until 2025-03-04 08:00+08:00, by 赵磊 Zhao Lei")
     assert rows(wh, "SELECT max(ends_at) FROM silences") == [(datetime(2025, 3, 4, tzinfo=UTC),)]
     assert (
-        f"{silence_id} revoked by hu"
-        in envmon("alerts", "unsilence", silence_id, "--by", "hu").output
+        f"{silence_id} revoked by 周浩 Zhou Hao"
+        in envmon("alerts", "unsilence", silence_id, "--by", "admin_zhou").output
     )
     assert rows(wh, "SELECT revoked_by FROM silences WHERE silence_id = ?", [silence_id]) == [
-        ("hu",)
+        ("admin_zhou",)
     ]
 
 
 def test_maintenance_window_for_one_site(wh) -> None:
     out = envmon(
         "alerts", "maintenance", "--site", OUTLET, "--parameter", "so2", "--from", "2025-03-03 08:00",
-        "--until", "2025-03-03 18:00", "--reason", "CEMS maintenance", "--by", "li",
+        "--until", "2025-03-03 18:00", "--reason", "CEMS maintenance", "--by", "station_tech_zhao",
     ).output  # fmt: skip
-    assert f"maintenance {OUTLET} (every rule) so2 until 2025-03-03 18:00" in out
+    assert f"maintenance {OUTLET} 华能北京热电厂 燃煤机组烟囱1号 (every rule) so2 from 2025-03-03 08:00+08:00 until 2025-03-03 18:00+08:00" in out
     assert rows(wh, "SELECT kind, site_id, parameter, starts_at, ends_at FROM silences") == [
         ("maintenance", OUTLET, "so2", local(2025, 3, 3, 8), local(2025, 3, 3, 18))
     ]
@@ -95,10 +101,12 @@ def test_maintenance_window_for_one_site(wh) -> None:
 def test_escalate_on_both_sides_of_the_response_deadline(wh) -> None:
     _, case_id = fire(wh)  # opened at 10:00 local, the end of the hour; response_hours: 24
     out = envmon("alerts", "escalate", "--at", "2025-03-04 09:59").output
-    assert out.strip() == "0 case(s) escalated"
+    assert out.splitlines() == ["as of 2025-03-04 09:59+08:00:", "0 case(s) escalated"]
     out = envmon("alerts", "escalate", "--at", "2025-03-04 10:00").output
+    leader = rows(wh, "SELECT name_zh || ' ' || name_en FROM officers WHERE officer_id = 'key_enterprises_leader'")[0][0]
     assert out.splitlines() == [
-        f"{case_id} escalated to key_enterprises_leader",
+        "as of 2025-03-04 10:00+08:00:",
+        f"{case_id} 华能北京热电厂 燃煤机组烟囱1号: escalated to {leader} (key_enterprises_leader)",
         "1 case(s) escalated",
     ]
 

@@ -117,3 +117,12 @@ def test_simulate_loggers_from_an_hour_under_way_is_one_line(wh, monkeypatch, ca
     assert err == ("envmon: error: the first hour of --start (2030-03-01T08:00:00+08:00 to 2030-03-01T09:00:00+08:00) "
                    "has not ended: it ends at 2030-03-01T09:00:00+08:00 local time, and it is now "
                    "2030-03-01T08:30:00+08:00; the loggers send the data of hours that have ended\n")
+
+
+def test_simulate_stations_from_a_time_to_come_is_one_line(wh, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    _clock(monkeypatch, simulate_cli, "2030-03-01T08:30:00")  # the start is refused before any broker is sought
+    code, out, err = main_exit(monkeypatch, capsys, "simulate", "stations", "--port", "1",
+                               "--start", "2030-03-01T08:30:01")
+    assert (code, out) == (2, "")
+    assert err == ("envmon: error: --start 2030-03-01T08:30:01+08:00 is later than now (2030-03-01T08:30:00+08:00): "
+                   "the stations publish readings of times that have come; give a start before now\n")

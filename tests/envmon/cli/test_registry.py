@@ -4,28 +4,17 @@ limits no alert rule compares, no warehouse) and `envmon registry show` (issue #
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _cli_run import REPO, invoke
+from _cli_run import invoke
 from _registry_helpers import edit
 
 from core.registry.config import load_registry
-from core.settings import get_settings, reset_settings_cache
+from core.settings import get_settings
 from envmon.cli import registry as registry_cli
 from envmon.cli.registry import KINDS, unchecked_permit_limits, validate_config
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the demo's configuration (registry and rules) this test may edit."""
-    target = tmp_path / "config"
-    shutil.copytree(REPO / "config", target)
-    monkeypatch.setenv("ENVMON_CONFIG_DIR", str(target))
-    reset_settings_cache()
-    return target
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +141,7 @@ def test_show_lists_counts_names_grids_and_officers_in_80_columns(config: Path) 
     grid = reg.grids[dongsi.grid_id]
     responsible = next(o for o in grid.officers if o.role == "responsible")
     assert (f"dongsi {dongsi.name_zh} {dongsi.name_en} grid {grid.name_zh} {grid.name_en} ({grid.grid_id}), "
-            f"responsible {responsible.name_zh} {responsible.name_en}") in text
+            f"责任网格员 responsible officer {responsible.name_zh} {responsible.name_en}") in text
     assert "nmhc 非甲烷总烃 Non-methane hydrocarbons flue gas, mg/m3; HJ 212 code a24088" in text
     assert no_warehouse()
 
@@ -169,7 +158,7 @@ def test_show_kind_lists_only_that_kind(config: Path, kind: str) -> None:
     if kind in ("enterprise", "outlet"):
         assert set(reg.outlets) <= words and not set(reg.stations) & words
     titles = {"air": "Air stations", "water": "Water sections", "noise": "Noise points", "enterprise": "Enterprises",
-              "outlet": "Outlets", "grid": "Grids", "parameter": "Parameters"}
+              "outlet": "Outlets", "grid": "Grids", "people": "People", "parameter": "Parameters"}
     assert [t for k, t in titles.items() if f"\n{t} " in out] == [titles[kind]]
     if kind == "grid":
         assert set(reg.grids) <= words | {f"({g})" for g in words} and not set(reg.outlets) & words
@@ -180,7 +169,7 @@ def test_show_kind_lists_only_that_kind(config: Path, kind: str) -> None:
 def test_show_refuses_an_unknown_kind_naming_the_choices(config: Path) -> None:
     result = invoke("registry", "show", "--kind", "lakes")
     assert result.exit_code == 2
-    assert "'lakes'" in result.output and "air, water, noise, enterprise, outlet, grid, parameter" in " ".join(
+    assert "'lakes'" in result.output and "air, water, noise, enterprise, outlet, grid, people, parameter" in " ".join(
         result.output.replace("│", " ").split())
 
 

@@ -37,12 +37,12 @@ def qc_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture(scope="session")
 def qc_warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The QC tests' warehouse file, made once: migration 0001 and 004x, the tiny registry."""
+    """The QC tests' warehouse file, made once: migrations 0001, 004x and 0106, the tiny registry."""
     root = tmp_path_factory.mktemp("qc_warehouse_template")
     migrations = root / "migrations"
     migrations.mkdir()
     for path in (REPO / "warehouse" / "migrations").glob("*.sql"):
-        if path.name.startswith("0001_") or path.name[:3] == "004":
+        if path.name.startswith(("0001_", "0106_")) or path.name[:3] == "004":  # 0106: day status history
             shutil.copy(path, migrations / path.name)
     views = root / "views"
     views.mkdir()

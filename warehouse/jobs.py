@@ -126,7 +126,10 @@ def status_job(settings: Settings | None = None, at: datetime | None = None) -> 
                 SELECT r.site_id,
                        to_timestamp(floor(epoch(r.period_start) / sl.slot_s) * sl.slot_s) AS slot,
                        count(DISTINCT r.parameter) AS n
-                FROM readings r JOIN sp USING (site_id, parameter, interval_s) JOIN slots sl USING (site_id)
+                -- any reading of a site's parameter shows the site sent that hour: real loggers may send
+                -- only real-time data (CN 2011, interval 0) for parameters registered as minute data
+                FROM readings r JOIN (SELECT DISTINCT site_id, parameter FROM sp) USING (site_id, parameter)
+                JOIN slots sl USING (site_id)
                 WHERE r.period_start >= $lo - INTERVAL 1 DAY AND r.period_start < $hi
                 GROUP BY ALL
             ),

@@ -178,7 +178,7 @@ def status(
     day = report.sites[0].day.isoformat() if report.sites else ""
     say(f"envmon status at {local_minute(report.at, tz)}")
     say(f"hours missing: of the 24 hours {local_minute(report.window_start, tz)} to "
-        f"{local_minute(report.window_end, tz)[11:]}")
+        f"{local_minute(report.window_end, tz)}")
     say(f"daily AQI and invalid days: {day}")
     kinds = sorted({s.kind for s in report.sites},
                    key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))

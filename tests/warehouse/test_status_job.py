@@ -61,3 +61,20 @@ def test_status_job_reasons_of_the_day_before(scenario: Settings) -> None:
     assert "not derived" in by_id["guanyuan"].aqi_reason
     assert by_id[OUTLET].day_invalid == ("so2: 18 valid hours < 20 required",)
     assert by_id[OUTLET].qc_flags == (("suspect", "flat_line", 1),)
+
+
+def test_status_job_counts_real_time_data_as_sent(scenario: Settings) -> None:
+    """Real loggers (the 2016 province capture) may send only real-time data (CN 2011, interval 0)
+    for parameters the registry lists as minute and hourly data: the hours they sent in are not
+    missing."""
+    site = FULL  # its minute data replaced by real-time data in the last three hours only
+    with connect(scenario) as con:
+        con.execute("DELETE FROM readings WHERE site_id = ?", [site])
+        con.execute(
+            """INSERT INTO readings (site_id, parameter, period_start, interval_s, source_kind, value, unit,
+                                     received_at, batch_id)
+               SELECT ?, 'so2', t, 0, 'hj212', 10.0, 'mg/m3', t, 'b3'
+               FROM unnest(range(?::TIMESTAMPTZ, ?::TIMESTAMPTZ, INTERVAL 5 MINUTE)) AS x(t)""",
+            [site, AT - timedelta(hours=3), AT])
+    by_id = {s.site_id: s for s in status_job(scenario, at=AT).sites}
+    assert (by_id[site].hours_missing, by_id[site].hours_expected) == (21, 24)  # sent in the last 3 hours

@@ -37,7 +37,7 @@ def test_status_cli_local_time_grouped_and_readable_at_80_columns(scenario: Sett
     assert "UTC" not in out
     assert out == envmon("status", "--at", "2026-12-02T14:00+08:00")
     assert out == envmon("status", "--at", "2026-12-02T06:00+00:00")
-    assert "hours missing: of the 24 hours 2026-12-01 14:00+08:00 to 14:00+08:00\n" in out
+    assert "hours missing: of the 24 hours 2026-12-01 14:00+08:00 to 2026-12-02 14:00+08:00\n" in out
     assert "daily AQI and invalid days: 2026-12-01\n" in out
     # grouped by kind, air first, outlets last
     heads = [line for line in out.splitlines() if line and not line.startswith(" ") and "sites)" in line]

@@ -188,6 +188,19 @@ CREATE TABLE aqi_hourly (
     PRIMARY KEY(site_id, period_start)
 );
 
+CREATE TABLE case_attachments (
+    case_id VARCHAR,
+    seq INTEGER,
+    sha256 VARCHAR NOT NULL,
+    "name" VARCHAR NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    media_type VARCHAR NOT NULL,
+    attached_by VARCHAR NOT NULL,
+    attached_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY(case_id, seq),
+    UNIQUE(case_id, sha256)
+);
+
 CREATE TABLE case_escalations (
     case_id VARCHAR,
     overdue_since TIMESTAMP WITH TIME ZONE,

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.periods import local_minute
 from core.settings import Settings, get_settings
-from envmon.web import cases
+from envmon.web import attachments, cases
 from envmon.web.access import WarehouseBusy
 from envmon.web.common import (
     HERE,
@@ -75,6 +75,7 @@ def create_app(
     app.state.console = Console(settings, web, clock or _utc_now, make_templates())
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(cases.router)
+    app.include_router(attachments.router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

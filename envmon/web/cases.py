@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from alerts import cases as workflow
 from alerts.queries import case_file, list_cases
 from core.periods import zone
+from envmon.web import files
 from envmon.web.access import WarehouseBusy
 from envmon.web.common import (
     Refused,
@@ -145,6 +146,8 @@ def _case_page(
         officers=officers, terminal=c["state"] in workflow.TERMINAL,
         message=message, saved=saved, form=form or {}, action_id=action_id(),
         evidence=[e for e in f["evidence"] if e["exceeded"]][:48],
+        attachments=files.case_attachments(con, case_id), upload_max=console.web.upload_max_bytes,
+        upload_max_text=files.size_text(console.web.upload_max_bytes),
     )  # fmt: skip
 
 

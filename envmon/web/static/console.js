@@ -12,6 +12,15 @@
       }
     });
   });
+  // a file larger than the console accepts is refused before it is sent
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      input.setCustomValidity(file && file.size > max ? input.getAttribute("data-too-big") : "");
+      input.reportValidity();
+    });
+  });
   // the state filter applies when chosen
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });

@@ -625,6 +625,48 @@ def add_note(
     return add_event(con, case.case_id, at, person.person_id, "note", note=note)
 
 
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
+
+
+def add_attachment(
+    con: duckdb.DuckDBPyConnection,
+    case_id: str,
+    *,
+    sha256: str,
+    name: str,
+    size: int,
+    media_type: str,
+    by: Person | str,
+    at: datetime,
+) -> int:
+    """A file attached to the case (a site photo, an inspection record, a rectification report),
+    by anyone in the registry, as a note: an 'attachment' event whose note names the file and its
+    whole SHA-256, and a case_attachments row. The file itself is stored by the caller under its
+    hash (envmon.web.attachments). The same content on the same case: refused (it is there)."""
+    case = get_case(con, case_id)
+    person = _person(con, by)
+    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
+        raise CaseError(f"sha256 {sha256!r}: 64 lower-case hex digits")
+    if media_type not in ATTACHMENT_TYPES:
+        raise CaseError(f"attachment type {media_type!r}: one of {', '.join(ATTACHMENT_TYPES)}")
+    if size < 1:
+        raise CaseError("an empty file is no attachment")
+    name = name.strip() or "attachment"
+    there = con.execute(
+        "SELECT seq FROM case_attachments WHERE case_id = ? AND sha256 = ?", [case.case_id, sha256]
+    ).fetchall()
+    if there:
+        raise CaseError(f"this file (sha256 {sha256}) is already attached to case {case.case_id} (event {there[0][0]})")
+    _check_order(con, case, at, site_zone(con, case.site_id))
+    note = f"附件 attachment: {name} ({media_type}, {size} bytes) sha256:{sha256}"
+    seq = add_event(con, case.case_id, at, person.person_id, "attachment", note=note)
+    con.execute(
+        "INSERT INTO case_attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [case.case_id, seq, sha256, name, size, media_type, person.person_id, at],
+    )
+    return seq
+
+
 def reopen(
     con: duckdb.DuckDBPyConnection,
     case_id: str,

@@ -108,6 +108,13 @@ class Settings(BaseModel):
         " its 1-h value only, as CNEMC published) or literal (HJ 633-2012 §5: PM from the 24-h"
         " moving means, plus an O3 8-h IAQI); HJ 633-2026 hours are the same either way",
     )
+    web_host: str = Field(default="127.0.0.1", description="address `envmon web serve` binds (the staff console)")
+    web_port: int = Field(default=8700, ge=1, le=65535, description="port of the staff console")
+    web_base_url: str = Field(
+        default="", description="the console's public address (https://… behind a reverse proxy: Secure cookies); "
+        "empty: http://web_host:web_port")
+    web_session_minutes: int = Field(default=60, ge=5, le=720, description="a console session ends this long after its last use")
+    web_upload_max_bytes: int = Field(default=10 << 20, ge=1024, description="largest attachment uploaded to the console")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -163,6 +170,11 @@ _ENV = {
     "file_max_line_bytes": "ENVMON_FILE_MAX_LINE_BYTES",
     "landing_tmp_max_age_s": "ENVMON_LANDING_TMP_MAX_AGE_S",
     "aqi_realtime_reading": "ENVMON_AQI_REALTIME_READING",
+    "web_host": "ENVMON_WEB_HOST",
+    "web_port": "ENVMON_WEB_PORT",
+    "web_base_url": "ENVMON_WEB_BASE_URL",
+    "web_session_minutes": "ENVMON_WEB_SESSION_MINUTES",
+    "web_upload_max_bytes": "ENVMON_WEB_UPLOAD_MAX_BYTES",
 }
 
 

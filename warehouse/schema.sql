@@ -188,6 +188,19 @@ CREATE TABLE aqi_hourly (
     PRIMARY KEY(site_id, period_start)
 );
 
+CREATE TABLE case_attachments (
+    case_id VARCHAR,
+    seq INTEGER,
+    sha256 VARCHAR NOT NULL,
+    "name" VARCHAR NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    media_type VARCHAR NOT NULL,
+    attached_by VARCHAR NOT NULL,
+    attached_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY(case_id, seq),
+    UNIQUE(case_id, sha256)
+);
+
 CREATE TABLE case_escalations (
     case_id VARCHAR,
     overdue_since TIMESTAMP WITH TIME ZONE,
@@ -726,6 +739,39 @@ CREATE TABLE water_class (
     below_detection_counts VARCHAR,
     not_detected_limits VARCHAR,
     PRIMARY KEY(site_id, period, period_start)
+);
+
+CREATE TABLE web_actions (
+    action_id VARCHAR PRIMARY KEY,
+    username VARCHAR NOT NULL,
+    person_id VARCHAR NOT NULL,
+    case_id VARCHAR,
+    "action" VARCHAR NOT NULL,
+    submitted_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    applied_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    event_seq INTEGER
+);
+
+CREATE TABLE web_sessions (
+    token_hash VARCHAR PRIMARY KEY,
+    username VARCHAR NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    last_seen_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    csrf_token VARCHAR NOT NULL
+);
+
+CREATE TABLE web_users (
+    username VARCHAR PRIMARY KEY,
+    person_id VARCHAR NOT NULL,
+    "role" VARCHAR NOT NULL,
+    password_hash VARCHAR NOT NULL,
+    disabled BOOLEAN DEFAULT(false) NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    created_by VARCHAR NOT NULL,
+    password_changed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    disabled_at TIMESTAMP WITH TIME ZONE,
+    disabled_by VARCHAR
 );
 
 -- v_latest_readings:

@@ -34,6 +34,8 @@ COMMAND_MODULES = (
     "envmon.cli.aggregate",
     "envmon.cli.alerts",
     "envmon.cli.cases",
+    "envmon.cli.users",
+    "envmon.cli.web",
     "envmon.cli.publish",
     "envmon.cli.export",
     "envmon.cli.pipeline",

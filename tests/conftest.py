@@ -136,3 +136,18 @@ def migrated_warehouse(settings: Settings, warehouse_template: Settings) -> Sett
     """This test's settings, after `envmon init` and `envmon registry load` (a copy of the
     session's template: the same files those two jobs make)."""
     return install_warehouse(settings, warehouse_template)
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium, which run.sh test installs
+
+
+@pytest.fixture
+def browser():  # type: ignore[no-untyped-def]
+    """Playwright driving Debian's Chromium (the published pages' and the console's tests)."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium package is needed (run.sh test installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM))
+        yield b
+        b.close()

@@ -16,19 +16,7 @@ from _web_helpers import ACCOUNTS, Clock
 from envmon.web.app import create_app
 from envmon.web.config import WebConfig
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.network  # a real server on a loopback port
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), "Debian's chromium package is needed (run.sh test installs it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM))
-        yield b
-        b.close()
 
 
 @pytest.fixture
